@@ -1,0 +1,116 @@
+"""python -m clusters {doctor,build,up,down,list}"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import doctor, engine, gobuild, images, kindcluster, nodeimage
+from .progress import say
+from .versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
+
+
+def _runtimes(value: str) -> list[str]:
+    if value == "all":
+        return list(RUNTIMES)
+    if value not in RUNTIMES:
+        raise argparse.ArgumentTypeError(
+            f"unknown runtime {value!r}; valid: {', '.join(RUNTIMES)}, all")
+    return [value]
+
+
+def _k8s(value: str) -> str:
+    try:
+        return kubernetes_release(value).minor
+    except UnknownChoice as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m clusters",
+                                  description="crigate test bed: kind clusters on containerd and CRI-O, "
+                                              "built offline")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check whether a cluster can be created here").add_argument(
+        "--k8s", type=_k8s, default=DEFAULT_KUBERNETES, help="Kubernetes minor to check images for")
+    build = sub.add_parser("build", help="build tools and node images (idempotent)")
+    build.add_argument("--runtime", type=_runtimes, default=list(RUNTIMES),
+                       help=f"{', '.join(RUNTIMES)} or all (default: all)")
+    build.add_argument("--k8s", type=_k8s, default=DEFAULT_KUBERNETES,
+                       help=f"Kubernetes minor: {', '.join(KUBERNETES_MINORS)} "
+                            f"(default {DEFAULT_KUBERNETES})")
+    up = sub.add_parser("up", help="create a one-node cluster and wait until it is Ready")
+    up.add_argument("--runtime", type=_runtimes, required=True, help=", ".join(RUNTIMES))
+    up.add_argument("--k8s", type=_k8s, default=DEFAULT_KUBERNETES)
+    up.add_argument("--name", help="cluster name (default crigate-<runtime>)")
+    up.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig")
+    up.add_argument("--keep-on-failure", action="store_true",
+                    help="leave a cluster that failed to come up, for debugging")
+    down = sub.add_parser("down", help="delete clusters and what they left behind")
+    which = down.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help="cluster to delete")
+    which.add_argument("--all", action="store_true", help="every crigate cluster")
+    sub.add_parser("list", help="crigate clusters and node images")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (engine.EngineError, kindcluster.ClusterError, UnknownChoice) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_doctor(args) -> int:
+    return doctor.report(doctor.run_checks(args.k8s))
+
+
+def cmd_build(args) -> int:
+    started = time.monotonic()
+    release = kubernetes_release(args.k8s)
+    engine.ensure_engine()
+    for runtime in args.runtime:
+        nodeimage.build_node_image(release, runtime)
+    gobuild.build_kind()
+    say(f"build finished in {time.monotonic() - started:.1f}s: "
+        + ", ".join(nodeimage.node_image_ref(release, r) for r in args.runtime))
+    return 0
+
+
+def cmd_up(args) -> int:
+    release = kubernetes_release(args.k8s)
+    runtime = args.runtime[0]
+    started = time.monotonic()
+    cluster = kindcluster.up(release, runtime, args.name, args.kubeconfig, args.keep_on_failure)
+    say(f"cluster {cluster.name} ready in {time.monotonic() - started:.1f}s "
+        f"(nodes: {', '.join(cluster.nodes)})")
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    names = ([c["name"] for c in kindcluster.crigate_clusters()] if args.all else [args.name])
+    for name in names:
+        kindcluster.delete(name)
+    if not names:
+        say("no crigate clusters")
+    return 0
+
+
+def cmd_list(args) -> int:
+    clusters = kindcluster.crigate_clusters() if engine.server_version() else []
+    for c in clusters:
+        print(f"{c['name']}\t{c['runtime']}\t{c['image']}\t{c['state']}\t{','.join(c['nodes'])}")
+    if not clusters:
+        print("no crigate clusters")
+    return 0
+
+
+COMMANDS = {"doctor": cmd_doctor, "build": cmd_build, "up": cmd_up, "down": cmd_down,
+            "list": cmd_list}

@@ -1,0 +1,220 @@
+"""Build the binaries Debian lacks from their published Go modules.
+
+Each build lands in ~/.cache/crigate/<component>/<version>/bin and is skipped
+when all its binaries are already there. Go's own build and module caches make
+a rebuild after a version bump incremental.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import cache
+from .progress import run_logged, step
+from .versions import KubernetesRelease, tool_version
+
+KUBERNETES_COMMANDS = ("kubeadm", "kubelet", "kubectl", "kube-apiserver",
+                       "kube-controller-manager", "kube-scheduler")
+
+# Build tags that drop CRI-O's cgo dependencies on gpgme, btrfs and devicemapper.
+CRIO_TAGS = ("containers_image_openpgp containers_image_ostree_stub exclude_graphdriver_btrfs "
+             "btrfs_noversion exclude_graphdriver_devicemapper seccomp")
+
+
+def _go_env(toolchain: str = "", cgo: bool = False) -> dict:
+    env = {"CGO_ENABLED": "1" if cgo else "0", "GOFLAGS": "-mod=mod -buildvcs=false"}
+    if toolchain:
+        env["GOTOOLCHAIN"] = toolchain
+    return env
+
+
+def _have(bin_dir: Path, names) -> bool:
+    return all((bin_dir / n).is_file() for n in names)
+
+
+def _module_go_mod(module: str, version: str, workdir: Path, env: dict) -> str:
+    """The go.mod of module@version, fetched through the module proxy."""
+    out = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
+                         cwd=workdir, env={**os.environ, **env}, check=True,
+                         capture_output=True, text=True).stdout
+    gomod = re.search(r'"GoMod":\s*"([^"]+)"', out).group(1)
+    return Path(gomod).read_text()
+
+
+def kubernetes_build_module(release: KubernetesRelease, upstream_go_mod: str) -> str:
+    """A go.mod that requires k8s.io/kubernetes and points each staging module
+    (replaced by a local path upstream) at its published v0.Y.Z release."""
+    staging = sorted(set(re.findall(r"^\s*(k8s\.io/[\w.-]+) => \./staging/", upstream_go_mod, re.M)))
+    go_line = re.search(r"^go (\S+)", upstream_go_mod, re.M).group(1)
+    godebug = re.search(r"^godebug .*$", upstream_go_mod, re.M)
+    lines = ["module crigate.local/kubernetes-build", "", f"go {go_line}"]
+    if godebug:
+        lines.append(godebug.group(0))
+    lines += ["", f"require k8s.io/kubernetes {release.version}", "", "replace ("]
+    lines += [f"\t{m} => {m} {release.staging_version}" for m in staging]
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def _version_ldflags(release: KubernetesRelease) -> str:
+    major, minor, _ = release.version.lstrip("v").split(".")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields = {"gitVersion": release.version, "gitMajor": major, "gitMinor": minor,
+              "gitTreeState": "clean", "gitCommit": "0" * 40, "buildDate": stamp}
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.{k}={v}" for k, v in fields.items()]
+    return " ".join(flags)
+
+
+def build_with_module(name: str, version: str, go_mod: str, packages: dict[str, str], *,
+                      ldflags: str = "-s -w", toolchain: str = "", note: str = "") -> Path:
+    """Build packages (binary name -> package) from a generated module that requires them."""
+    home = cache.component(name, version)
+    bin_dir = home / "bin"
+    binaries = list(packages)
+    if _have(bin_dir, binaries):
+        return bin_dir
+    src = home / "build-module"
+    src.mkdir(parents=True, exist_ok=True)
+    env = _go_env(toolchain)
+    with step(f"build {name} {version} ({', '.join(binaries)}){note}"):
+        (src / "go.mod").write_text(go_mod)
+        (src / "go.sum").unlink(missing_ok=True)
+        partial = home / "bin.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        # One `go build` for all packages shares work; -o DIR names binaries by package.
+        out = partial / binaries[0] if len(packages) == 1 else partial
+        run_logged(["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out),
+                    *packages.values()],
+                   cache.logs() / f"{name}-{version}.log", env=env, cwd=src, title=f"go build {name}")
+        shutil.rmtree(bin_dir, ignore_errors=True)
+        partial.rename(bin_dir)
+    return bin_dir
+
+
+def build_kubernetes(release: KubernetesRelease) -> Path:
+    home = cache.component("kubernetes", release.version)
+    if _have(home / "bin", KUBERNETES_COMMANDS):
+        return home / "bin"
+    home.mkdir(parents=True, exist_ok=True)
+    probe = home / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "go.mod").write_text("module crigate.local/probe\n")
+    upstream = _module_go_mod("k8s.io/kubernetes", release.version, probe,
+                              _go_env(release.go_toolchain))
+    return build_with_module(
+        "kubernetes", release.version, kubernetes_build_module(release, upstream),
+        {c: f"k8s.io/kubernetes/cmd/{c}" for c in KUBERNETES_COMMANDS},
+        ldflags=_version_ldflags(release), toolchain=release.go_toolchain,
+        note="; tens of minutes cold on 2 cores")
+
+
+def build_etcd(version: str) -> Path:
+    """etcd's server module replaces its siblings with local paths, but requires
+    their published releases too: a module of ours that requires it builds."""
+    go_mod = ("module crigate.local/etcd-build\n\ngo 1.22\n\n"
+              f"require go.etcd.io/etcd/server/v3 {version}\n")
+    return build_with_module("etcd", version, go_mod, {"etcd": "go.etcd.io/etcd/server/v3"})
+
+
+def go_install(name: str, package: str, version: str, binaries: tuple[str, ...],
+               *, cgo: bool = False, tags: str = "", ldflags: str = "-s -w") -> Path:
+    """`go install package@version` into the component's cache dir."""
+    home = cache.component(name, version)
+    bin_dir = home / "bin"
+    if _have(bin_dir, binaries):
+        return bin_dir
+    with step(f"build {name} {version} from {package}"):
+        cmd = ["go", "install", "-trimpath", "-ldflags", ldflags]
+        if tags:
+            cmd += ["-tags", tags]
+        env = {**_go_env(cgo=cgo), "GOBIN": str(bin_dir), "GOFLAGS": "-buildvcs=false"}
+        run_logged(cmd + [f"{package}@{version}"], cache.logs() / f"{name}-{version}.log",
+                   env=env, title=f"go install {name}")
+    return bin_dir
+
+
+def build_kind() -> Path:
+    return go_install("kind", "sigs.k8s.io/kind", tool_version("kind"), ("kind",))
+
+
+def _escape(module: str) -> str:
+    """Module path as the proxy protocol spells it (upper case -> !lower)."""
+    return "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
+
+
+def module_source(module: str, version: str) -> Path:
+    """Unpack module@version's source zip from the configured GOPROXY.
+
+    Used where `go install pkg@v` cannot work: the proxy here serves some
+    modules' zips but answers 403 for their .mod file or version list.
+    """
+    dest = cache.root() / "src" / f"{module.replace('/', '_')}@{version}"
+    tree = dest / f"{module}@{version}"
+    if (tree / "go.mod").is_file():
+        return tree
+    proxies = subprocess.run(["go", "env", "GOPROXY"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    urls = [p for p in re.split(r"[,|]", proxies) if p.startswith("http")]
+    if not urls:
+        raise RuntimeError(f"GOPROXY={proxies!r} names no proxy to fetch {module} from")
+    url = f"{urls[0].rstrip('/')}/{_escape(module)}/@v/{version}.zip"
+    with step(f"fetch {module}@{version} source from the module proxy"):
+        partial = dest.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = partial / "module.zip"
+        with urllib.request.urlopen(url, timeout=300) as response, archive.open("wb") as out:
+            shutil.copyfileobj(response, out)
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(partial)
+        archive.unlink()
+        shutil.rmtree(dest, ignore_errors=True)
+        partial.rename(dest)
+    return tree
+
+
+def build_in_module(name: str, module: str, version: str, packages: dict[str, str], *,
+                    cgo: bool = False, tags: str = "", ldflags: str = "-s -w") -> Path:
+    """Build packages (binary name -> package dir) inside module@version's own tree."""
+    bin_dir = cache.component(name, version) / "bin"
+    if _have(bin_dir, packages):
+        return bin_dir
+    tree = module_source(module, version)
+    with step(f"build {name} {version} ({', '.join(packages)})"):
+        env = _go_env(cgo=cgo)
+        for binary, package in packages.items():
+            cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(bin_dir / binary)]
+            if tags:
+                cmd += ["-tags", tags]
+            run_logged(cmd + [package], cache.logs() / f"{name}-{version}.log", env=env,
+                       cwd=tree, title=f"go build {binary}")
+    return bin_dir
+
+
+def build_crictl() -> Path:
+    version = tool_version("crictl")
+    return build_in_module("crictl", "sigs.k8s.io/cri-tools", version, {"crictl": "./cmd/crictl"},
+                           ldflags=f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={version}")
+
+
+def build_crio() -> Path:
+    """crio (cgo, libseccomp) and pinns (a small static C program in the same module)."""
+    version = tool_version("cri_o")
+    module = "github.com/cri-o/cri-o"
+    bin_dir = build_in_module(
+        "cri-o", module, version, {"crio": "./cmd/crio"}, cgo=True, tags=CRIO_TAGS)
+    if not (bin_dir / "pinns").is_file():
+        sources = sorted(str(p) for p in (module_source(module, version) / "pinns" / "src").glob("*.c"))
+        with step("build pinns (static C)"):
+            run_logged(["gcc", "-static", "-O2", "-s", "-o", str(bin_dir / "pinns"), *sources],
+                       cache.logs() / f"cri-o-{version}.log", title="gcc pinns")
+    return bin_dir

@@ -1,0 +1,154 @@
+"""Create, delete and list the test bed's kind clusters."""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, gobuild, nodeimage
+from .engine import docker, ensure_engine
+from .kindconfig import kind_config
+from .progress import say, step
+from .versions import KubernetesRelease
+
+CLUSTER_PREFIX = "crigate"
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+KIND_NETWORK = "kind"
+READY_TIMEOUT_S = 180
+
+
+@dataclass
+class Cluster:
+    name: str
+    runtime: str
+    image: str
+    kubeconfig: Path
+    nodes: list[str]
+
+
+def default_name(runtime: str) -> str:
+    return f"{CLUSTER_PREFIX}-{runtime}"
+
+
+def default_kubeconfig(name: str) -> Path:
+    return cache.root() / "kubeconfigs" / f"{name}.yaml"
+
+
+def kind_bin() -> str:
+    return str(gobuild.build_kind() / "kind")
+
+
+def kubectl_bin(release: KubernetesRelease) -> str:
+    return str(gobuild.build_kubernetes(release) / "kubectl")
+
+
+def _kind(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([kind_bin(), *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def node_containers(name: str) -> list[str]:
+    out = docker("ps", "-a", "--filter", f"label={KIND_CLUSTER_LABEL}={name}",
+                 "--format", "{{.Names}}").stdout.split()
+    return sorted(out)
+
+
+def up(release: KubernetesRelease, runtime: str, name: str | None = None,
+       kubeconfig: Path | None = None, keep_on_failure: bool = False) -> Cluster:
+    """Create a one-node cluster on runtime and wait until its node is Ready.
+
+    On any failure (or Ctrl-C) the half-made cluster is deleted unless
+    keep_on_failure is set.
+    """
+    ensure_engine()
+    image = nodeimage.build_node_image(release, runtime)
+    name = name or default_name(runtime)
+    kubeconfig = Path(kubeconfig or default_kubeconfig(name)).resolve()
+    if name in existing_clusters():
+        raise ClusterError(f"cluster {name!r} already exists; delete it with "
+                           f"`python -m clusters down --name {name}` or pick another --name")
+    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with step(f"create cluster {name} ({runtime}, Kubernetes {release.version})"):
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crigate-kind-") as cfg:
+                cfg.write(kind_config(runtime, image))
+                cfg.flush()
+                created = _kind("create", "cluster", "--name", name, "--config", cfg.name,
+                                "--kubeconfig", str(kubeconfig), "--retain")
+            if created.returncode != 0:
+                raise ClusterError(f"kind create cluster {name} failed:\n{created.stderr[-3000:]}"
+                                   + _node_diagnostics(name))
+            _wait_ready(release, kubeconfig, name)
+    except BaseException:
+        if not keep_on_failure:
+            delete(name)
+        raise
+    return Cluster(name, runtime, image, kubeconfig, node_containers(name))
+
+
+def _wait_ready(release: KubernetesRelease, kubeconfig: Path, name: str) -> None:
+    waited = subprocess.run([kubectl_bin(release), "--kubeconfig", str(kubeconfig), "wait",
+                             "--for=condition=Ready", "nodes", "--all",
+                             f"--timeout={READY_TIMEOUT_S}s"],
+                            capture_output=True, text=True)
+    if waited.returncode != 0:
+        raise ClusterError(f"nodes of {name} not Ready within {READY_TIMEOUT_S}s: "
+                           f"{waited.stderr.strip()}" + _node_diagnostics(name))
+
+
+def _node_diagnostics(name: str) -> str:
+    """The last journal lines of the kubelet and runtime on each node."""
+    lines = []
+    for node in node_containers(name):
+        for unit in ("kubelet", "containerd", "crio"):
+            out = docker("exec", node, "journalctl", "-u", unit, "--no-pager", "-n", "15",
+                         check=False)
+            if out.returncode == 0 and "No entries" not in out.stdout:
+                lines.append(f"--- {node}: journalctl -u {unit} (last 15)\n{out.stdout.strip()}")
+    return ("\n" + "\n".join(lines)) if lines else ""
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def existing_clusters() -> list[str]:
+    out = _kind("get", "clusters")
+    return [c for c in out.stdout.split() if c]
+
+
+def crigate_clusters() -> list[dict]:
+    """Clusters made from crigate node images: name, runtime, image, nodes."""
+    found = []
+    for name in existing_clusters():
+        nodes = node_containers(name)
+        if not nodes:
+            continue
+        info = json.loads(docker("inspect", nodes[0]).stdout)[0]
+        image = info["Config"]["Image"]
+        if not image.startswith(nodeimage.NODE_REPOSITORY + ":"):
+            continue
+        found.append({"name": name, "runtime": image.rsplit("-", 1)[-1] if "containerd" in image
+                      else "cri-o", "image": image, "nodes": nodes,
+                      "state": info["State"]["Status"]})
+    return found
+
+
+def delete(name: str) -> None:
+    """Delete cluster name, its node containers and volumes; then the kind
+    network if no cluster uses it any more."""
+    with step(f"delete cluster {name}"):
+        _kind("delete", "cluster", "--name", name)
+        for node in node_containers(name):       # anything kind left behind
+            docker("rm", "-f", "-v", node, check=False)
+    _remove_idle_network()
+
+
+def _remove_idle_network() -> None:
+    if docker("network", "inspect", KIND_NETWORK, check=False).returncode != 0:
+        return
+    if not docker("ps", "-a", "--filter", f"network={KIND_NETWORK}", "-q").stdout.strip():
+        docker("network", "rm", KIND_NETWORK, check=False)

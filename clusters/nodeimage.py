@@ -1,0 +1,169 @@
+"""Assemble crigate-node:<k8s>-<runtime> images from the Debian root.
+
+The node tree (clusters/node/common and clusters/node/<runtime>) mirrors the
+node's filesystem. Control-plane, pause and workload images are preloaded
+into the runtime's own store, so a cluster starts with zero pulls:
+containerd's content store through a throwaway containerd on the host,
+CRI-O's containers-storage through the host's skopeo.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import cache, gobuild, images, programs, rootfs
+from .engine import docker
+from .progress import run_logged, say, step
+from .versions import RUNTIMES, KubernetesRelease
+
+NODE_TREE = Path(__file__).with_name("node")
+NODE_REPOSITORY = "crigate-node"
+ENTRYPOINT = '["/usr/local/bin/crigate-entrypoint", "/sbin/init"]'
+RUNTIME_UNITS = {"containerd": "containerd.service", "cri-o": "crio.service"}
+KIND_LABEL_VERSION = "crigate.kubernetes-version"
+
+
+def node_image_ref(release: KubernetesRelease, runtime: str) -> str:
+    return f"{NODE_REPOSITORY}:{release.minor}-{runtime}"
+
+
+def _stat_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def build_node_image(release: KubernetesRelease, runtime: str) -> str:
+    """Build (or reuse) the node image for release on runtime; return its ref."""
+    ref = node_image_ref(release, runtime)
+    k8s_bin = gobuild.build_kubernetes(release)
+    binaries = {f"usr/bin/{c}": k8s_bin / c for c in ("kubeadm", "kubelet", "kubectl")}
+    binaries["usr/local/bin/crictl"] = gobuild.build_crictl() / "crictl"
+    binaries["usr/local/libexec/crigate/oci-wrapper"] = programs.oci_wrapper()
+    if runtime == "cri-o":
+        crio_bin = gobuild.build_crio()
+        binaries["usr/local/bin/crio"] = crio_bin / "crio"
+        binaries["usr/local/bin/pinns"] = crio_bin / "pinns"
+    preload = images.control_plane_images(k8s_bin, release.version) + images.workload_images()
+    pause_image = images.kubeadm_images(k8s_bin / "kubeadm", release.version)["pause"]
+    base = rootfs.base_rootfs()
+    fingerprint = cache.fingerprint(
+        str(base), NODE_TREE / "common", NODE_TREE / runtime, release.version, runtime,
+        *(_stat_key(b) for b in binaries.values()),
+        *(images.image_label(r) or r for r in preload))
+    if images.image_label(ref) == fingerprint:
+        return ref
+    with step(f"node image {ref}"):
+        stage = cache.root() / "stage" / f"{release.minor}-{runtime}"
+        try:
+            _stage_root(base, stage, runtime, release, binaries, pause_image)
+            _preload(stage, runtime, [images.saved_archive(r) for r in preload])
+            _import(stage, ref, fingerprint, release)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return ref
+
+
+def _stage_root(base: Path, stage: Path, runtime: str, release: KubernetesRelease,
+                binaries: dict[str, Path], pause_image: str) -> None:
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(stage)], check=True)
+    others = [p for r in RUNTIMES if r != runtime for p in rootfs.RUNTIME_PACKAGES[r]]
+    rootfs.purge_packages(stage, tuple(others))
+    for tree in (NODE_TREE / "common", NODE_TREE / runtime):
+        for src in sorted(tree.rglob("*")):
+            dest = stage / src.relative_to(tree)
+            if src.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.unlink(missing_ok=True)
+            text = src.read_bytes().replace(b"@PAUSE_IMAGE@", pause_image.encode())
+            dest.write_bytes(text)
+            dest.chmod(src.stat().st_mode & 0o777)
+    for dest, src in binaries.items():
+        target = stage / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        target.chmod(0o755)
+    (stage / "kind").mkdir(exist_ok=True)
+    (stage / "kind/version").write_text(release.version + "\n")
+    (stage / "var/log/crigate").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["chroot", str(stage), "systemctl", "enable", "kubelet.service",
+                    RUNTIME_UNITS[runtime]], check=True, capture_output=True)
+
+
+def _preload(stage: Path, runtime: str, archives: list[Path]) -> None:
+    log = cache.logs() / f"preload-{runtime}.log"
+    if runtime == "containerd":
+        _preload_containerd(stage, archives, log)
+    else:
+        _preload_containers_storage(stage, archives, log)
+
+
+def _preload_containerd(stage: Path, archives: list[Path], log: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="crigate-containerd-") as tmp:
+        socket = f"{tmp}/containerd.sock"
+        config = Path(tmp, "config.toml")
+        config.write_text(
+            "version = 2\n"
+            f'root = "{stage}/var/lib/containerd"\nstate = "{tmp}/state"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{socket}"\n')
+        with log.open("ab") as out:
+            daemon = subprocess.Popen(["containerd", "--config", str(config)], stdout=out,
+                                      stderr=out, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(socket):
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"temporary containerd did not start; see {log}")
+                time.sleep(0.2)
+            for archive in archives:
+                run_logged(["ctr", "--address", socket, "-n", "k8s.io", "images", "import",
+                            "--label", "io.cri-containerd.pinned=pinned", "--no-unpack",
+                            "--all-platforms", "--digests", str(archive)], log, title="ctr import")
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+
+
+def _preload_containers_storage(stage: Path, archives: list[Path], log: Path) -> None:
+    graph = stage / "var/lib/containers/storage"
+    with tempfile.TemporaryDirectory(prefix="crigate-storage-") as runroot:
+        for archive in archives:
+            run_logged(["skopeo", "copy", "--quiet", f"docker-archive:{archive}",
+                        f"containers-storage:[overlay@{graph}+{runroot}]" + _archive_ref(archive)],
+                       log, title="skopeo copy")
+        # Unmount anything containers/storage left mounted under the stage.
+        subprocess.run(["umount", "-R", str(graph / "overlay")], capture_output=True)
+
+
+def _archive_ref(archive: Path) -> str:
+    import json
+    import tarfile
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    return manifest[0]["RepoTags"][0]
+
+
+def _import(stage: Path, ref: str, fingerprint: str, release: KubernetesRelease) -> None:
+    changes = [f"ENTRYPOINT {ENTRYPOINT}", "STOPSIGNAL SIGRTMIN+3", "ENV container=docker",
+               f"ENV {images.PATH_ENV.replace('/usr/local/bin', '/usr/local/sbin:/usr/local/bin:/usr/sbin')}",
+               f"LABEL {images.FINGERPRINT_LABEL}={fingerprint}",
+               f"LABEL {KIND_LABEL_VERSION}={release.version}"]
+    cmd = ["docker", "import"]
+    for change in changes:
+        cmd += ["--change", change]
+    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(stage), "-cf", "-", "."],
+                           stdout=subprocess.PIPE)
+    try:
+        subprocess.run(cmd + ["-", ref], stdin=tar.stdout, check=True, capture_output=True)
+    finally:
+        tar.stdout.close()
+        tar.wait()
+    say(f"    built {ref}")

@@ -1,0 +1,3 @@
+module crigate.local/http-echo
+
+go 1.22

@@ -1,0 +1,3 @@
+module crigate.local/oci-wrapper
+
+go 1.22

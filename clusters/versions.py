@@ -1,0 +1,51 @@
+"""Pinned versions (versions.toml) and the choices users may pass."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PINS = tomllib.loads((Path(__file__).with_name("versions.toml")).read_text())
+
+RUNTIMES = ("containerd", "cri-o")
+KUBERNETES_MINORS = tuple(PINS["kubernetes"])
+DEFAULT_KUBERNETES = PINS["defaults"]["kubernetes"]
+
+
+class UnknownChoice(ValueError):
+    """A user-given value that is not one of the valid choices."""
+
+
+@dataclass(frozen=True)
+class KubernetesRelease:
+    minor: str           # "1.33"
+    version: str         # "v1.33.13"
+    go_toolchain: str    # "" = the machine's Go
+
+    @property
+    def staging_version(self) -> str:
+        """k8s.io/<staging> modules are published as v0.<minor>.<patch>."""
+        _, minor, patch = self.version.lstrip("v").split(".")
+        return f"v0.{minor}.{patch}"
+
+
+def kubernetes_release(minor: str | None = None) -> KubernetesRelease:
+    minor = (minor or DEFAULT_KUBERNETES).lstrip("v")
+    if minor.count(".") == 2:                      # accept 1.33.13 as well as 1.33
+        minor = minor.rsplit(".", 1)[0]
+    if minor not in PINS["kubernetes"]:
+        raise UnknownChoice(
+            f"unknown Kubernetes version {minor!r}; valid: {', '.join(KUBERNETES_MINORS)}"
+            " (pinned in clusters/versions.toml)")
+    pin = PINS["kubernetes"][minor]
+    return KubernetesRelease(minor, pin["version"], pin.get("go_toolchain", ""))
+
+
+def check_runtime(name: str) -> str:
+    if name not in RUNTIMES:
+        raise UnknownChoice(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}")
+    return name
+
+
+def tool_version(name: str) -> str:
+    return PINS["tools"][name]
