@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import doctor, engine, gobuild, images, kindcluster, nodeimage
+from . import doctor, engine, gobuild, host, kindcluster, nodeimage
 from .progress import say
 from .versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (engine.EngineError, kindcluster.ClusterError, UnknownChoice) as err:
+    except (engine.EngineError, host.HostError, kindcluster.ClusterError, UnknownChoice) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -74,6 +74,7 @@ def cmd_doctor(args) -> int:
 def cmd_build(args) -> int:
     started = time.monotonic()
     release = kubernetes_release(args.k8s)
+    host.ensure_host_packages()
     engine.ensure_engine()
     for runtime in args.runtime:
         nodeimage.build_node_image(release, runtime)

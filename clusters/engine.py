@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import cache, programs
+from . import host, programs
 from .progress import say, step
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
@@ -67,24 +67,11 @@ def ensure_engine() -> str:
                 f"{RUNTIME_NAME} wrapper, or register {WRAPPER_DIR}/runc as its default runtime.")
         return version
     with step("start a Docker engine (Debian docker.io)"):
-        _install_docker_io()
+        host.ensure_host_packages()   # docker.io, among others
         _install_wrapper()
         _configure_daemon()
         _start_dockerd()
     return server_version() or ""
-
-
-def _install_docker_io() -> None:
-    if shutil.which("dockerd"):
-        return
-    say("    installing Debian's docker.io (apt-get)")
-    result = subprocess.run(
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io",
-        shell=True, capture_output=True, text=True)
-    if result.returncode != 0 or not shutil.which("dockerd"):
-        raise EngineError("could not install docker.io with apt-get (need root and Debian's "
-                          f"package mirror):\n{result.stderr[-800:]}\n"
-                          "Install a Docker engine yourself and start it, then rerun.")
 
 
 def _install_wrapper() -> None:
@@ -93,7 +80,7 @@ def _install_wrapper() -> None:
     script = WRAPPER_DIR / "runc"
     script.write_text("#!/bin/sh\n# Docker's default runtime on hosts without CAP_SYS_RESOURCE.\n"
                       f"exec {WRAPPER_DIR}/oci-wrapper --runtime {shutil.which('runc') or '/usr/bin/runc'}"
-                      " --drop-cap CAP_SYS_RESOURCE -- \"$@\"\n")
+                      " --bounding-only -- \"$@\"\n")
     script.chmod(0o755)
 
 

@@ -128,9 +128,6 @@ def pause_spec(ref: str) -> ImageSpec:
 
 
 def workload_images() -> list[str]:
-    if not BUSYBOX.is_file():
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-                       "apt-get install -y -qq busybox-static", shell=True, check=True)
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
                              check=True).stdout.split()
     specs = [

@@ -37,17 +37,19 @@ def default_kubeconfig(name: str) -> Path:
     return cache.root() / "kubeconfigs" / f"{name}.yaml"
 
 
-def kind_bin() -> str:
-    return str(gobuild.build_kind() / "kind")
+def kind_bin(override: Path | None = None) -> str:
+    """The kind binary: the user's, or the test bed's (built if missing)."""
+    return str(override) if override else str(gobuild.build_kind() / "kind")
 
 
 def kubectl_bin(release: KubernetesRelease) -> str:
     return str(gobuild.build_kubernetes(release) / "kubectl")
 
 
-def _kind(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([kind_bin(), *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+def _kind(*args: str, timeout: float = 600, kind_path: Path | None = None
+          ) -> subprocess.CompletedProcess:
+    return subprocess.run([kind_bin(kind_path), *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def node_containers(name: str) -> list[str]:
@@ -57,17 +59,19 @@ def node_containers(name: str) -> list[str]:
 
 
 def up(release: KubernetesRelease, runtime: str, name: str | None = None,
-       kubeconfig: Path | None = None, keep_on_failure: bool = False) -> Cluster:
+       kubeconfig: Path | None = None, keep_on_failure: bool = False, *,
+       image: str | None = None, kind_path: Path | None = None) -> Cluster:
     """Create a one-node cluster on runtime and wait until its node is Ready.
 
-    On any failure (or Ctrl-C) the half-made cluster is deleted unless
-    keep_on_failure is set.
+    image and kind_path replace the test bed's node image and kind binary
+    (bring your own). On any failure (or Ctrl-C) the half-made cluster is
+    deleted unless keep_on_failure is set.
     """
     ensure_engine()
-    image = nodeimage.build_node_image(release, runtime)
+    image = image or nodeimage.build_node_image(release, runtime)
     name = name or default_name(runtime)
     kubeconfig = Path(kubeconfig or default_kubeconfig(name)).resolve()
-    if name in existing_clusters():
+    if name in existing_clusters(kind_path):
         raise ClusterError(f"cluster {name!r} already exists; delete it with "
                            f"`python -m clusters down --name {name}` or pick another --name")
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
@@ -77,26 +81,35 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
                 cfg.write(kind_config(runtime, image))
                 cfg.flush()
                 created = _kind("create", "cluster", "--name", name, "--config", cfg.name,
-                                "--kubeconfig", str(kubeconfig), "--retain")
+                                "--kubeconfig", str(kubeconfig), "--retain", kind_path=kind_path)
             if created.returncode != 0:
                 raise ClusterError(f"kind create cluster {name} failed:\n{created.stderr[-3000:]}"
                                    + _node_diagnostics(name))
             _wait_ready(release, kubeconfig, name)
     except BaseException:
         if not keep_on_failure:
-            delete(name)
+            delete(name, kind_path)
         raise
     return Cluster(name, runtime, image, kubeconfig, node_containers(name))
 
 
 def _wait_ready(release: KubernetesRelease, kubeconfig: Path, name: str) -> None:
-    waited = subprocess.run([kubectl_bin(release), "--kubeconfig", str(kubeconfig), "wait",
-                             "--for=condition=Ready", "nodes", "--all",
-                             f"--timeout={READY_TIMEOUT_S}s"],
-                            capture_output=True, text=True)
+    """Ready means pods can be created: every node Ready and the default
+    namespace's ServiceAccount made by the controller-manager."""
+    kubectl = [kubectl_bin(release), "--kubeconfig", str(kubeconfig)]
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waited = subprocess.run([*kubectl, "wait", "--for=condition=Ready", "nodes", "--all",
+                             f"--timeout={READY_TIMEOUT_S}s"], capture_output=True, text=True)
     if waited.returncode != 0:
         raise ClusterError(f"nodes of {name} not Ready within {READY_TIMEOUT_S}s: "
                            f"{waited.stderr.strip()}" + _node_diagnostics(name))
+    while subprocess.run([*kubectl, "get", "serviceaccount", "default", "-n", "default"],
+                         capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"cluster {name}: no default ServiceAccount after "
+                               f"{READY_TIMEOUT_S}s; is kube-controller-manager running?"
+                               + _node_diagnostics(name))
+        time.sleep(0.5)
 
 
 def _node_diagnostics(name: str) -> str:
@@ -115,8 +128,8 @@ class ClusterError(RuntimeError):
     pass
 
 
-def existing_clusters() -> list[str]:
-    out = _kind("get", "clusters")
+def existing_clusters(kind_path: Path | None = None) -> list[str]:
+    out = _kind("get", "clusters", kind_path=kind_path)
     return [c for c in out.stdout.split() if c]
 
 
@@ -137,11 +150,11 @@ def crigate_clusters() -> list[dict]:
     return found
 
 
-def delete(name: str) -> None:
+def delete(name: str, kind_path: Path | None = None) -> None:
     """Delete cluster name, its node containers and volumes; then the kind
     network if no cluster uses it any more."""
     with step(f"delete cluster {name}"):
-        _kind("delete", "cluster", "--name", name)
+        _kind("delete", "cluster", "--name", name, kind_path=kind_path)
         for node in node_containers(name):       # anything kind left behind
             docker("rm", "-f", "-v", node, check=False)
     _remove_idle_network()

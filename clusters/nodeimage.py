@@ -25,6 +25,7 @@ NODE_REPOSITORY = "crigate-node"
 ENTRYPOINT = '["/usr/local/bin/crigate-entrypoint", "/sbin/init"]'
 RUNTIME_UNITS = {"containerd": "containerd.service", "cri-o": "crio.service"}
 KIND_LABEL_VERSION = "crigate.kubernetes-version"
+NODE_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def node_image_ref(release: KubernetesRelease, runtime: str) -> str:
@@ -152,18 +153,26 @@ def _archive_ref(archive: Path) -> str:
 
 
 def _import(stage: Path, ref: str, fingerprint: str, release: KubernetesRelease) -> None:
-    changes = [f"ENTRYPOINT {ENTRYPOINT}", "STOPSIGNAL SIGRTMIN+3", "ENV container=docker",
-               f"ENV {images.PATH_ENV.replace('/usr/local/bin', '/usr/local/sbin:/usr/local/bin:/usr/sbin')}",
-               f"LABEL {images.FINGERPRINT_LABEL}={fingerprint}",
-               f"LABEL {KIND_LABEL_VERSION}={release.version}"]
-    cmd = ["docker", "import"]
-    for change in changes:
-        cmd += ["--change", change]
+    """docker import the staged root, then add what import cannot set (STOPSIGNAL)
+    with a metadata-only build on top of it."""
+    rootfs_ref = f"{ref}-rootfs"
     tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(stage), "-cf", "-", "."],
                            stdout=subprocess.PIPE)
     try:
-        subprocess.run(cmd + ["-", ref], stdin=tar.stdout, check=True, capture_output=True)
+        subprocess.run(["docker", "import", "-", rootfs_ref], stdin=tar.stdout, check=True,
+                       capture_output=True)
     finally:
         tar.stdout.close()
         tar.wait()
+    dockerfile = "\n".join([
+        f"FROM {rootfs_ref}",
+        f"ENTRYPOINT {ENTRYPOINT}",
+        "STOPSIGNAL SIGRTMIN+3",          # systemd's clean shutdown
+        "ENV container=docker",
+        f"ENV {NODE_PATH}",
+        f"LABEL {images.FINGERPRINT_LABEL}={fingerprint} {KIND_LABEL_VERSION}={release.version}",
+    ]) + "\n"
+    subprocess.run(["docker", "build", "-q", "-t", ref, "-"], input=dockerfile, text=True,
+                   check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    docker("rmi", rootfs_ref, check=False)    # the layer stays, as the image's parent
     say(f"    built {ref}")

@@ -1,7 +1,7 @@
 """The test bed's own small programs (clusters/programs/*), built with Go or gcc."""
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
 from pathlib import Path
 
@@ -22,17 +22,12 @@ def _build(name: str, build) -> Path:
 
 def _go(src: Path, out: Path) -> None:
     subprocess.run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out), "."],
-                   cwd=src, check=True, env={**_env(), "CGO_ENABLED": "0"})
+                   cwd=src, check=True, env={**os.environ, "CGO_ENABLED": "0"})
 
 
 def _c(src: Path, out: Path) -> None:
     subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(out), *sorted(map(str, src.glob("*.c")))],
                    check=True)
-
-
-def _env() -> dict:
-    import os
-    return dict(os.environ)
 
 
 def oci_wrapper() -> Path:

@@ -61,9 +61,6 @@ def base_rootfs() -> Path:
     root = home / "root"
     if (home / "done").exists():
         return root
-    if not shutil.which("debootstrap"):
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-                       "apt-get install -y -qq debootstrap", shell=True, check=True)
     shutil.rmtree(home, ignore_errors=True)
     debs = cache.root() / "debs"
     debs.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,13 @@
 // `exec --process` the process JSON, so that containers ask only for what this
 // machine can grant; then it execs the real runtime with the same arguments.
 //
-//	oci-wrapper --runtime /usr/bin/runc [--drop-cap CAP_X]... [--min-oom-score-adj N]
-//	            [--record FILE] -- <runtime arguments>
+//	oci-wrapper --runtime /usr/bin/runc [--bounding-only] [--drop-cap CAP_X]...
+//	            [--min-oom-score-adj N] [--record FILE] -- <runtime arguments>
+//
+// --bounding-only keeps only the capabilities in the wrapper's own bounding
+// set: an engine that grants "all capabilities" it knows of (CRI-O, Docker)
+// otherwise asks for some this machine or node does not have, and runc fails
+// with "unable to apply caps".
 //
 // --record appends one line per create/run to FILE: how the test bed proves
 // that a RuntimeClass handler was really used.
@@ -27,11 +32,12 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 type options struct {
-	runtime     string
-	dropCaps    multi
-	minOOMScore int
-	clampOOM    bool
-	record      string
+	runtime      string
+	boundingOnly bool
+	dropCaps     multi
+	minOOMScore  int
+	clampOOM     bool
+	record       string
 }
 
 func main() {
@@ -50,6 +56,7 @@ func parseOptions(args []string) (options, []string) {
 	var opts options
 	fs := flag.NewFlagSet("oci-wrapper", flag.ExitOnError)
 	fs.StringVar(&opts.runtime, "runtime", "/usr/bin/runc", "real OCI runtime to exec")
+	fs.BoolVar(&opts.boundingOnly, "bounding-only", false, "keep only capabilities in our own bounding set")
 	fs.Var(&opts.dropCaps, "drop-cap", "capability to remove from every set (repeatable)")
 	fs.IntVar(&opts.minOOMScore, "min-oom-score-adj", 0, "raise process.oomScoreAdj to at least this")
 	fs.StringVar(&opts.record, "record", "", "append a line per container created to this file")
@@ -118,9 +125,13 @@ func adjust(opts options, args []string) error {
 }
 
 func fixProcess(opts options, process map[string]any) {
-	if caps, ok := process["capabilities"].(map[string]any); ok && len(opts.dropCaps) > 0 {
+	drop := append([]string(nil), opts.dropCaps...)
+	if opts.boundingOnly {
+		drop = append(drop, missingFromBoundingSet()...)
+	}
+	if caps, ok := process["capabilities"].(map[string]any); ok && len(drop) > 0 {
 		for set, list := range caps {
-			caps[set] = without(list, opts.dropCaps)
+			caps[set] = without(list, drop)
 		}
 	}
 	if score, ok := process["oomScoreAdj"].(float64); ok && opts.clampOOM && int(score) < opts.minOOMScore {
@@ -183,4 +194,34 @@ func record(opts options, verb string, rest []string) error {
 	_, err = fmt.Fprintf(f, "%s %s container=%s runtime=%s bundle=%s\n",
 		time.Now().UTC().Format(time.RFC3339Nano), verb, id, opts.runtime, flagValue(rest, "--bundle", "-b"))
 	return err
+}
+
+// capabilityBits numbers the capabilities as in linux/capability.h.
+var capabilityBits = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID",
+	"KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+	"NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
+	"SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+	"SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE",
+	"MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE"}
+
+// missingFromBoundingSet names the known capabilities absent from CapBnd.
+func missingFromBoundingSet() []string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	var bounding uint64
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "CapBnd:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "CapBnd:")), "%x", &bounding)
+		}
+	}
+	var missing []string
+	for bit, name := range capabilityBits {
+		if bounding&(1<<uint(bit)) == 0 {
+			missing = append(missing, "CAP_"+name)
+		}
+	}
+	return missing
 }

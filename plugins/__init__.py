@@ -1,0 +1,1 @@
+"""crigate's pytest plugin."""

@@ -1,0 +1,78 @@
+"""Node-level access on an existing cluster: a short-lived privileged debug pod
+per node with the host's root at /host, driven through testinfra's kubectl
+backend with every command run under `chroot /host`."""
+from __future__ import annotations
+
+import shlex
+import time
+import uuid
+from pathlib import Path
+
+import testinfra.host
+from kubernetes import client, config
+from testinfra.backend.kubectl import KubectlBackend
+
+DEBUG_IMAGE = "busybox:1.36"        # must be pullable by the cluster's nodes
+DEBUG_NAMESPACE = "default"
+DEBUG_POD_DEADLINE_S = 3600         # the pod ends itself if crigate dies
+READY_TIMEOUT_S = 120
+
+
+class HostRootBackend(KubectlBackend):
+    """kubectl exec into the debug pod, then chroot into the node's root."""
+
+    def get_command(self, command, *args):
+        return "chroot /host /bin/sh -c " + shlex.quote(super().get_command(command, *args))
+
+
+def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "crigate"}},
+        "spec": {
+            "nodeName": node, "hostPID": True, "hostNetwork": True, "hostIPC": True,
+            "restartPolicy": "Never", "activeDeadlineSeconds": DEBUG_POD_DEADLINE_S,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "debug", "image": image, "command": ["sleep", "3600"],
+                            "securityContext": {"privileged": True},
+                            "volumeMounts": [{"name": "host", "mountPath": "/host"}]}],
+            "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
+        },
+    }
+
+
+class DebugPodHost:
+    def __init__(self, node: str, kubeconfig: Path, context: str | None,
+                 namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE):
+        self.node, self.namespace = node, namespace
+        self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
+        self.api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig), context))
+        self.api.create_namespaced_pod(namespace, debug_pod_manifest(node, self.name, image))
+        try:
+            self._wait_running()
+        except BaseException:
+            self.close()
+            raise
+        backend = HostRootBackend(self.name, namespace=namespace, container="debug",
+                                  kubeconfig=str(kubeconfig), context=context)
+        self.host = testinfra.host.Host(backend)
+
+    def _wait_running(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            pod = self.api.read_namespaced_pod(self.name, self.namespace)
+            if pod.status.phase == "Running":
+                return
+            if pod.status.phase in ("Failed", "Succeeded"):
+                break
+            time.sleep(1)
+        raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
+                           f"start within {READY_TIMEOUT_S}s (phase {pod.status.phase}); node "
+                           "checks need a privileged pod whose image the node can pull")
+
+    def close(self) -> None:
+        try:
+            self.api.delete_namespaced_pod(self.name, self.namespace, grace_period_seconds=0)
+        except client.ApiException as err:
+            if err.status != 404:
+                raise

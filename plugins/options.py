@@ -1,0 +1,116 @@
+"""crigate's command-line options: one group, validated before anything starts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from clusters.versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
+
+CLUSTER_KINDS = ("kind", "existing")
+DEFAULT_REPORT_DIR = Path("reports")
+# Upstream SLO for stateless pods, image pull excluded (sig-scalability):
+# p99 of pod start latency <= 5 s.
+DEFAULT_LATENCY_SLO_S = 5.0
+DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a warm-up
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crigate", "crigate: CRI runtime conformance")
+    group.addoption("--runtime", action="append", default=[], metavar="NAME",
+                    help=f"runtime to check: {', '.join(RUNTIMES)} or all; repeatable "
+                         "(default: containerd)")
+    group.addoption("--k8s-version", default=DEFAULT_KUBERNETES, metavar="MINOR",
+                    help=f"Kubernetes of the test bed: {', '.join(KUBERNETES_MINORS)} "
+                         f"(default {DEFAULT_KUBERNETES})")
+    group.addoption("--cluster", default="kind", metavar="KIND",
+                    help="kind: create a kind cluster per runtime (default); existing: use the "
+                         "cluster of --kubeconfig/--context, create nothing")
+    group.addoption("--kubeconfig", metavar="PATH",
+                    help="kubeconfig of the existing cluster (--cluster=existing)")
+    group.addoption("--context", metavar="NAME", help="kubeconfig context to use")
+    group.addoption("--keep-cluster", action="store_true",
+                    help="keep the kind clusters after the run (also after a failure)")
+    group.addoption("--kind-bin", metavar="PATH",
+                    help="kind binary to use instead of the test bed's")
+    group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
+                    help="node image for a runtime instead of the test bed's (repeatable)")
+    group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
+                    help="write junit.xml, results.json, report.md, report.html here "
+                         f"(default {DEFAULT_REPORT_DIR}/)")
+    group.addoption("--latency-pods", type=int, default=DEFAULT_LATENCY_PODS, metavar="N",
+                    help=f"pods measured per runtime for start latency (default {DEFAULT_LATENCY_PODS})")
+    group.addoption("--latency-slo", type=float, default=DEFAULT_LATENCY_SLO_S, metavar="SECONDS",
+                    help=f"p99 pod start latency that passes (default {DEFAULT_LATENCY_SLO_S})")
+
+
+@dataclass(frozen=True)
+class Settings:
+    runtimes: tuple[str, ...]
+    k8s_minor: str
+    cluster: str
+    kubeconfig: Path | None
+    context: str | None
+    keep_cluster: bool
+    kind_bin: Path | None
+    node_images: dict[str, str] = field(default_factory=dict)
+    report_dir: Path = DEFAULT_REPORT_DIR
+    latency_pods: int = DEFAULT_LATENCY_PODS
+    latency_slo: float = DEFAULT_LATENCY_SLO_S
+
+
+def _runtimes(values: list[str]) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for value in values or ["containerd"]:
+        for name in value.split(","):
+            if name == "all":
+                chosen.extend(RUNTIMES)
+            elif name in RUNTIMES:
+                chosen.append(name)
+            else:
+                raise pytest.UsageError(
+                    f"--runtime {name!r} is not a runtime crigate knows; valid: "
+                    f"{', '.join(RUNTIMES)}, all")
+    return tuple(dict.fromkeys(chosen))
+
+
+def _node_images(values: list[str]) -> dict[str, str]:
+    images = {}
+    for value in values:
+        runtime, sep, image = value.partition("=")
+        if not sep or runtime not in RUNTIMES or not image:
+            raise pytest.UsageError(f"--node-image {value!r}: expected RUNTIME=IMAGE with RUNTIME "
+                                    f"one of {', '.join(RUNTIMES)}")
+        images[runtime] = image
+    return images
+
+
+def settings_from(config: pytest.Config) -> Settings:
+    """Validate every crigate option; raise pytest.UsageError naming the valid values."""
+    opt = config.getoption
+    try:
+        minor = kubernetes_release(opt("k8s_version")).minor
+    except UnknownChoice as err:
+        raise pytest.UsageError(f"--k8s-version: {err}") from None
+    if opt("cluster") not in CLUSTER_KINDS:
+        raise pytest.UsageError(f"--cluster {opt('cluster')!r}: valid: {', '.join(CLUSTER_KINDS)}")
+    kubeconfig = Path(opt("kubeconfig")).expanduser() if opt("kubeconfig") else None
+    if opt("cluster") == "existing":
+        if kubeconfig is None:
+            raise pytest.UsageError("--cluster=existing needs --kubeconfig PATH (and optionally --context)")
+        if not kubeconfig.is_file():
+            raise pytest.UsageError(f"--kubeconfig {kubeconfig}: no such file")
+    if opt("latency_pods") < 2:
+        raise pytest.UsageError(f"--latency-pods {opt('latency_pods')}: need at least 2")
+    if opt("latency_slo") <= 0:
+        raise pytest.UsageError(f"--latency-slo {opt('latency_slo')}: must be a positive number of seconds")
+    kind_bin = Path(opt("kind_bin")) if opt("kind_bin") else None
+    if kind_bin and not kind_bin.is_file():
+        raise pytest.UsageError(f"--kind-bin {kind_bin}: no such file")
+    return Settings(
+        runtimes=_runtimes(opt("runtime")), k8s_minor=minor, cluster=opt("cluster"),
+        kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
+        kind_bin=kind_bin, node_images=_node_images(opt("node_image")),
+        report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
+        latency_slo=opt("latency_slo"))

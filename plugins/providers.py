@@ -1,0 +1,99 @@
+"""Where a runtime's cluster comes from: the local test bed or an existing cluster.
+
+A provider promises a reachable API server (kubeconfig + context), the names
+of the cluster's nodes, and a testinfra host per node for node-level checks.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import testinfra
+
+from clusters import kindcluster
+from clusters.versions import kubernetes_release
+
+from .nodehost import DebugPodHost
+
+
+class ClusterProvider(Protocol):
+    runtime: str
+    name: str
+
+    def create(self) -> None:
+        """Make the cluster usable; raise with what to fix when it cannot be."""
+
+    def delete(self) -> None:
+        """Remove what create() made (nothing for an existing cluster); idempotent."""
+
+    def kubeconfig(self) -> tuple[Path, str | None]:
+        """Path of the kubeconfig and the context to use (None: its current one)."""
+
+    def node_host(self, node: str) -> testinfra.host.Host:
+        """A testinfra host whose commands and files are the node's own."""
+
+    def describe(self) -> dict:
+        """Facts for the report: provider, cluster name, node image."""
+
+
+class TestBedProvider:
+    """A one-node kind cluster on the locally built node image (or the user's)."""
+
+    def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
+                 kind_bin: Path | None = None, node_image: str | None = None):
+        self.runtime = runtime
+        self.release = kubernetes_release(k8s_minor)
+        self.name = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{session_token}"
+        self.keep, self.kind_bin, self.node_image = keep, kind_bin, node_image
+        self.cluster: kindcluster.Cluster | None = None
+
+    def create(self) -> None:
+        self.cluster = kindcluster.up(self.release, self.runtime, self.name,
+                                      keep_on_failure=self.keep, image=self.node_image,
+                                      kind_path=self.kind_bin)
+
+    def delete(self) -> None:
+        if not self.keep:
+            kindcluster.delete(self.name, self.kind_bin)
+
+    def kubeconfig(self) -> tuple[Path, str | None]:
+        return self.cluster.kubeconfig, None
+
+    def node_host(self, node: str) -> testinfra.host.Host:
+        return testinfra.get_host(f"docker://{node}")
+
+    def describe(self) -> dict:
+        return {"provider": "kind", "cluster": self.name,
+                "node_image": self.cluster.image if self.cluster else self.node_image,
+                "kubernetes": self.release.version}
+
+
+class ExistingClusterProvider:
+    """A cluster the user already has; crigate creates nothing in it except,
+    for node checks, a short-lived debug pod per node."""
+
+    def __init__(self, runtime: str, kubeconfig: Path, context: str | None):
+        self.runtime, self.path, self.context = runtime, kubeconfig, context
+        self.name = context or "existing"
+        self.hosts: dict[str, DebugPodHost] = {}
+
+    def create(self) -> None:
+        if not os.access(self.path, os.R_OK):
+            raise RuntimeError(f"kubeconfig {self.path} is not readable")
+
+    def delete(self) -> None:
+        for host in self.hosts.values():
+            host.close()
+        self.hosts.clear()
+
+    def kubeconfig(self) -> tuple[Path, str | None]:
+        return self.path, self.context
+
+    def node_host(self, node: str) -> testinfra.host.Host:
+        if node not in self.hosts:
+            self.hosts[node] = DebugPodHost(node, self.path, self.context)
+        return self.hosts[node].host
+
+    def describe(self) -> dict:
+        return {"provider": "existing", "cluster": self.name, "kubeconfig": str(self.path)}

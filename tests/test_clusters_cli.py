@@ -1,0 +1,54 @@
+"""The test bed's CLI: bad input gets the valid choices; doctor says what to fix."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from clusters import gobuild, kindconfig, versions
+
+
+def clusters_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clusters", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["up", "--runtime", "docker"], "unknown runtime 'docker'; valid: containerd, cri-o"),
+    (["build", "--k8s", "1.99"], "unknown Kubernetes version '1.99'; valid: 1.33, 1.24"),
+])
+def test_unknown_choice_lists_the_valid_ones(args, expected):
+    done = clusters_cli(*args)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+
+
+def test_doctor_without_docker_prints_the_fix_and_fails():
+    done = clusters_cli("doctor", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert done.returncode == 1, done.stdout
+    assert "[FAIL] docker engine" in done.stdout and "fix: run `python -m clusters build`" in done.stdout
+
+
+def test_kubernetes_minor_accepts_patch_and_v_prefix():
+    assert versions.kubernetes_release("v1.33.2").minor == "1.33"
+    assert versions.kubernetes_release("1.24").staging_version.startswith("v0.24.")
+
+
+def test_build_module_points_every_staging_module_at_its_release():
+    upstream = ("module k8s.io/kubernetes\n\ngo 1.24.0\n\ngodebug default=go1.24\n\nreplace (\n"
+                "\tk8s.io/api => ./staging/src/k8s.io/api\n"
+                "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n)\n")
+    release = versions.KubernetesRelease("1.33", "v1.33.13", "")
+    go_mod = gobuild.kubernetes_build_module(release, upstream)
+    assert "require k8s.io/kubernetes v1.33.13" in go_mod
+    assert "\tk8s.io/api => k8s.io/api v0.33.13" in go_mod
+    assert "\tk8s.io/client-go => k8s.io/client-go v0.33.13" in go_mod
+    assert "godebug default=go1.24" in go_mod and "./staging" not in go_mod
+
+
+@pytest.mark.parametrize("runtime, socket", sorted(kindconfig.RUNTIME_SOCKETS.items()))
+def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime, socket):
+    config = kindconfig.kind_config(runtime, f"crigate-node:1.33-{runtime}")
+    assert config.count(f"criSocket: {socket}") == 2      # init and join
+    assert "skipPhases: [addon/kube-proxy, addon/coredns]" in config

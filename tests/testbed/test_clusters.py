@@ -1,0 +1,110 @@
+"""The test bed gives real clusters on each runtime that run local images offline."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from clusters import images, kindcluster
+from clusters.engine import docker
+
+from .conftest import node_exec
+
+pytestmark = pytest.mark.testbed
+
+SCHEMES = {"containerd": "containerd://", "cri-o": "cri-o://"}
+LOGGER_LINES = ["crigate stdout line 1", "crigate stdout line 2", "crigate stderr line 1"]
+
+
+def pod_manifest(name: str, image: str, *, privileged: bool = False,
+                 runtime_class: str | None = None, args: list[str] | None = None) -> str:
+    extra = f"  runtimeClassName: {runtime_class}\n" if runtime_class else ""
+    security = "    securityContext: {privileged: true}\n" if privileged else ""
+    arg_line = f"    args: {args}\n" if args else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\n"
+            f"spec:\n{extra}  restartPolicy: Never\n  containers:\n  - name: main\n"
+            f"    image: {image}\n    imagePullPolicy: Never\n{arg_line}{security}")
+
+
+def wait_running(kubectl, name: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        pod = kubectl.json("get", "pod", name)
+        if pod["status"].get("phase") == "Running":
+            return pod
+        if time.monotonic() > deadline:
+            events = kubectl("get", "events", "--field-selector", f"involvedObject.name={name}")
+            pytest.fail(f"pod {name}: expected Running within {timeout}s, observed phase "
+                        f"{pod['status'].get('phase')}; events:\n{events}")
+        time.sleep(0.5)
+
+
+def test_node_is_ready_and_reports_its_runtime(testbed, kubectl):
+    wide = kubectl("get", "nodes", "-o", "wide")
+    header, *rows = wide.splitlines()
+    column = header.split().index("CONTAINER-RUNTIME")
+    for row in rows:
+        fields = row.split()
+        assert fields[1] == "Ready", f"node {fields[0]}: expected Ready, observed {fields[1]}"
+        assert fields[column].startswith(SCHEMES[testbed.runtime]), (
+            f"node {fields[0]}: expected CONTAINER-RUNTIME {SCHEMES[testbed.runtime]}..., "
+            f"observed {fields[column]}")
+
+
+def test_cluster_started_without_pulling_any_image(testbed, kubectl):
+    events = kubectl.json("get", "events", "-A")["items"]
+    pulls = [f"{e['involvedObject']['name']}: {e['message']}" for e in events
+             if e.get("reason") in ("Pulling", "Failed", "ErrImagePull", "BackOff")]
+    assert not pulls, f"cluster {testbed.name}: expected no image pulls, observed:\n" + "\n".join(pulls)
+
+
+def test_pod_from_local_workload_image_logs_its_exact_output(testbed, kubectl):
+    kubectl.apply(pod_manifest("logger", images.LOGGER_IMAGE, args=["--long", "64"]))
+    wait_running(kubectl, "logger")
+    deadline = time.monotonic() + 20
+    while "crigate done" not in (logs := kubectl("logs", "logger")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    observed = logs.splitlines()
+    expected_long = "crigate long line " + "x" * (64 - len("crigate long line "))
+    assert sorted(observed) == sorted(LOGGER_LINES + [expected_long, "crigate done"]), (
+        f"pod default/logger on {testbed.runtime}: expected the logger's lines, observed {observed}")
+
+
+def test_privileged_pod_runs(testbed, kubectl):
+    kubectl.apply(pod_manifest("privileged", images.BUSYBOX_IMAGE, privileged=True,
+                               args=["sleep", "3600"]).replace("    args:", "    command:"))
+    wait_running(kubectl, "privileged")
+    caps = kubectl("exec", "privileged", "--", "grep", "CapEff", "/proc/self/status")
+    assert caps.split()[1] != "0000000000000000", f"privileged pod: expected capabilities, observed {caps}"
+
+
+def test_nvidia_runtime_class_is_routed_to_its_handler(testbed, kubectl):
+    kubectl.apply("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: nvidia}\n"
+                  "handler: nvidia\n")
+    kubectl.apply(pod_manifest("gpu-routed", images.LOGGER_IMAGE, runtime_class="nvidia"))
+    pod = wait_running(kubectl, "gpu-routed")
+    container_id = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+    node = pod["spec"]["nodeName"]
+    record = node_exec(node, "cat", "/var/log/crigate/nvidia-handler.log")
+    assert container_id in record, (
+        f"node {node}: expected /var/log/crigate/nvidia-handler.log to record container "
+        f"{container_id[:12]} of pod default/gpu-routed, observed:\n{record}")
+
+
+def test_down_leaves_nothing_behind(release):
+    name = "crigate-testbed-teardown"
+    cluster = kindcluster.up(release, "containerd", name=name)
+    volumes = [m["Name"] for node in cluster.nodes
+               for m in json.loads(docker("inspect", node).stdout)[0]["Mounts"] if m.get("Name")]
+    assert volumes, f"cluster {name}: expected its nodes to have a /var volume"
+    kindcluster.delete(name)
+    left = {
+        "containers": docker("ps", "-a", "--filter",
+                             f"label={kindcluster.KIND_CLUSTER_LABEL}={name}", "-q").stdout.split(),
+        "volumes": [v for v in volumes if docker("volume", "inspect", v, check=False).returncode == 0],
+    }
+    if not kindcluster.existing_clusters():
+        left["network"] = [n for n in docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+                           if n == kindcluster.KIND_NETWORK]
+    assert not any(left.values()), f"after deleting cluster {name}, expected nothing left, observed {left}"
