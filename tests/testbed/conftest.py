@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from clusters import kindcluster
-from clusters.engine import docker
 from clusters.versions import RUNTIMES, kubernetes_release
 
 
@@ -52,7 +51,3 @@ def testbed(request, release):
 @pytest.fixture(scope="session")
 def kubectl(testbed, release):
     return Kubectl(kindcluster.kubectl_bin(release), testbed.kubeconfig)
-
-
-def node_exec(node: str, *cmd: str) -> str:
-    return docker("exec", node, *cmd).stdout

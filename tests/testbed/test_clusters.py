@@ -9,8 +9,6 @@ import pytest
 from clusters import images, kindcluster
 from clusters.engine import docker
 
-from .conftest import node_exec
-
 pytestmark = pytest.mark.testbed
 
 SCHEMES = {"containerd": "containerd://", "cri-o": "cri-o://"}
@@ -43,13 +41,14 @@ def wait_running(kubectl, name: str, timeout: float = 90) -> dict:
 def test_node_is_ready_and_reports_its_runtime(testbed, kubectl):
     wide = kubectl("get", "nodes", "-o", "wide")
     header, *rows = wide.splitlines()
-    column = header.split().index("CONTAINER-RUNTIME")
+    runtime_column = header.index("CONTAINER-RUNTIME")   # columns are aligned; OS-IMAGE has spaces
+    assert rows, f"cluster {testbed.name}: expected a node, observed none"
     for row in rows:
-        fields = row.split()
-        assert fields[1] == "Ready", f"node {fields[0]}: expected Ready, observed {fields[1]}"
-        assert fields[column].startswith(SCHEMES[testbed.runtime]), (
-            f"node {fields[0]}: expected CONTAINER-RUNTIME {SCHEMES[testbed.runtime]}..., "
-            f"observed {fields[column]}")
+        node, status = row.split()[:2]
+        runtime = row[runtime_column:].split()[0]
+        assert status == "Ready", f"node {node}: expected Ready, observed {status}"
+        assert runtime.startswith(SCHEMES[testbed.runtime]), (
+            f"node {node}: expected CONTAINER-RUNTIME {SCHEMES[testbed.runtime]}..., observed {runtime}")
 
 
 def test_cluster_started_without_pulling_any_image(testbed, kubectl):
@@ -86,7 +85,7 @@ def test_nvidia_runtime_class_is_routed_to_its_handler(testbed, kubectl):
     pod = wait_running(kubectl, "gpu-routed")
     container_id = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
     node = pod["spec"]["nodeName"]
-    record = node_exec(node, "cat", "/var/log/crigate/nvidia-handler.log")
+    record = docker("exec", node, "cat", "/var/log/crigate/nvidia-handler.log").stdout
     assert container_id in record, (
         f"node {node}: expected /var/log/crigate/nvidia-handler.log to record container "
         f"{container_id[:12]} of pod default/gpu-routed, observed:\n{record}")
