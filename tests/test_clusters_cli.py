@@ -47,8 +47,8 @@ def test_build_module_points_every_staging_module_at_its_release():
     assert "godebug default=go1.24" in go_mod and "./staging" not in go_mod
 
 
-@pytest.mark.parametrize("runtime, socket", sorted(kindconfig.RUNTIME_SOCKETS.items()))
-def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime, socket):
-    config = kindconfig.kind_config(runtime, f"crigate-node:1.33-{runtime}")
+@pytest.mark.parametrize("runtime_name, socket", sorted(kindconfig.RUNTIME_SOCKETS.items()))
+def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime_name, socket):
+    config = kindconfig.kind_config(runtime_name, f"crigate-node:1.33-{runtime_name}")
     assert config.count(f"criSocket: {socket}") == 2      # init and join
     assert "skipPhases: [addon/kube-proxy, addon/coredns]" in config

@@ -1,0 +1,2 @@
+# crigate's pytest plugin lives in plugins/; this file only loads it.
+pytest_plugins = ["plugins.crigate"]

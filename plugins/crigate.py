@@ -1,0 +1,129 @@
+"""crigate's pytest plugin: options, one cluster per runtime, cleanup, reports.
+
+Tests take the `runtime` fixture (parametrized per --runtime, ids like
+[containerd]) and the `cluster` fixture built on it. Under xdist each
+runtime's tests form one xdist_group, so each cluster is created once, on one
+worker. Clusters carry a per-session token in their name; the controller
+deletes whatever is left with that token at the end, so a crashed worker or
+Ctrl-C leaves nothing behind unless --keep-cluster.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import pytest
+
+from clusters import kindcluster
+
+from . import options, report
+from .report import pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: F401 (hooks)
+from .kube import Kube
+from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
+
+SETTINGS = pytest.StashKey[options.Settings]()
+TOKEN = pytest.StashKey[str]()
+PROVIDERS = pytest.StashKey[list]()
+
+AREA_MARKERS = ("sockets", "logs", "namespaces", "latency", "gpu")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    settings = options.settings_from(config)
+    config.stash[SETTINGS] = settings
+    config.stash[PROVIDERS] = []
+    worker_input = getattr(config, "workerinput", None)
+    config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
+    if getattr(config.option, "numprocesses", None) and config.option.dist in ("no", "load"):
+        config.option.dist = "loadgroup"     # one worker per runtime's cluster
+    if not worker_input:
+        report.register(config, settings)
+
+
+def pytest_configure_node(node) -> None:
+    """xdist controller -> worker: share the session token."""
+    node.workerinput["crigate_token"] = node.config.stash[TOKEN]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "runtime" in metafunc.fixturenames:
+        runtimes = metafunc.config.stash[SETTINGS].runtimes
+        metafunc.parametrize(
+            "runtime", [pytest.param(r, id=r, marks=pytest.mark.xdist_group(r)) for r in runtimes],
+            scope="session")
+
+
+@dataclass
+class ClusterUnderTest:
+    """What a check needs of one runtime's cluster."""
+    runtime: str
+    provider: ClusterProvider
+    kube: Kube
+    nodes: list[str] = field(default_factory=list)
+
+    def host(self, node: str):
+        return self.provider.node_host(node)
+
+    @property
+    def is_test_bed(self) -> bool:
+        return isinstance(self.provider, TestBedProvider)
+
+
+def make_provider(settings: options.Settings, runtime: str, token: str) -> ClusterProvider:
+    if settings.cluster == "existing":
+        return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context)
+    return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
+                           kind_bin=settings.kind_bin, node_image=settings.node_images.get(runtime))
+
+
+@pytest.fixture(scope="session")
+def crigate_settings(pytestconfig) -> options.Settings:
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def cluster(runtime, pytestconfig) -> ClusterUnderTest:
+    """The cluster for `runtime`, created once per session (per worker)."""
+    settings = pytestconfig.stash[SETTINGS]
+    provider = make_provider(settings, runtime, pytestconfig.stash[TOKEN])
+    pytestconfig.stash[PROVIDERS].append(provider)
+    try:
+        provider.create()
+    except Exception as err:
+        pytest.fail(f"[{runtime}] cluster could not be created: {err}", pytrace=False)
+    kubeconfig, context = provider.kubeconfig()
+    kube = Kube(kubeconfig, context)
+    under_test = ClusterUnderTest(runtime, provider, kube,
+                                  [n.metadata.name for n in kube.nodes()])
+    report.record_cluster(pytestconfig, runtime, provider.describe())
+    yield under_test
+    provider.delete()
+    pytestconfig.stash[PROVIDERS].remove(provider)
+
+
+@pytest.fixture
+def namespace(cluster):
+    """A fresh namespace for one test, deleted afterwards."""
+    with cluster.kube.namespace() as name:
+        yield name
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Delete clusters this process made (Ctrl-C, failed fixtures) and, on the
+    controller, any left by crashed workers of this session."""
+    config = session.config
+    settings = config.stash.get(SETTINGS, None)
+    if settings is None or settings.keep_cluster or settings.cluster != "kind":
+        return
+    for provider in list(config.stash[PROVIDERS]):
+        provider.delete()
+    if not hasattr(config, "workerinput"):
+        token = config.stash[TOKEN]
+        for name in kindcluster.existing_clusters(settings.kind_bin):
+            if name.startswith(kindcluster.CLUSTER_PREFIX) and name.endswith(f"-{token}"):
+                kindcluster.delete(name, settings.kind_bin)

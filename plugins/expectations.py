@@ -1,0 +1,54 @@
+"""What each runtime is expected to look like, in one place, with sources."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuntimeExpectation:
+    scheme: str            # node.status.nodeInfo.containerRuntimeVersion prefix
+    socket: str            # CRI endpoint the kubelet must use
+    crictl_name: str       # RuntimeName that `crictl version` reports
+
+
+RUNTIMES = {
+    # containerd's CRI plugin serves on its main socket (containerd docs, CRI plugin config).
+    "containerd": RuntimeExpectation("containerd://", "unix:///run/containerd/containerd.sock",
+                                     "containerd"),
+    # CRI-O's default listen path (crio.conf [crio.api] listen).
+    "cri-o": RuntimeExpectation("cri-o://", "unix:///var/run/crio/crio.sock", "cri-o"),
+}
+
+# Sockets whose presence means Docker or dockershim is still on the node
+# (dockershim served /var/run/dockershim.sock; Docker serves docker.sock; /run
+# and /var/run are the same directory on systemd hosts but checked both).
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run/dockershim.sock")
+DOCKER_PROCESSES = ("dockerd", "docker-containerd", "cri-dockerd")
+DOCKER_CONTAINER_LOGS = "/var/lib/docker/containers"
+
+# A kubelet flag or config value that makes Docker the runtime: dockershim's
+# --container-runtime=docker and --docker-* flags (removed in 1.24), or an
+# endpoint on docker.sock / dockershim.sock / cri-dockerd.sock. Plain "docker"
+# elsewhere (kind's provider-id kind://docker/...) is not a runtime reference.
+DOCKER_RUNTIME_REFERENCE = (r"--container-runtime[= ]+docker\b|--docker[-\w]*|dockershim"
+                            r"|docker\.sock|cri-dockerd")
+# Kubelet files that carry its flags and config (kubeadm's layout).
+KUBELET_CONFIG_FILES = ("/var/lib/kubelet/kubeadm-flags.env", "/var/lib/kubelet/config.yaml")
+
+# CRI log layout (kubelet, pkg/kubelet/kuberuntime/helpers / kuberuntime_container.go):
+#   /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restartCount>.log
+#   /var/log/containers/<pod>_<namespace>_<container>-<containerID>.log -> the above
+POD_LOG_DIR = "/var/log/pods"
+CONTAINER_LOG_DIR = "/var/log/containers"
+# Runtimes split lines longer than this into P(artial) chunks ending with an F(ull) one;
+# containerd's default max_container_log_line_size; CRI-O/conmon use smaller chunks.
+CRI_LOG_CHUNK_BYTES = 16 * 1024
+
+# containerd namespaces: the CRI plugin keeps pods in k8s.io; Docker (moby) in moby.
+CONTAINERD_CRI_NAMESPACE = "k8s.io"
+DOCKER_CONTAINERD_NAMESPACE = "moby"
+
+# The stand-in for the NVIDIA runtime on the test bed records each container here.
+NVIDIA_HANDLER = "nvidia"
+NVIDIA_HANDLER_LOG = "/var/log/crigate/nvidia-handler.log"
+GPU_RESOURCE = "nvidia.com/gpu"

@@ -1,0 +1,122 @@
+"""results.json -> report.md and a self-contained report.html."""
+from __future__ import annotations
+
+import html as html_lib
+
+SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
+           "xfailed": "XFAIL", "xpassed": "XPASS"}
+COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e", "skipped": "#9a6700",
+          "xfailed": "#6e7781", "xpassed": "#8250df"}
+
+
+def _matrix(doc: dict) -> tuple[list[str], list[str], dict]:
+    cells = {(r["check"], r["runtime"]): r for r in doc["results"]}
+    runtimes = sorted({r["runtime"] for r in doc["results"]})
+    checks = sorted({r["check"] for r in doc["results"]})
+    return checks, runtimes, cells
+
+
+def verdict(doc: dict) -> str:
+    bad = [r for r in doc["results"] if r["outcome"] in ("failed", "error", "xpassed")]
+    return "FAIL" if bad else "PASS"
+
+
+def markdown(doc: dict) -> str:
+    checks, runtimes, cells = _matrix(doc)
+    lines = [f"# crigate report: {verdict(doc)}", "",
+             f"Kubernetes {doc['kubernetes_minor']}; latency SLO p99 <= {doc['latency_slo_s']} s.", ""]
+    for runtime, facts in sorted(doc["clusters"].items()):
+        lines.append(f"- **{runtime}**: " + ", ".join(f"{k} `{v}`" for k, v in facts.items()
+                                                      if k != "runtime"))
+    lines += ["", "| check | " + " | ".join(runtimes) + " |",
+              "|---|" + "---|" * len(runtimes)]
+    for check in checks:
+        row = [SYMBOLS.get(cells[(check, r)]["outcome"], "") if (check, r) in cells else "-"
+               for r in runtimes]
+        lines.append(f"| `{check}` | " + " | ".join(row) + " |")
+    if doc["latency"]:
+        lines += ["", "## Pod start latency (create call to Ready watch event)", "",
+                  "| runtime | n | p50 s | p90 s | p99 s | max s | p50 95% CI |", "|---|---|---|---|---|---|---|"]
+        for runtime, s in sorted(doc["latency"].items()):
+            lines.append(f"| {runtime} | {s['n']} | {s['p50']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | "
+                         f"{s['max']:.3f} | [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}] |")
+        for c in doc["latency_comparisons"]:
+            lines.append(f"\nmedian({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
+                         f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
+                         + ("significant" if c["significant"] else "not significant"))
+    problems = [r for r in doc["results"] if r["outcome"] not in ("passed",)]
+    if problems:
+        lines += ["", "## Not passed", ""]
+        for r in problems:
+            lines.append(f"- **{r['outcome']}** `{r['check']}` [{r['runtime']}]: {r['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, height=70) -> str:
+    """A strip plot of every sample with p50/p99 ticks and the SLO line."""
+    top = max(max(samples), slo) * 1.05
+    x = lambda v: 10 + (width - 20) * v / top  # noqa: E731
+    dots = "".join(f'<circle cx="{x(v):.1f}" cy="{30 + (i % 5) * 5}" r="3" fill="#0969da" '
+                   f'fill-opacity="0.6"><title>{v:.3f}s</title></circle>' for i, v in enumerate(samples))
+    ticks = "".join(f'<line x1="{x(summary[k]):.1f}" x2="{x(summary[k]):.1f}" y1="18" y2="58" '
+                    f'stroke="{c}" stroke-width="2"/><text x="{x(summary[k]) + 3:.1f}" y="16" '
+                    f'font-size="10">{k} {summary[k]:.2f}s</text>'
+                    for k, c in (("p50", "#1a7f37"), ("p99", "#9a6700")))
+    slo_line = (f'<line x1="{x(slo):.1f}" x2="{x(slo):.1f}" y1="8" y2="62" stroke="#cf222e" '
+                f'stroke-dasharray="4 3"/><text x="{x(slo) - 40:.1f}" y="68" font-size="10" '
+                f'fill="#cf222e">SLO {slo}s</text>')
+    return (f'<svg class="latency" width="{width}" height="{height}" role="img" '
+            f'aria-label="latency samples">{slo_line}{ticks}{dots}</svg>')
+
+
+def html(doc: dict) -> str:
+    e = html_lib.escape
+    checks, runtimes, cells = _matrix(doc)
+    head = "".join(f"<th>{e(r)}</th>" for r in runtimes)
+    rows = []
+    for check in checks:
+        tds = []
+        for r in runtimes:
+            cell = cells.get((check, r))
+            if cell is None:
+                tds.append("<td>-</td>")
+                continue
+            o = cell["outcome"]
+            tds.append(f'<td class="{o}" style="color:{COLORS.get(o, "#000")}" '
+                       f'title="{e(cell["message"])}">{SYMBOLS.get(o, o)}</td>')
+        rows.append(f"<tr><th class=check>{e(check)}</th>{''.join(tds)}</tr>")
+    clusters = "".join(f"<li><b>{e(r)}</b>: " + ", ".join(f"{e(k)} <code>{e(str(v))}</code>"
+                                                         for k, v in f.items() if k != "runtime")
+                       + "</li>" for r, f in sorted(doc["clusters"].items()))
+    latency = ""
+    for runtime, s in sorted(doc["latency"].items()):
+        latency += (f'<div class="runtime-latency" id="latency-{e(runtime)}"><h3>{e(runtime)}</h3>'
+                    f"<p>n={s['n']} p50={s['p50']:.3f}s p90={s['p90']:.3f}s p99={s['p99']:.3f}s "
+                    f"max={s['max']:.3f}s; p50 95% CI [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}]</p>"
+                    + _latency_svg(s["samples_s"], s, doc["latency_slo_s"]) + "</div>")
+    for c in doc["latency_comparisons"]:
+        latency += (f"<p class=ratio>median({e(c['a'])}) / median({e(c['b'])}) = "
+                    f"{c['median_ratio']:.3f}, 95% CI [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
+                    + ("significant" if c["significant"] else "not significant") + "</p>")
+    problems = "".join(f'<li class="{r["outcome"]}"><b>{SYMBOLS.get(r["outcome"], r["outcome"])}</b> '
+                       f'<code>{e(r["check"])}</code> [{e(r["runtime"])}]<pre>{e(r["message"])}</pre></li>'
+                       for r in doc["results"] if r["outcome"] != "passed")
+    v = verdict(doc)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>crigate report: {v}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
+table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
+th.check{{text-align:left;font-family:monospace;font-weight:normal}}
+td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
+.verdict-PASS{{color:#1a7f37}} .verdict-FAIL{{color:#cf222e}}
+</style></head><body>
+<h1>crigate report: <span id="verdict" class="verdict-{v}">{v}</span></h1>
+<p>Kubernetes {e(doc['kubernetes_minor'])}; latency SLO p99 &le; {doc['latency_slo_s']} s.</p>
+<ul id="clusters">{clusters}</ul>
+<h2>Checks &times; runtime</h2>
+<table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
+<h2>Pod start latency</h2><div id="latency">{latency or '<p>not measured in this run</p>'}</div>
+<h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
+</body></html>
+"""

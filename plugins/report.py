@@ -1,0 +1,180 @@
+"""Per-runtime results: terminal matrix, results.json, report.md, report.html.
+
+Shaped like pytest's junitxml: registered once on the controller, it collects
+test reports (xdist forwards them with their user_properties) and writes every
+file once at session end, printing where. JUnit XML is pytest's own, pointed
+at the report directory unless --junitxml is given.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from . import render, stats
+
+RUNTIME_PROP = "crigate_runtime"
+AREA_PROP = "crigate_area"
+LATENCY_PROP = "crigate_latency"
+CLUSTER_PROP = "crigate_cluster"
+REPORTER_NAME = "crigate-reporter"
+
+
+def register(config: pytest.Config, settings) -> None:
+    if config.option.xmlpath is None and not getattr(config.option, "collectonly", False):
+        config.option.xmlpath = str(settings.report_dir / "junit.xml")
+    config.pluginmanager.register(Reporter(config, settings), REPORTER_NAME)
+
+
+def record_cluster(config: pytest.Config, runtime: str, facts: dict) -> None:
+    """Called from the cluster fixture; facts travel with the next report."""
+    config.stash.setdefault(_PENDING_FACTS, {})[runtime] = facts
+
+
+_PENDING_FACTS = pytest.StashKey[dict]()
+
+
+def check_name(nodeid: str) -> str:
+    """suites/test_logs.py::test_x[containerd] -> logs::test_x"""
+    path, _, name = nodeid.partition("::")
+    module = Path(path).stem.removeprefix("test_")
+    return f"{module}::{name.split('[', 1)[0]}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tag each item with its runtime and area so reports carry them (xdist too)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        runtime = callspec.params.get("runtime") if callspec else None
+        if runtime:
+            item.user_properties.append((RUNTIME_PROP, runtime))
+            area = next((m.name for m in item.iter_markers()
+                         if m.name in ("sockets", "logs", "namespaces", "latency", "gpu")), "")
+            item.user_properties.append((AREA_PROP, area))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    facts = item.config.stash.get(_PENDING_FACTS, None)
+    if facts:
+        rep = outcome.get_result()
+        for runtime, described in facts.items():
+            rep.user_properties.append((CLUSTER_PROP, {"runtime": runtime, **described}))
+        facts.clear()
+
+
+def _message(rep) -> str:
+    if rep.skipped and isinstance(rep.longrepr, tuple):
+        return rep.longrepr[2].removeprefix("Skipped: ")
+    crash = getattr(getattr(rep, "longrepr", None), "reprcrash", None)
+    if crash is not None:
+        return crash.message
+    return (rep.longreprtext or "").strip().splitlines()[-1] if rep.longreprtext else ""
+
+
+class Reporter:
+    def __init__(self, config: pytest.Config, settings):
+        self.config, self.settings = config, settings
+        self.results: dict[tuple[str, str], dict] = {}
+        self.latency: dict[str, list[float]] = {}
+        self.latency_extra: dict[str, dict] = {}
+        self.clusters: dict[str, dict] = {}
+        self.started = time.time()
+
+    def pytest_runtest_logreport(self, report) -> None:
+        props = dict((k, v) for k, v in report.user_properties if k != CLUSTER_PROP)
+        for key, value in report.user_properties:
+            if key == CLUSTER_PROP:
+                self.clusters[value["runtime"]] = value
+        runtime = props.get(RUNTIME_PROP)
+        if not runtime:
+            return
+        if LATENCY_PROP in props and report.when == "call":
+            self.latency[runtime] = props[LATENCY_PROP]["samples"]
+            self.latency_extra[runtime] = props[LATENCY_PROP]
+        key = (check_name(report.nodeid), runtime)
+        outcome = self._outcome(report)
+        if outcome is None:
+            return
+        previous = self.results.get(key)
+        if previous and previous["outcome"] in ("failed", "error") and outcome == "passed":
+            return        # a setup/teardown error stays visible
+        self.results[key] = {"check": key[0], "runtime": runtime, "area": props.get(AREA_PROP, ""),
+                             "nodeid": report.nodeid, "outcome": outcome,
+                             "message": _message(report) if outcome != "passed" else "",
+                             "duration_s": round(report.duration, 3)}
+
+    @staticmethod
+    def _outcome(report) -> str | None:
+        if report.when == "call":
+            if hasattr(report, "wasxfail"):
+                return "xfailed" if report.skipped else "xpassed"
+            return report.outcome
+        if report.failed:
+            return "error"
+        if report.skipped and report.when == "setup":
+            return "skipped"
+        return None
+
+    def matrix(self) -> tuple[list[str], list[str], dict]:
+        runtimes = [r for r in self.settings.runtimes if any(k[1] == r for k in self.results)]
+        checks = sorted({k[0] for k in self.results})
+        return checks, runtimes, {k: v["outcome"] for k, v in self.results.items()}
+
+    def document(self) -> dict:
+        latency = {}
+        for runtime, samples in self.latency.items():
+            latency[runtime] = {"samples_s": samples, **stats.summarize(samples).as_dict(),
+                                **{k: v for k, v in self.latency_extra[runtime].items()
+                                   if k != "samples"}}
+        comparisons = []
+        runtimes = list(self.latency)
+        for i, a in enumerate(runtimes):
+            for b in runtimes[i + 1:]:
+                ratio = stats.median_ratio(self.latency[a], self.latency[b])
+                comparisons.append({"a": a, "b": b, "median_ratio": ratio.ratio, "ci": ratio.ci,
+                                    "significant": ratio.significant})
+        return {
+            "crigate": "results/v1", "started": self.started, "finished": time.time(),
+            "host": platform.node(), "kubernetes_minor": self.settings.k8s_minor,
+            "latency_slo_s": self.settings.latency_slo,
+            "clusters": self.clusters, "results": list(self.results.values()),
+            "latency": latency, "latency_comparisons": comparisons,
+        }
+
+    def pytest_sessionfinish(self, session) -> None:
+        if not self.results:
+            return
+        out = Path(self.settings.report_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        doc = self.document()
+        (out / "results.json").write_text(json.dumps(doc, indent=2, default=list) + "\n")
+        (out / "report.md").write_text(render.markdown(doc))
+        (out / "report.html").write_text(render.html(doc))
+        self.written = out
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.results:
+            return
+        checks, runtimes, cells = self.matrix()
+        tr = terminalreporter
+        tr.section("crigate: checks x runtime")
+        width = max(len(c) for c in checks)
+        tr.write_line(f"{'check'.ljust(width)}  " + "  ".join(r.ljust(10) for r in runtimes))
+        for check in checks:
+            row = "  ".join(cells.get((check, r), "-").ljust(10) for r in runtimes)
+            tr.write_line(f"{check.ljust(width)}  {row}")
+        for runtime, samples in self.latency.items():
+            s = stats.summarize(samples)
+            tr.write_line(f"latency [{runtime}] n={s.n} p50={s.p50:.3f}s p90={s.p90:.3f}s "
+                          f"p99={s.p99:.3f}s max={s.max:.3f}s p50 95% CI "
+                          f"[{s.p50_ci[0]:.3f}, {s.p50_ci[1]:.3f}]")
+        if getattr(self, "written", None):
+            tr.write_line(f"crigate report: {self.written}/report.html "
+                          "(also results.json, report.md)")

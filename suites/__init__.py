@@ -1,0 +1,1 @@
+"""crigate's conformance suites: one module per check area."""

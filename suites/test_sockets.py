@@ -1,0 +1,110 @@
+"""Runtime identity and sockets: the node runs the runtime it claims, through
+its CRI socket, with no Docker or dockershim left behind."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from plugins.expectations import (DOCKER_PROCESSES, DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS,
+                                  KUBELET_CONFIG_FILES, RUNTIMES)
+
+pytestmark = pytest.mark.sockets
+
+
+def check_runtime_version(node, runtime: str) -> None:
+    __tracebackhide__ = True
+    expected = RUNTIMES[runtime].scheme
+    observed = node.status.node_info.container_runtime_version
+    assert observed.startswith(expected), (
+        f"node {node.metadata.name}: nodeInfo.containerRuntimeVersion expected {expected}..., "
+        f"observed {observed}")
+
+
+def kubelet_config(kube, node: str) -> dict:
+    return json.loads(kube.node_proxy(node, "configz"))["kubeletconfig"]
+
+
+def check_kubelet_endpoint(kube, node: str, runtime: str) -> None:
+    __tracebackhide__ = True
+    expected = RUNTIMES[runtime].socket
+    observed = kubelet_config(kube, node).get("containerRuntimeEndpoint", "")
+    assert observed.replace("unix://", "") == expected.replace("unix://", ""), (
+        f"node {node}: kubelet containerRuntimeEndpoint expected {expected}, observed {observed!r}")
+
+
+def check_socket_answers_cri(host, node: str, runtime: str) -> None:
+    __tracebackhide__ = True
+    if not host.exists("crictl"):
+        pytest.skip(f"node {node}: crictl is not installed; install cri-tools on the node to "
+                    "ask its CRI socket directly")
+    socket = RUNTIMES[runtime].socket
+    answer = host.run("crictl --runtime-endpoint %s version", socket)
+    assert answer.rc == 0, (f"node {node}: CRI socket {socket} expected to answer `crictl version`, "
+                            f"observed rc={answer.rc}: {answer.stderr.strip()}")
+    name = next((line.split(":", 1)[1].strip() for line in answer.stdout.splitlines()
+                 if line.startswith("RuntimeName:")), "")
+    assert name == RUNTIMES[runtime].crictl_name, (
+        f"node {node}: CRI socket {socket} expected RuntimeName {RUNTIMES[runtime].crictl_name}, "
+        f"observed {name!r}")
+
+
+def check_no_docker_sockets(host, node: str) -> None:
+    __tracebackhide__ = True
+    present = [path for path in DOCKER_SOCKETS if host.file(path).exists]
+    assert not present, f"node {node}: expected no Docker/dockershim socket, observed {present}"
+
+
+def check_no_docker_processes(host, node: str) -> None:
+    __tracebackhide__ = True
+    running = [f"{p.comm} (pid {p.pid})" for name in DOCKER_PROCESSES
+               for p in host.process.filter(comm=name)]
+    assert not running, f"node {node}: expected no Docker daemon, observed {running}"
+
+
+def docker_references(text: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(DOCKER_RUNTIME_REFERENCE, text, re.IGNORECASE)]
+
+
+def check_kubelet_mentions_no_docker(host, node: str) -> None:
+    __tracebackhide__ = True
+    mentions = []
+    for path in KUBELET_CONFIG_FILES:
+        f = host.file(path)
+        if f.exists:
+            mentions += [f"{path}: {ref}" for ref in docker_references(f.content_string)]
+    for kubelet in host.process.filter(comm="kubelet"):
+        mentions += [f"kubelet command line: {ref}" for ref in docker_references(kubelet.args)]
+    assert not mentions, (f"node {node}: expected no kubelet flag or config that makes Docker the "
+                          f"runtime, observed {mentions}")
+
+
+def test_node_reports_the_runtime_scheme(cluster):
+    for node in cluster.kube.nodes():
+        check_runtime_version(node, cluster.runtime)
+
+
+def test_kubelet_uses_the_runtime_socket(cluster):
+    for node in cluster.nodes:
+        check_kubelet_endpoint(cluster.kube, node, cluster.runtime)
+
+
+def test_runtime_socket_answers_cri(cluster):
+    for node in cluster.nodes:
+        check_socket_answers_cri(cluster.host(node), node, cluster.runtime)
+
+
+def test_no_docker_or_dockershim_socket(cluster):
+    for node in cluster.nodes:
+        check_no_docker_sockets(cluster.host(node), node)
+
+
+def test_no_docker_daemon_runs(cluster):
+    for node in cluster.nodes:
+        check_no_docker_processes(cluster.host(node), node)
+
+
+def test_kubelet_flags_and_config_do_not_mention_docker(cluster):
+    for node in cluster.nodes:
+        check_kubelet_mentions_no_docker(cluster.host(node), node)
