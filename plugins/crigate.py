@@ -113,6 +113,13 @@ def namespace(cluster):
         yield name
 
 
+@pytest.fixture(scope="module")
+def module_namespace(cluster):
+    """A namespace shared by one suite module's tests on one runtime."""
+    with cluster.kube.namespace() as name:
+        yield name
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Delete clusters this process made (Ctrl-C, failed fixtures) and, on the
     controller, any left by crashed workers of this session."""
