@@ -1,0 +1,163 @@
+"""Namespaces: where each runtime keeps pod containers (containerd's k8s.io,
+not Docker's moby; CRI-O's visible to crictl, none to Docker), and the Linux
+namespaces a pod's containers share."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clusters.images import LOGGER_IMAGE
+from plugins import workloads
+from plugins.expectations import CONTAINERD_CRI_NAMESPACE, DOCKER_CONTAINERD_NAMESPACE
+from plugins.kube import container_id
+
+pytestmark = pytest.mark.namespaces
+
+SHARED_KINDS = ("net", "ipc", "uts")
+
+
+# --- node-side facts --------------------------------------------------------
+
+def ctr_list(host, namespace: str, what: str) -> list[str]:
+    out = host.run("ctr -n %s %s ls -q", namespace, what)
+    assert out.rc == 0, f"ctr -n {namespace} {what} ls failed: {out.stderr.strip()}"
+    return out.stdout.split()
+
+
+def crictl_json(host, *args: str) -> dict:
+    out = host.run("crictl " + " ".join(["%s"] * len(args)), *args)
+    assert out.rc == 0, f"crictl {' '.join(args)} failed: {out.stderr.strip()}"
+    return json.loads(out.stdout)
+
+
+def container_pid(host, cid: str) -> int:
+    return int(crictl_json(host, "inspect", cid)["info"]["pid"])
+
+
+def sandbox_pid(host, pod) -> int:
+    """PID of the pod sandbox's infra process (pause), as the runtime reports it."""
+    m = pod.metadata
+    ids = host.run("crictl pods -q --name %s --namespace %s", m.name, m.namespace).stdout.split()
+    assert ids, f"pod {m.namespace}/{m.name}: crictl lists no sandbox"
+    pid = crictl_json(host, "inspectp", ids[0]).get("info", {}).get("pid")
+    if pid:                                      # containerd reports it
+        return int(pid)
+    # CRI-O does not: its infra process is the pause process in the sandbox's cgroup.
+    for path in host.run("grep -l %s /proc/[0-9]*/cgroup", ids[0]).stdout.split():
+        candidate = path.split("/")[2]
+        if host.run("cat /proc/%s/comm", candidate).stdout.strip() == "pause":
+            return int(candidate)
+    raise AssertionError(f"pod {m.namespace}/{m.name}: no pause process in sandbox {ids[0][:12]}'s cgroup")
+
+
+def ns_of(host, pid: int, kind: str) -> str:
+    return host.run("readlink /proc/%s/ns/%s", str(pid), kind).stdout.strip()
+
+
+# --- checks -----------------------------------------------------------------
+
+def check_containers_in_cri_namespace(host, node: str, ids: list[str]) -> None:
+    __tracebackhide__ = True
+    listed = set(ctr_list(host, CONTAINERD_CRI_NAMESPACE, "containers"))
+    missing = [i[:12] for i in ids if i not in listed]
+    assert not missing, (f"node {node}: expected containers {missing} in containerd namespace "
+                         f"{CONTAINERD_CRI_NAMESPACE}, observed {len(listed)} others there")
+
+
+def check_moby_namespace_empty(host, node: str) -> None:
+    __tracebackhide__ = True
+    held = {what: ctr_list(host, DOCKER_CONTAINERD_NAMESPACE, what) for what in ("containers", "images")}
+    assert not any(held.values()), (f"node {node}: expected containerd namespace "
+                                    f"{DOCKER_CONTAINERD_NAMESPACE} (Docker's) empty, observed {held}")
+
+
+def check_image_in_cri_namespace(host, node: str, image: str) -> None:
+    __tracebackhide__ = True
+    images = ctr_list(host, CONTAINERD_CRI_NAMESPACE, "images")
+    assert any(ref.endswith(image) for ref in images), (
+        f"node {node}: expected image {image} in containerd namespace {CONTAINERD_CRI_NAMESPACE}, "
+        f"observed {len(images)} images, none matching")
+
+
+def check_visible_to_crictl(host, node: str, ids: list[str]) -> None:
+    __tracebackhide__ = True
+    listed = host.run("crictl ps -a -q --no-trunc").stdout.split()
+    missing = [i[:12] for i in ids if i not in listed]
+    assert not missing, f"node {node}: expected crictl to list containers {missing}, observed it does not"
+
+
+def check_none_visible_to_docker(host, node: str) -> None:
+    __tracebackhide__ = True
+    if not host.exists("docker"):
+        return
+    answer = host.run("docker ps -a -q")
+    assert answer.rc != 0 or not answer.stdout.split(), (
+        f"node {node}: expected Docker to see no containers, observed {answer.stdout.split()[:5]}")
+
+
+def check_shares_namespaces(host, node: str, what: str, pid: int, reference_pid: int,
+                            kinds=SHARED_KINDS) -> None:
+    __tracebackhide__ = True
+    differ = {k: (ns_of(host, pid, k), ns_of(host, reference_pid, k)) for k in kinds}
+    differ = {k: v for k, v in differ.items() if v[0] != v[1] or not v[0]}
+    assert not differ, f"node {node}: {what}: expected shared {', '.join(kinds)}, observed {differ}"
+
+
+def check_process_visible(host, node: str, from_cid: str, marker: str) -> None:
+    __tracebackhide__ = True
+    ps = host.run("crictl exec %s ps", from_cid)
+    assert marker in ps.stdout, (f"node {node}: expected container {from_cid[:12]} to see "
+                                 f"process '{marker}' (shareProcessNamespace), observed:\n{ps.stdout}")
+
+
+# --- tests ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pair(cluster, module_namespace):
+    """A pod of two containers sharing one process namespace."""
+    pod = cluster.kube.run_pod(module_namespace, workloads.sleeper_pod(
+        "pair", containers=2, shareProcessNamespace=True))
+    return pod, cluster.host(pod.spec.node_name)
+
+
+def test_pod_containers_live_in_the_runtimes_store(cluster, pair):
+    pod, host = pair
+    ids = [container_id(pod, c) for c in ("c0", "c1")]
+    if cluster.runtime == "containerd":
+        check_containers_in_cri_namespace(host, pod.spec.node_name, ids)
+    check_visible_to_crictl(host, pod.spec.node_name, ids)
+
+
+def test_docker_sees_no_pod_container(cluster, pair):
+    pod, host = pair
+    check_none_visible_to_docker(host, pod.spec.node_name)
+    if cluster.runtime == "containerd":
+        check_moby_namespace_empty(host, pod.spec.node_name)
+
+
+def test_pod_images_are_in_the_k8s_io_namespace(cluster, pair):
+    if cluster.runtime != "containerd":
+        pytest.skip(f"containerd namespaces do not exist on {cluster.runtime}")
+    pod, host = pair
+    check_image_in_cri_namespace(host, pod.spec.node_name, LOGGER_IMAGE.split("/", 1)[1])
+
+
+def test_containers_share_net_ipc_uts_with_the_sandbox(cluster, pair):
+    pod, host = pair
+    sandbox = sandbox_pid(host, pod)
+    for name in ("c0", "c1"):
+        check_shares_namespaces(host, pod.spec.node_name, f"container {name} of pod pair",
+                                container_pid(host, container_id(pod, name)), sandbox)
+
+
+def test_host_network_pod_shares_the_nodes_net_namespace(cluster, module_namespace):
+    pod = cluster.kube.run_pod(module_namespace, workloads.sleeper_pod("hostnet", hostNetwork=True))
+    host = cluster.host(pod.spec.node_name)
+    check_shares_namespaces(host, pod.spec.node_name, "hostNetwork pod hostnet vs node",
+                            container_pid(host, container_id(pod, "c0")), 1, kinds=("net",))
+
+
+def test_shared_process_namespace_shows_the_other_containers_processes(cluster, pair):
+    pod, host = pair
+    check_process_visible(host, pod.spec.node_name, container_id(pod, "c0"), "sleep 3601")
