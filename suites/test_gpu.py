@@ -1,0 +1,97 @@
+"""GPU runtime classes: a RuntimeClass routes pods to its handler (what
+nvidia-docker's default runtime used to do implicitly), an unconfigured
+handler fails loudly, and GPU nodes expose devices to pods that ask."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from kubernetes import client
+
+from clusters.images import BUSYBOX_IMAGE
+from plugins import workloads
+from plugins.expectations import GPU_RESOURCE, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
+from plugins.kube import container_id
+
+pytestmark = pytest.mark.gpu
+
+MISSING_HANDLER = "crigate-unconfigured"
+EVENT_TIMEOUT_S = 60
+
+
+def ensure_runtime_class(kube, name: str, handler: str) -> client.V1RuntimeClass:
+    try:
+        return kube.node_api.read_runtime_class(name)
+    except client.ApiException as err:
+        if err.status != 404:
+            raise
+    return kube.node_api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+                                               "metadata": {"name": name}, "handler": handler})
+
+
+def check_handler_recorded(host, node: str, cid: str, pod_name: str) -> None:
+    __tracebackhide__ = True
+    f = host.file(NVIDIA_HANDLER_LOG)
+    record = f.content_string if f.exists else ""
+    assert cid in record, (f"node {node}: expected handler {NVIDIA_HANDLER!r} to record container "
+                           f"{cid[:12]} of pod {pod_name} in {NVIDIA_HANDLER_LOG}, observed "
+                           f"{len(record.splitlines())} records without it")
+
+
+def check_failure_names_handler(kube, namespace: str, pod: str, handler: str) -> None:
+    __tracebackhide__ = True
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while True:
+        messages = kube.event_messages(namespace, pod)
+        if any(handler in m for m in messages):
+            return
+        phase = kube.core.read_namespaced_pod(pod, namespace).status.phase
+        assert phase != "Running", (f"pod {namespace}/{pod}: expected to fail for handler "
+                                    f"{handler!r}, observed phase Running")
+        assert time.monotonic() < deadline, (
+            f"pod {namespace}/{pod}: expected an event naming handler {handler!r} within "
+            f"{EVENT_TIMEOUT_S}s, observed {messages}")
+        time.sleep(1)
+
+
+def test_nvidia_runtime_class_exists(cluster):
+    rc = ensure_runtime_class(cluster.kube, NVIDIA_HANDLER, NVIDIA_HANDLER)
+    assert rc.handler == NVIDIA_HANDLER, (f"RuntimeClass {NVIDIA_HANDLER}: expected handler "
+                                          f"{NVIDIA_HANDLER!r}, observed {rc.handler!r}")
+
+
+def test_pod_with_nvidia_runtime_class_runs_on_that_handler(cluster, namespace):
+    ensure_runtime_class(cluster.kube, NVIDIA_HANDLER, NVIDIA_HANDLER)
+    pod = cluster.kube.run_pod(namespace, workloads.sleeper_pod("routed", runtimeClassName=NVIDIA_HANDLER))
+    if not cluster.is_test_bed:
+        pytest.skip("pod runs; proving which handler started it needs the test bed's recording "
+                    f"stand-in ({NVIDIA_HANDLER_LOG}); run with --cluster=kind")
+    node = pod.spec.node_name
+    check_handler_recorded(cluster.host(node), node, container_id(pod, "c0"), f"{namespace}/routed")
+
+
+def test_unconfigured_handler_fails_with_an_event_naming_it(cluster, namespace):
+    name = f"{MISSING_HANDLER}-{namespace}"
+    ensure_runtime_class(cluster.kube, name, MISSING_HANDLER)
+    try:
+        cluster.kube.core.create_namespaced_pod(
+            namespace, workloads.sleeper_pod("unrouted", runtimeClassName=name))
+        check_failure_names_handler(cluster.kube, namespace, "unrouted", MISSING_HANDLER)
+    finally:
+        cluster.kube.node_api.delete_runtime_class(name)
+
+
+def test_gpu_pod_sees_the_device(cluster, namespace):
+    gpu_nodes = [n.metadata.name for n in cluster.kube.nodes()
+                 if int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0]
+    if not gpu_nodes:
+        pytest.skip(f"no node advertises {GPU_RESOURCE}; run on a GPU node pool (NVIDIA device "
+                    "plugin installed) to check that pods see their device")
+    manifest = workloads.pod("gpu", [{**workloads.container("main", BUSYBOX_IMAGE,
+                                                             command=["sh", "-c", "ls /dev/nvidia*"]),
+                                      "resources": {"limits": {GPU_RESOURCE: 1}}}],
+                             runtimeClassName=NVIDIA_HANDLER)
+    cluster.kube.run_pod(namespace, manifest, until="Succeeded")
+    listing = cluster.kube.logs(namespace, "gpu")
+    assert "/dev/nvidia0" in listing, (f"pod {namespace}/gpu on {gpu_nodes}: expected /dev/nvidia0, "
+                                       f"observed {listing.split()}")
