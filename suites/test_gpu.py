@@ -54,10 +54,15 @@ def check_failure_names_handler(kube, namespace: str, pod: str, handler: str) ->
         time.sleep(1)
 
 
+def check_runtime_class_handler(rc, handler: str) -> None:
+    __tracebackhide__ = True
+    assert rc.handler == handler, (f"RuntimeClass {rc.metadata.name}: expected handler "
+                                   f"{handler!r}, observed {rc.handler!r}")
+
+
 def test_nvidia_runtime_class_exists(cluster):
-    rc = ensure_runtime_class(cluster.kube, NVIDIA_HANDLER, NVIDIA_HANDLER)
-    assert rc.handler == NVIDIA_HANDLER, (f"RuntimeClass {NVIDIA_HANDLER}: expected handler "
-                                          f"{NVIDIA_HANDLER!r}, observed {rc.handler!r}")
+    check_runtime_class_handler(ensure_runtime_class(cluster.kube, NVIDIA_HANDLER, NVIDIA_HANDLER),
+                                NVIDIA_HANDLER)
 
 
 def test_pod_with_nvidia_runtime_class_runs_on_that_handler(cluster, namespace):

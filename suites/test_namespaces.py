@@ -35,24 +35,32 @@ def container_pid(host, cid: str) -> int:
     return int(crictl_json(host, "inspect", cid)["info"]["pid"])
 
 
-def sandbox_pid(host, pod) -> int:
-    """PID of the pod sandbox's infra process (pause), as the runtime reports it."""
+SPEC_TYPES = {"network": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}
+
+
+def pid_namespaces(host, pid: int, kinds=("net", "ipc", "uts", "pid")) -> dict[str, str]:
+    """kind -> namespace id ("net:[4026532]") of a process on the node."""
+    return {k: host.run("readlink /proc/%s/ns/%s", str(pid), k).stdout.strip() for k in kinds}
+
+
+def sandbox_namespaces(host, pod) -> dict[str, str]:
+    """kind -> namespace id of the pod sandbox, as its runtime holds it: the
+    infra process's (containerd reports its pid) or, where CRI-O drops the
+    infra container, the namespace files pinns pinned (compared by inode)."""
     m = pod.metadata
     ids = host.run("crictl pods -q --name %s --namespace %s", m.name, m.namespace).stdout.split()
     assert ids, f"pod {m.namespace}/{m.name}: crictl lists no sandbox"
-    pid = crictl_json(host, "inspectp", ids[0]).get("info", {}).get("pid")
-    if pid:                                      # containerd reports it
-        return int(pid)
-    # CRI-O does not: its infra process is the pause process in the sandbox's cgroup.
-    for path in host.run("grep -l %s /proc/[0-9]*/cgroup", ids[0]).stdout.split():
-        candidate = path.split("/")[2]
-        if host.run("cat /proc/%s/comm", candidate).stdout.strip() == "pause":
-            return int(candidate)
-    raise AssertionError(f"pod {m.namespace}/{m.name}: no pause process in sandbox {ids[0][:12]}'s cgroup")
-
-
-def ns_of(host, pid: int, kind: str) -> str:
-    return host.run("readlink /proc/%s/ns/%s", str(pid), kind).stdout.strip()
+    info = crictl_json(host, "inspectp", ids[0]).get("info", {})
+    if info.get("pid"):
+        return pid_namespaces(host, int(info["pid"]))
+    found = {}
+    for ns in info.get("runtimeSpec", {}).get("linux", {}).get("namespaces", []):
+        kind = SPEC_TYPES.get(ns.get("type"))
+        if kind and ns.get("path"):
+            inode = host.run("stat -L -c %%i %s", ns["path"]).stdout.strip()
+            found[kind] = f"{kind}:[{inode}]"
+    assert found, f"pod {m.namespace}/{m.name}: sandbox {ids[0][:12]} shows neither pid nor pinned namespaces"
+    return found
 
 
 # --- checks -----------------------------------------------------------------
@@ -96,10 +104,10 @@ def check_none_visible_to_docker(host, node: str) -> None:
         f"node {node}: expected Docker to see no containers, observed {answer.stdout.split()[:5]}")
 
 
-def check_shares_namespaces(host, node: str, what: str, pid: int, reference_pid: int,
+def check_shares_namespaces(node: str, what: str, observed: dict, reference: dict,
                             kinds=SHARED_KINDS) -> None:
     __tracebackhide__ = True
-    differ = {k: (ns_of(host, pid, k), ns_of(host, reference_pid, k)) for k in kinds}
+    differ = {k: (observed.get(k), reference.get(k)) for k in kinds}
     differ = {k: v for k, v in differ.items() if v[0] != v[1] or not v[0]}
     assert not differ, f"node {node}: {what}: expected shared {', '.join(kinds)}, observed {differ}"
 
@@ -145,17 +153,19 @@ def test_pod_images_are_in_the_k8s_io_namespace(cluster, pair):
 
 def test_containers_share_net_ipc_uts_with_the_sandbox(cluster, pair):
     pod, host = pair
-    sandbox = sandbox_pid(host, pod)
+    sandbox = sandbox_namespaces(host, pod)
     for name in ("c0", "c1"):
-        check_shares_namespaces(host, pod.spec.node_name, f"container {name} of pod pair",
-                                container_pid(host, container_id(pod, name)), sandbox)
+        check_shares_namespaces(pod.spec.node_name, f"container {name} of pod pair",
+                                pid_namespaces(host, container_pid(host, container_id(pod, name))),
+                                sandbox)
 
 
 def test_host_network_pod_shares_the_nodes_net_namespace(cluster, module_namespace):
     pod = cluster.kube.run_pod(module_namespace, workloads.sleeper_pod("hostnet", hostNetwork=True))
     host = cluster.host(pod.spec.node_name)
-    check_shares_namespaces(host, pod.spec.node_name, "hostNetwork pod hostnet vs node",
-                            container_pid(host, container_id(pod, "c0")), 1, kinds=("net",))
+    check_shares_namespaces(pod.spec.node_name, "hostNetwork pod hostnet vs node",
+                            pid_namespaces(host, container_pid(host, container_id(pod, "c0"))),
+                            pid_namespaces(host, 1), kinds=("net",))
 
 
 def test_shared_process_namespace_shows_the_other_containers_processes(cluster, pair):

@@ -1,4 +1,4 @@
-"""Fixtures for the test bed's own tests: one real kind cluster per runtime."""
+"""kubectl for the test bed's own tests, on the plugin's per-runtime cluster."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from clusters import kindcluster
-from clusters.versions import RUNTIMES, kubernetes_release
+from clusters.versions import kubernetes_release
 
 
 class Kubectl:
@@ -32,22 +32,12 @@ class Kubectl:
 
 
 @pytest.fixture(scope="session")
-def release():
-    return kubernetes_release()
-
-
-@pytest.fixture(scope="session", params=RUNTIMES)
-def testbed(request, release):
-    """A fresh cluster per runtime, deleted afterwards (also when tests fail)."""
-    runtime = request.param
-    name = f"crigate-testbed-{runtime}"
-    if name in kindcluster.existing_clusters():
-        kindcluster.delete(name)
-    cluster = kindcluster.up(release, runtime, name=name)
-    yield cluster
-    kindcluster.delete(name)
+def release(crigate_settings):
+    return kubernetes_release(crigate_settings.k8s_minor)
 
 
 @pytest.fixture(scope="session")
-def kubectl(testbed, release):
-    return Kubectl(kindcluster.kubectl_bin(release), testbed.kubeconfig)
+def kubectl(cluster, release):
+    if not cluster.is_test_bed:
+        pytest.skip("the test bed's own tests need --cluster=kind")
+    return Kubectl(kindcluster.kubectl_bin(release), cluster.provider.kubeconfig()[0])

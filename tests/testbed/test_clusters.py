@@ -38,27 +38,27 @@ def wait_running(kubectl, name: str, timeout: float = 90) -> dict:
         time.sleep(0.5)
 
 
-def test_node_is_ready_and_reports_its_runtime(testbed, kubectl):
+def test_node_is_ready_and_reports_its_runtime(cluster, kubectl):
     wide = kubectl("get", "nodes", "-o", "wide")
     header, *rows = wide.splitlines()
     runtime_column = header.index("CONTAINER-RUNTIME")   # columns are aligned; OS-IMAGE has spaces
-    assert rows, f"cluster {testbed.name}: expected a node, observed none"
+    assert rows, f"cluster {cluster.provider.name}: expected a node, observed none"
     for row in rows:
         node, status = row.split()[:2]
         runtime = row[runtime_column:].split()[0]
         assert status == "Ready", f"node {node}: expected Ready, observed {status}"
-        assert runtime.startswith(SCHEMES[testbed.runtime]), (
-            f"node {node}: expected CONTAINER-RUNTIME {SCHEMES[testbed.runtime]}..., observed {runtime}")
+        assert runtime.startswith(SCHEMES[cluster.runtime]), (
+            f"node {node}: expected CONTAINER-RUNTIME {SCHEMES[cluster.runtime]}..., observed {runtime}")
 
 
-def test_cluster_started_without_pulling_any_image(testbed, kubectl):
+def test_cluster_started_without_pulling_any_image(cluster, kubectl):
     events = kubectl.json("get", "events", "-A")["items"]
     pulls = [f"{e['involvedObject']['name']}: {e['message']}" for e in events
              if e.get("reason") in ("Pulling", "Failed", "ErrImagePull", "BackOff")]
-    assert not pulls, f"cluster {testbed.name}: expected no image pulls, observed:\n" + "\n".join(pulls)
+    assert not pulls, f"cluster {cluster.provider.name}: expected no image pulls, observed:\n" + "\n".join(pulls)
 
 
-def test_pod_from_local_workload_image_logs_its_exact_output(testbed, kubectl):
+def test_pod_from_local_workload_image_logs_its_exact_output(cluster, kubectl):
     kubectl.apply(pod_manifest("logger", images.LOGGER_IMAGE, args=["--long", "64"]))
     wait_running(kubectl, "logger")
     deadline = time.monotonic() + 20
@@ -67,10 +67,10 @@ def test_pod_from_local_workload_image_logs_its_exact_output(testbed, kubectl):
     observed = logs.splitlines()
     expected_long = "crigate long line " + "x" * (64 - len("crigate long line "))
     assert sorted(observed) == sorted(LOGGER_LINES + [expected_long, "crigate done"]), (
-        f"pod default/logger on {testbed.runtime}: expected the logger's lines, observed {observed}")
+        f"pod default/logger on {cluster.runtime}: expected the logger's lines, observed {observed}")
 
 
-def test_privileged_pod_runs(testbed, kubectl):
+def test_privileged_pod_runs(cluster, kubectl):
     kubectl.apply(pod_manifest("privileged", images.BUSYBOX_IMAGE, privileged=True,
                                args=["sleep", "3600"]).replace("    args:", "    command:"))
     wait_running(kubectl, "privileged")
@@ -78,7 +78,7 @@ def test_privileged_pod_runs(testbed, kubectl):
     assert caps.split()[1] != "0000000000000000", f"privileged pod: expected capabilities, observed {caps}"
 
 
-def test_nvidia_runtime_class_is_routed_to_its_handler(testbed, kubectl):
+def test_nvidia_runtime_class_is_routed_to_its_handler(cluster, kubectl):
     kubectl.apply("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: nvidia}\n"
                   "handler: nvidia\n")
     kubectl.apply(pod_manifest("gpu-routed", images.LOGGER_IMAGE, runtime_class="nvidia"))

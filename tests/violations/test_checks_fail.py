@@ -1,0 +1,261 @@
+"""Every check, seen failing on a real node or workload that violates it.
+
+Each test breaks a real test-bed node or deploys an offending workload, runs
+the suite's own check function against it and expects the AssertionError
+(with node/object, expected, observed in the message). Violations are undone.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from contextlib import contextmanager
+
+import pytest
+import testinfra
+
+from clusters.images import BUSYBOX_IMAGE
+from plugins import workloads
+from plugins.crilog import CriLogEntry, join_partials, parse_cri
+from plugins.expectations import NVIDIA_HANDLER
+from plugins.kube import container_id
+from suites import test_gpu as gpu
+from suites import test_latency as latency
+from suites import test_logs as logs
+from suites import test_namespaces as namespaces
+from suites import test_sockets as sockets
+
+pytestmark = pytest.mark.violations
+
+OTHER = {"containerd": "cri-o", "cri-o": "containerd"}
+
+
+@contextmanager
+def fails_with(*fragments: str):
+    """The block must raise AssertionError whose message holds every fragment."""
+    with pytest.raises(AssertionError) as caught:
+        yield
+    for fragment in fragments:
+        assert fragment in str(caught.value), f"{fragment!r} not in: {caught.value}"
+
+
+@pytest.fixture(scope="module")
+def node(cluster):
+    if not cluster.is_test_bed:
+        pytest.skip("violations are staged on test-bed nodes (--cluster=kind)")
+    name = cluster.nodes[0]
+    return name, cluster.host(name)
+
+
+def node_sh(node_name: str, script: str, detach: bool = False) -> None:
+    subprocess.run(["docker", "exec", *(["-d"] if detach else []), node_name, "sh", "-c", script],
+                   check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def logger(cluster, module_namespace):
+    pod = cluster.kube.run_pod(module_namespace, workloads.logger_pod(long_bytes=logs.LONG_LINE_BYTES))
+    deadline = time.monotonic() + 30
+    while "crigate done" not in cluster.kube.logs(module_namespace, "logger"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    return pod
+
+
+@pytest.fixture(scope="module")
+def docker_json_lines():
+    """Real json-file log lines, written by the host's Docker engine."""
+    cid = subprocess.run(["docker", "run", "-d", "--log-driver", "json-file", "crigate.local/logger:1",
+                          "--long", "100", "--exit", "0"], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    try:
+        subprocess.run(["docker", "wait", cid], check=True, capture_output=True)
+        path = subprocess.run(["docker", "inspect", "--format", "{{.LogPath}}", cid], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        with open(path) as f:
+            return f.read().splitlines()
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+# --- sockets ----------------------------------------------------------------
+
+def test_runtime_scheme_check_fails_on_a_node_reporting_docker(cluster, node):
+    name, _ = node
+    body = {"status": {"nodeInfo": {"containerRuntimeVersion": "docker://20.10.24"}}}
+    cluster.kube.core.patch_node_status(name, body)       # the kubelet restores it on its next update
+    with fails_with(name, "docker://20.10.24"):
+        sockets.check_runtime_version(cluster.kube.core.read_node(name), cluster.runtime)
+
+
+def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node):
+    name, host = node
+    other = OTHER[cluster.runtime]
+    with fails_with(name, "containerRuntimeEndpoint"):
+        sockets.check_kubelet_endpoint(cluster.kube, name, other)
+    with fails_with(name, "expected to answer"):
+        sockets.check_socket_answers_cri(host, name, other)
+
+
+def test_docker_socket_check_fails_when_docker_sock_exists(node):
+    name, host = node
+    node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
+    try:
+        time.sleep(0.5)
+        with fails_with(name, "/run/docker.sock"):
+            sockets.check_no_docker_sockets(host, name)
+    finally:
+        node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
+
+
+def test_docker_process_check_fails_when_dockerd_runs(node):
+    name, host = node
+    # kind mounts /tmp noexec; a copy of sleep named dockerd stands in for the daemon
+    node_sh(name, "cp /bin/sleep /usr/local/bin/dockerd && exec /usr/local/bin/dockerd 300", detach=True)
+    try:
+        time.sleep(0.5)
+        with fails_with(name, "dockerd"):
+            sockets.check_no_docker_processes(host, name)
+    finally:
+        node_sh(name, "pkill -x dockerd; rm -f /usr/local/bin/dockerd")
+
+
+def test_kubelet_config_check_fails_on_dockershim_flags(node):
+    name, host = node
+    flags = "/var/lib/kubelet/kubeadm-flags.env"
+    node_sh(name, f"cp {flags} /tmp/flags.bak && echo 'KUBELET_EXTRA_ARGS=--container-runtime=docker "
+                  f"--docker-endpoint=unix:///var/run/docker.sock' >> {flags}")
+    try:
+        with fails_with(name, "--container-runtime=docker", "--docker-endpoint"):
+            sockets.check_kubelet_mentions_no_docker(host, name)
+    finally:
+        node_sh(name, f"mv /tmp/flags.bak {flags}")
+
+
+# --- logs -------------------------------------------------------------------
+
+def test_log_file_and_symlink_checks_fail_when_they_are_removed(cluster, node, logger):
+    name, host = node
+    path = logs.pod_log_path(logger, "logger")
+    link = logs.container_log_link(logger, "logger")
+    node_sh(name, f"rm {link}")
+    with fails_with(name, link, "observed nothing"):
+        logs.check_container_log_symlink(host, name, link, path)
+    node_sh(name, f"mv {path} {path}.moved")
+    try:
+        with fails_with(name, path):
+            logs.check_pod_log_file(host, name, path)
+    finally:
+        node_sh(name, f"mv {path}.moved {path}; ln -s {path} {link}")
+
+
+def test_cri_format_and_shipper_checks_fail_on_docker_json_logs(docker_json_lines):
+    with fails_with("expected every line in CRI format"):
+        logs.check_cri_format("docker-host", "json-file", docker_json_lines)
+    with fails_with("expected a Docker JSON parser to read 0"):
+        logs.check_log_shipper_break("docker-host", "json-file", docker_json_lines)
+
+
+def test_long_line_check_fails_when_the_line_is_not_split(cluster, node, logger):
+    name, host = node
+    path = logs.pod_log_path(logger, "logger")
+    entries = [parse_cri(line) for line in host.file(path).content_string.splitlines()]
+    # what a runtime that never splits would write: each logical line as one F entry
+    unsplit = [CriLogEntry("2026-01-01T00:00:00Z", stream, False, text)
+               for stream, text, _ in join_partials(entries)]
+    with fails_with(name, "P...P F chunks"):
+        logs.check_long_line_split(name, path, unsplit, logs.LONG_LINE)
+
+
+def test_docker_container_logs_check_fails_when_docker_logs_exist(node):
+    name, host = node
+    node_sh(name, "mkdir -p /var/lib/docker/containers/abc && echo '{}' > "
+                  "/var/lib/docker/containers/abc/abc-json.log")
+    try:
+        with fails_with(name, "abc-json.log"):
+            logs.check_no_docker_container_logs(host, name)
+    finally:
+        node_sh(name, "rm -rf /var/lib/docker")
+
+
+def test_kubectl_logs_check_fails_on_different_output(cluster, node, logger, module_namespace):
+    name, host = node
+    entries = [parse_cri(line) for line in
+               host.file(logs.pod_log_path(logger, "logger")).content_string.splitlines()]
+    api_lines = cluster.kube.logs(module_namespace, "logger").splitlines()
+    with fails_with("expected `kubectl logs` to equal"):
+        logs.check_kubectl_logs_match_file("logger", api_lines[:-1] + ["tampered"], entries)
+
+
+# --- namespaces -------------------------------------------------------------
+
+def test_containerd_namespace_checks_fail_on_a_container_in_moby(cluster, node):
+    if cluster.runtime != "containerd":
+        pytest.skip("containerd namespaces exist only on containerd")
+    name, host = node
+    node_sh(name, f"ctr -n k8s.io images export /tmp/bb.tar {BUSYBOX_IMAGE} && "
+                  "ctr -n moby images import /tmp/bb.tar && "
+                  f"ctr -n moby run -d {BUSYBOX_IMAGE} crigate-moby sleep 300")
+    try:
+        with fails_with(name, "moby", "crigate-moby"):
+            namespaces.check_moby_namespace_empty(host, name)
+        with fails_with(name, "k8s.io"):
+            namespaces.check_containers_in_cri_namespace(host, name, ["crigate-moby"])
+        with fails_with(name, "crictl to list"):
+            namespaces.check_visible_to_crictl(host, name, ["crigate-moby"])
+        with fails_with(name, "crigate.local/absent:1"):
+            namespaces.check_image_in_cri_namespace(host, name, "crigate.local/absent:1")
+    finally:
+        node_sh(name, "ctr -n moby tasks kill -s KILL crigate-moby; sleep 1; "
+                      "ctr -n moby containers rm crigate-moby; "
+                      f"ctr -n moby images rm {BUSYBOX_IMAGE}; rm -f /tmp/bb.tar")
+
+
+def test_docker_visibility_check_fails_where_docker_runs_containers(cluster):
+    host = testinfra.get_host("local://")         # this machine: Docker runs the kind nodes
+    with fails_with("this-machine", "expected Docker to see no containers"):
+        namespaces.check_none_visible_to_docker(host, "this-machine")
+
+
+def test_namespace_checks_fail_across_pods(cluster, node, module_namespace):
+    name, host = node
+    kube = cluster.kube
+    lone = kube.run_pod(module_namespace, workloads.sleeper_pod("lone", containers=2))
+    other = kube.run_pod(module_namespace, workloads.sleeper_pod("other"))
+    with fails_with(name, "expected shared net"):
+        namespaces.check_shares_namespaces(
+            name, "container c0 of lone vs sandbox of other",
+            namespaces.pid_namespaces(host, namespaces.container_pid(host, container_id(lone, "c0"))),
+            namespaces.sandbox_namespaces(host, other))
+    with fails_with(name, "sleep 3601"):
+        namespaces.check_process_visible(host, name, container_id(lone, "c0"), "sleep 3601")
+
+
+# --- latency ----------------------------------------------------------------
+
+def test_latency_checks_fail_on_slow_or_inconsistent_samples(cluster, module_namespace):
+    samples = [latency.timed_pod_start(cluster.kube, module_namespace, f"slow-{i}")[0]
+               for i in range(3)]
+    with fails_with(cluster.runtime, "p99 expected <= 0.001s"):
+        latency.check_p99_within_slo(cluster.runtime, samples, 0.001)
+    created, ready = time.time_ns(), time.time_ns() + 10**9
+    with fails_with(cluster.runtime, "startedAt between"):
+        latency.check_runtime_start_inside_window(cluster.runtime, [(created, created - 10**9, ready)])
+
+
+# --- gpu --------------------------------------------------------------------
+
+def test_gpu_checks_fail_when_routing_is_wrong(cluster, node, module_namespace):
+    name, host = node
+    kube = cluster.kube
+    plain = kube.run_pod(module_namespace, workloads.sleeper_pod("not-routed"))
+    with fails_with(name, "expected handler 'nvidia' to record"):
+        gpu.check_handler_recorded(host, name, container_id(plain, "c0"), "not-routed")
+    with fails_with("observed phase Running"):
+        gpu.check_failure_names_handler(kube, module_namespace, "not-routed", "crigate-unconfigured")
+    rc = kube.node_api.create_runtime_class({"metadata": {"name": "crigate-mislabelled"}, "handler": "runc"})
+    try:
+        with fails_with("crigate-mislabelled", "expected handler 'nvidia'"):
+            gpu.check_runtime_class_handler(rc, NVIDIA_HANDLER)
+    finally:
+        kube.node_api.delete_runtime_class("crigate-mislabelled")
