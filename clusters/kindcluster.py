@@ -37,6 +37,11 @@ def default_kubeconfig(name: str) -> Path:
     return cache.root() / "kubeconfigs" / f"{name}.yaml"
 
 
+def kind_is_built(override: Path | None = None) -> bool:
+    """True when a kind binary is there without building one."""
+    return bool(override) or (cache.component("kind", gobuild.tool_version("kind")) / "bin/kind").is_file()
+
+
 def kind_bin(override: Path | None = None) -> str:
     """The kind binary: the user's, or the test bed's (built if missing)."""
     return str(override) if override else str(gobuild.build_kind() / "kind")

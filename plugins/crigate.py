@@ -39,15 +39,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PROVIDERS] = []
     worker_input = getattr(config, "workerinput", None)
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
+    if worker_input:
+        # Workers re-parse the command line; the controller's choice arrives here.
+        if worker_input.get("crigate_loadgroup"):
+            config.option.loadgroup = True
+        return
     if getattr(config.option, "numprocesses", None) and config.option.dist in ("no", "load"):
         config.option.dist = "loadgroup"     # one worker per runtime's cluster
-    if not worker_input:
-        report.register(config, settings)
+    report.register(config, settings)
 
 
 def pytest_configure_node(node) -> None:
-    """xdist controller -> worker: share the session token."""
+    """xdist controller -> worker: the session token and the grouping."""
     node.workerinput["crigate_token"] = node.config.stash[TOKEN]
+    node.workerinput["crigate_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -129,7 +134,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     for provider in list(config.stash[PROVIDERS]):
         provider.delete()
-    if not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput") and kindcluster.kind_is_built(settings.kind_bin):
         token = config.stash[TOKEN]
         for name in kindcluster.existing_clusters(settings.kind_bin):
             if name.startswith(kindcluster.CLUSTER_PREFIX) and name.endswith(f"-{token}"):

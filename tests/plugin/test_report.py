@@ -1,0 +1,75 @@
+"""Report writing from recorded results: matrix, results.json, report.md, report.html."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+PLUGIN = ("-p", "plugins.crigate")
+
+CHECKS = """
+import pytest
+from plugins.report import LATENCY_PROP
+
+pytestmark = pytest.mark.logs
+
+def test_passes(runtime):
+    pass
+
+def test_fails_on_cri_o(runtime):
+    assert runtime != "cri-o", f"node n1: expected CRI format, observed Docker JSON"
+
+def test_skips(runtime):
+    pytest.skip("no node advertises nvidia.com/gpu")
+
+def test_latency(runtime, request):
+    samples = [1.0 + 0.01 * i for i in range(20)] if runtime == "containerd" else [1.3 + 0.01 * i for i in range(20)]
+    request.node.user_properties.append((LATENCY_PROP, {"samples": samples}))
+"""
+
+
+@pytest.fixture
+def reported(pytester):
+    pytester.makepyfile(test_fake_checks=CHECKS)
+    result = pytester.runpytest(*PLUGIN, "--runtime", "all", "--report-dir", "out")
+    return result, pytester.path / "out"
+
+
+def test_exit_code_is_non_zero_when_a_check_fails(reported):
+    result, _ = reported
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_terminal_shows_the_matrix(reported):
+    result, _ = reported
+    result.stdout.fnmatch_lines(["*crigate: checks x runtime*",
+                                 "fake_checks::test_fails_on_cri_o*passed*failed*",
+                                 "fake_checks::test_skips*skipped*skipped*",
+                                 "latency [[]containerd[]] n=20 p50=1.095s*",
+                                 "crigate report: out/report.html*"])
+
+
+def test_results_json_holds_outcomes_messages_and_latency(reported):
+    _, out = reported
+    doc = json.loads((out / "results.json").read_text())
+    by_key = {(r["check"], r["runtime"]): r for r in doc["results"]}
+    failed = by_key[("fake_checks::test_fails_on_cri_o", "cri-o")]
+    assert failed["outcome"] == "failed" and "expected CRI format, observed Docker JSON" in failed["message"]
+    assert by_key[("fake_checks::test_skips", "containerd")]["message"] == "no node advertises nvidia.com/gpu"
+    assert by_key[("fake_checks::test_passes", "cri-o")]["area"] == "logs"
+    assert doc["latency"]["containerd"]["n"] == 20
+    comparison = doc["latency_comparisons"][0]
+    assert comparison["significant"] and comparison["median_ratio"] < 1
+
+
+def test_junit_xml_goes_to_the_report_dir(reported):
+    _, out = reported
+    assert "test_fails_on_cri_o[cri-o]" in (out / "junit.xml").read_text()
+
+
+def test_markdown_report(reported):
+    _, out = reported
+    md = (out / "report.md").read_text()
+    assert md.startswith("# crigate report: FAIL")
+    assert "| `fake_checks::test_fails_on_cri_o` | PASS | FAIL |" in md
+    assert "significant" in md
