@@ -15,6 +15,7 @@ HOST_PACKAGES = {
     "busybox": "busybox-static",   # workload image with a shell
     "gcc": "gcc",                  # pause, logger, pinns
     "pkg-config": "pkg-config",    # CRI-O's cgo
+    "chromium": "chromium",        # tests open report.html in headless Chromium
 }
 HEADERS = {"/usr/include/seccomp.h": "libseccomp-dev"}
 

@@ -25,7 +25,7 @@ SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
 PROVIDERS = pytest.StashKey[list]()
 
-AREA_MARKERS = ("sockets", "logs", "namespaces", "latency", "gpu")
+TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per event
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,7 +83,8 @@ def make_provider(settings: options.Settings, runtime: str, token: str) -> Clust
     if settings.cluster == "existing":
         return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context)
     return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
-                           kind_bin=settings.kind_bin, node_image=settings.node_images.get(runtime))
+                           kind_bin=settings.kind_bin, node_image=settings.node_images.get(runtime),
+                           timings=settings.report_dir / TIMINGS_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,10 @@ of the cluster's nodes, and a testinfra host per node for node-level checks.
 """
 from __future__ import annotations
 
+import json
 import os
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -37,25 +40,41 @@ class ClusterProvider(Protocol):
         """Facts for the report: provider, cluster name, node image."""
 
 
+@contextmanager
+def timed(path: Path | None, runtime: str, phase: str):
+    """Append {runtime, phase, seconds} to path (JSON lines; xdist workers share it)."""
+    started = time.monotonic()
+    yield
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(json.dumps({"runtime": runtime, "phase": phase,
+                                  "seconds": round(time.monotonic() - started, 2)}) + "\n")
+
+
 class TestBedProvider:
     """A one-node kind cluster on the locally built node image (or the user's)."""
 
     def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
-                 kind_bin: Path | None = None, node_image: str | None = None):
-        self.runtime = runtime
+                 kind_bin: Path | None = None, node_image: str | None = None,
+                 timings: Path | None = None):
+        self.runtime, self.timings = runtime, timings
         self.release = kubernetes_release(k8s_minor)
         self.name = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{session_token}"
         self.keep, self.kind_bin, self.node_image = keep, kind_bin, node_image
         self.cluster: kindcluster.Cluster | None = None
 
     def create(self) -> None:
-        self.cluster = kindcluster.up(self.release, self.runtime, self.name,
-                                      keep_on_failure=self.keep, image=self.node_image,
-                                      kind_path=self.kind_bin)
+        with timed(self.timings, self.runtime, "create"):
+            self.cluster = kindcluster.up(self.release, self.runtime, self.name,
+                                          keep_on_failure=self.keep, image=self.node_image,
+                                          kind_path=self.kind_bin)
 
     def delete(self) -> None:
-        if not self.keep:
-            kindcluster.delete(self.name, self.kind_bin)
+        if not self.keep and self.cluster:
+            with timed(self.timings, self.runtime, "delete"):
+                kindcluster.delete(self.name, self.kind_bin)
+            self.cluster = None
 
     def kubeconfig(self) -> tuple[Path, str | None]:
         return self.cluster.kubeconfig, None

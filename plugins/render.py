@@ -16,6 +16,16 @@ def _matrix(doc: dict) -> tuple[list[str], list[str], dict]:
     return checks, runtimes, cells
 
 
+SEVERITY = ("failed", "error", "xpassed", "skipped", "xfailed")
+
+
+def not_passed(doc: dict) -> list[dict]:
+    """Results that did not pass, failures first."""
+    return sorted((r for r in doc["results"] if r["outcome"] != "passed"),
+                  key=lambda r: (SEVERITY.index(r["outcome"]) if r["outcome"] in SEVERITY else 9,
+                                 r["check"], r["runtime"]))
+
+
 def verdict(doc: dict) -> str:
     bad = [r for r in doc["results"] if r["outcome"] in ("failed", "error", "xpassed")]
     return "FAIL" if bad else "PASS"
@@ -44,7 +54,7 @@ def markdown(doc: dict) -> str:
             lines.append(f"\nmedian({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
-    problems = [r for r in doc["results"] if r["outcome"] not in ("passed",)]
+    problems = not_passed(doc)
     if problems:
         lines += ["", "## Not passed", ""]
         for r in problems:
@@ -58,10 +68,12 @@ def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, hei
     x = lambda v: 10 + (width - 20) * v / top  # noqa: E731
     dots = "".join(f'<circle cx="{x(v):.1f}" cy="{30 + (i % 5) * 5}" r="3" fill="#0969da" '
                    f'fill-opacity="0.6"><title>{v:.3f}s</title></circle>' for i, v in enumerate(samples))
+    # p50's label sits left of its tick, p99's right, so close values stay readable
     ticks = "".join(f'<line x1="{x(summary[k]):.1f}" x2="{x(summary[k]):.1f}" y1="18" y2="58" '
-                    f'stroke="{c}" stroke-width="2"/><text x="{x(summary[k]) + 3:.1f}" y="16" '
-                    f'font-size="10">{k} {summary[k]:.2f}s</text>'
-                    for k, c in (("p50", "#1a7f37"), ("p99", "#9a6700")))
+                    f'stroke="{c}" stroke-width="2"/><text x="{x(summary[k]) + dx:.1f}" y="14" '
+                    f'font-size="10" text-anchor="{anchor}">{k} {summary[k]:.2f}s</text>'
+                    for k, c, dx, anchor in (("p50", "#1a7f37", -3, "end"),
+                                             ("p99", "#9a6700", 3, "start")))
     slo_line = (f'<line x1="{x(slo):.1f}" x2="{x(slo):.1f}" y1="8" y2="62" stroke="#cf222e" '
                 f'stroke-dasharray="4 3"/><text x="{x(slo) - 40:.1f}" y="68" font-size="10" '
                 f'fill="#cf222e">SLO {slo}s</text>')
@@ -100,7 +112,7 @@ def html(doc: dict) -> str:
                     + ("significant" if c["significant"] else "not significant") + "</p>")
     problems = "".join(f'<li class="{r["outcome"]}"><b>{SYMBOLS.get(r["outcome"], r["outcome"])}</b> '
                        f'<code>{e(r["check"])}</code> [{e(r["runtime"])}]<pre>{e(r["message"])}</pre></li>'
-                       for r in doc["results"] if r["outcome"] != "passed")
+                       for r in not_passed(doc))
     v = verdict(doc)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>crigate report: {v}</title>
