@@ -13,10 +13,10 @@ build: setup
 	$(PYTHON) -m clusters build --runtime all
 
 test: build
-	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests --runtime all -n 2 $(PYTEST_ARGS)
 
 conformance: build
-	$(PYTHON) -m pytest suites --runtime all $(PYTEST_ARGS)
+	$(PYTHON) -m pytest suites --runtime all -n 2 $(PYTEST_ARGS)
 
 clean:
 	$(PYTHON) -m clusters down --all
