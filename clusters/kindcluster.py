@@ -47,6 +47,12 @@ def kind_bin(override: Path | None = None) -> str:
     return str(override) if override else str(gobuild.build_kind() / "kind")
 
 
+def built_kubectl_dir() -> Path | None:
+    """A directory holding a kubectl the test bed already built, if any."""
+    found = sorted(cache.root().glob("kubernetes/*/bin/kubectl"))
+    return found[-1].parent if found else None
+
+
 def kubectl_bin(release: KubernetesRelease) -> str:
     return str(gobuild.build_kubernetes(release) / "kubectl")
 

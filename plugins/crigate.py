@@ -81,7 +81,8 @@ class ClusterUnderTest:
 
 def make_provider(settings: options.Settings, runtime: str, token: str) -> ClusterProvider:
     if settings.cluster == "existing":
-        return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context)
+        return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context,
+                                       debug_image=settings.debug_image)
     return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
                            kind_bin=settings.kind_bin, node_image=settings.node_images.get(runtime),
                            timings=settings.report_dir / TIMINGS_FILE)

@@ -8,6 +8,8 @@ import pytest
 
 from clusters.versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
 
+from .nodehost import DEBUG_IMAGE
+
 CLUSTER_KINDS = ("kind", "existing")
 DEFAULT_REPORT_DIR = Path("reports")
 # Upstream SLO for stateless pods, image pull excluded (sig-scalability):
@@ -30,6 +32,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--kubeconfig", metavar="PATH",
                     help="kubeconfig of the existing cluster (--cluster=existing)")
     group.addoption("--context", metavar="NAME", help="kubeconfig context to use")
+    group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
+                    help="image of the short-lived privileged pod used for node checks on an "
+                         f"existing cluster; its nodes must be able to pull it (default {DEBUG_IMAGE})")
     group.addoption("--keep-cluster", action="store_true",
                     help="keep the kind clusters after the run (also after a failure)")
     group.addoption("--kind-bin", metavar="PATH",
@@ -55,6 +60,7 @@ class Settings:
     keep_cluster: bool
     kind_bin: Path | None
     node_images: dict[str, str] = field(default_factory=dict)
+    debug_image: str = DEBUG_IMAGE
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
@@ -112,5 +118,6 @@ def settings_from(config: pytest.Config) -> Settings:
         runtimes=_runtimes(opt("runtime")), k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=kind_bin, node_images=_node_images(opt("node_image")),
+        debug_image=opt("debug_image"),
         report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
         latency_slo=opt("latency_slo"))

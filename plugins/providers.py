@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,9 @@ import testinfra
 from clusters import kindcluster
 from clusters.versions import kubernetes_release
 
-from .nodehost import DebugPodHost
+from clusters.engine import docker
+
+from .nodehost import DEBUG_IMAGE, DebugPodHost
 
 
 class ClusterProvider(Protocol):
@@ -83,23 +86,31 @@ class TestBedProvider:
         return testinfra.get_host(f"docker://{node}")
 
     def describe(self) -> dict:
-        return {"provider": "kind", "cluster": self.name,
-                "node_image": self.cluster.image if self.cluster else self.node_image,
-                "kubernetes": self.release.version}
+        image = self.cluster.image if self.cluster else self.node_image
+        image_id = docker("image", "inspect", "--format", "{{.Id}}", image, check=False).stdout.strip()
+        return {"provider": "kind", "cluster": self.name, "node_image": image,
+                "node_image_id": image_id, "kubernetes": self.release.version}
 
 
 class ExistingClusterProvider:
     """A cluster the user already has; crigate creates nothing in it except,
     for node checks, a short-lived debug pod per node."""
 
-    def __init__(self, runtime: str, kubeconfig: Path, context: str | None):
+    def __init__(self, runtime: str, kubeconfig: Path, context: str | None,
+                 debug_image: str = DEBUG_IMAGE):
         self.runtime, self.path, self.context = runtime, kubeconfig, context
+        self.debug_image = debug_image
         self.name = context or "existing"
         self.hosts: dict[str, DebugPodHost] = {}
 
     def create(self) -> None:
         if not os.access(self.path, os.R_OK):
             raise RuntimeError(f"kubeconfig {self.path} is not readable")
+        # testinfra's kubectl backend runs `kubectl` from PATH; fall back to the test bed's.
+        if not shutil.which("kubectl"):
+            built = kindcluster.built_kubectl_dir()
+            if built:
+                os.environ["PATH"] = f"{built}{os.pathsep}{os.environ['PATH']}"
 
     def delete(self) -> None:
         for host in self.hosts.values():
@@ -111,7 +122,7 @@ class ExistingClusterProvider:
 
     def node_host(self, node: str) -> testinfra.host.Host:
         if node not in self.hosts:
-            self.hosts[node] = DebugPodHost(node, self.path, self.context)
+            self.hosts[node] = DebugPodHost(node, self.path, self.context, image=self.debug_image)
         return self.hosts[node].host
 
     def describe(self) -> dict:

@@ -1,0 +1,72 @@
+"""The plugin on real clusters: existing-cluster mode, and nothing left behind
+after Ctrl-C or a crashed xdist worker."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clusters import kindcluster
+from clusters.images import BUSYBOX_IMAGE
+
+pytestmark = pytest.mark.testbed
+REPO = Path(__file__).resolve().parents[2]
+
+
+def crigate_clusters(runtime: str) -> set[str]:
+    prefix = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-"
+    return {c for c in kindcluster.existing_clusters() if c.startswith(prefix)}
+
+
+def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
+    if not cluster.is_test_bed:
+        pytest.skip("needs a test-bed cluster to point --cluster=existing at")
+    kubeconfig, _ = cluster.provider.kubeconfig()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/test_sockets.py", "--cluster=existing",
+         f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}", f"--debug-image={BUSYBOX_IMAGE}",
+         f"--report-dir={tmp_path}", "-p", "no:cacheprovider", "-q"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["clusters"][cluster.runtime]["provider"] == "existing"
+    assert {r["outcome"] for r in doc["results"]} == {"passed"}, doc["results"]
+    left = cluster.kube.core.list_namespaced_pod(
+        "default", label_selector="app.kubernetes.io/managed-by=crigate").items
+    assert not left, f"debug pods left behind: {[p.metadata.name for p in left]}"
+
+
+def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster():
+    before = crigate_clusters("containerd")
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "suites/test_sockets.py",
+                            "--runtime=containerd", "-p", "no:cacheprovider", "-q",
+                            "--report-dir=/tmp/crigate-ctrl-c"], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not crigate_clusters("containerd") - before:
+        assert run.poll() is None and time.monotonic() < deadline, "no cluster was being created"
+        time.sleep(0.5)
+    time.sleep(3)                                  # kind is now inside `create cluster`
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode != 0, output[-2000:]
+    assert crigate_clusters("containerd") == before, f"cluster left after Ctrl-C:\n{output[-2000:]}"
+
+
+def test_crashed_worker_leaves_no_cluster(pytester):
+    pytester.makepyfile(test_crash="""
+        import os
+        def test_crash(cluster):
+            os._exit(3)      # the worker dies holding a cluster
+    """)
+    before = crigate_clusters("containerd")
+    result = pytester.runpytest_subprocess("-p", "plugins.crigate", "--runtime=containerd",
+                                           "-n", "1", "--max-worker-restart=0",
+                                           "-p", "no:cacheprovider", timeout=300)
+    assert "crashed" in result.stdout.str() or "replacing crashed worker" in result.stdout.str()
+    assert crigate_clusters("containerd") == before
