@@ -25,6 +25,14 @@ SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
 PROVIDERS = pytest.StashKey[list]()
 
+AREA_MARKERS = {
+    "sockets": "runtime identity and Docker sockets",
+    "logs": "log paths and format",
+    "namespaces": "containerd and Linux namespaces",
+    "latency": "pod start latency",
+    "gpu": "GPU runtime classes",
+    "gate": "upgrade gate: what breaks when the nodes leave Docker",
+}
 TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per event
 
 
@@ -37,6 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings_from(config)
     config.stash[SETTINGS] = settings
     config.stash[PROVIDERS] = []
+    for area, what in AREA_MARKERS.items():
+        config.addinivalue_line("markers", f"{area}: {what}")
     worker_input = getattr(config, "workerinput", None)
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
     if worker_input:
@@ -105,8 +115,14 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
         pytest.fail(f"[{runtime}] cluster could not be created: {err}", pytrace=False)
     kubeconfig, context = provider.kubeconfig()
     kube = Kube(kubeconfig, context)
-    under_test = ClusterUnderTest(runtime, provider, kube,
-                                  [n.metadata.name for n in kube.nodes()])
+    try:
+        nodes = [n.metadata.name for n in kube.nodes()]
+    except Exception as err:
+        provider.delete()
+        reason = getattr(err, "reason", None) or err
+        pytest.fail(f"[{runtime}] cannot list the nodes of cluster {provider.name} "
+                    f"({kubeconfig}): {reason}", pytrace=False)
+    under_test = ClusterUnderTest(runtime, provider, kube, nodes)
     report.record_cluster(pytestconfig, runtime, provider.describe())
     yield under_test
     provider.delete()
@@ -132,10 +148,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     controller, any left by crashed workers of this session."""
     config = session.config
     settings = config.stash.get(SETTINGS, None)
-    if settings is None or settings.keep_cluster or settings.cluster != "kind":
+    if settings is None:
         return
-    for provider in list(config.stash[PROVIDERS]):
-        provider.delete()
+    for provider in list(config.stash[PROVIDERS]):     # debug pods on existing clusters too
+        if settings.cluster == "existing" or not settings.keep_cluster:
+            provider.delete()
+    if settings.keep_cluster or settings.cluster != "kind":
+        return
     if not hasattr(config, "workerinput") and kindcluster.kind_is_built(settings.kind_bin):
         token = config.stash[TOKEN]
         for name in kindcluster.existing_clusters(settings.kind_bin):

@@ -35,6 +35,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
                     help="image of the short-lived privileged pod used for node checks on an "
                          f"existing cluster; its nodes must be able to pull it (default {DEBUG_IMAGE})")
+    group.addoption("--node-checks", action="store_true",
+                    help="gate: also read node files (daemon.json, runtime handlers, sockets) "
+                         "through a short-lived privileged debug pod per node")
     group.addoption("--keep-cluster", action="store_true",
                     help="keep the kind clusters after the run (also after a failure)")
     group.addoption("--kind-bin", metavar="PATH",
@@ -61,6 +64,7 @@ class Settings:
     kind_bin: Path | None
     node_images: dict[str, str] = field(default_factory=dict)
     debug_image: str = DEBUG_IMAGE
+    node_checks: bool = False
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
@@ -118,6 +122,6 @@ def settings_from(config: pytest.Config) -> Settings:
         runtimes=_runtimes(opt("runtime")), k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=kind_bin, node_images=_node_images(opt("node_image")),
-        debug_image=opt("debug_image"),
+        debug_image=opt("debug_image"), node_checks=opt("node_checks"),
         report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
         latency_slo=opt("latency_slo"))

@@ -54,12 +54,50 @@ def markdown(doc: dict) -> str:
             lines.append(f"\nmedian({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
+    lines += gate_markdown(doc.get("gate", {}))
     problems = not_passed(doc)
     if problems:
         lines += ["", "## Not passed", ""]
         for r in problems:
             lines.append(f"- **{r['outcome']}** `{r['check']}` [{r['runtime']}]: {r['message']}")
     return "\n".join(lines) + "\n"
+
+
+def gate_markdown(gates: dict) -> list[str]:
+    lines = []
+    for runtime, g in sorted(gates.items()):
+        lines += ["", f"## Upgrade gate, target {runtime}: {g['verdict']}", ""]
+        for reason in g["undecided"]:
+            lines.append(f"- **could not decide**: {reason}")
+        if g["findings"]:
+            lines += ["| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
+            cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+            lines += [f"| {f['severity']} | `{cell(f['object'])}` | {cell(f['depends_on'])} | "
+                      f"{cell(f['why'])} | {cell(f['remediation'])} |" for f in g["findings"]]
+        lines += ["", "Check by hand (the API cannot show these):", ""]
+        lines += [f"- [ ] **{c['item']}**: {c['check']}" for c in g["checklist"]]
+    return lines
+
+
+def gate_html(gates: dict) -> str:
+    e = html_lib.escape
+    parts = []
+    for runtime, g in sorted(gates.items()):
+        rows = "".join(f'<tr class="{e(f["severity"])}"><td>{e(f["severity"])}</td>'
+                       f'<td><code>{e(f["object"])}</code></td><td>{e(f["depends_on"])}</td>'
+                       f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
+                       for f in g["findings"])
+        reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])
+        checklist = "".join(f"<li><input type=checkbox> <b>{e(c['item'])}</b>: {e(c['check'])}</li>"
+                            for c in g["checklist"])
+        parts.append(
+            f'<section class="gate" id="gate-{e(runtime)}"><h2>Upgrade gate, target {e(runtime)}: '
+            f'<span class="gate-verdict">{e(g["verdict"])}</span></h2><ul>{reasons}</ul>'
+            + (f'<table class="findings"><tr><th>severity</th><th>object</th><th>depends on</th>'
+               f'<th>why it breaks</th><th>fix</th></tr>{rows}</table>' if rows else
+               "<p>no findings</p>")
+            + f"<h3>Check by hand</h3><ul class=checklist>{checklist}</ul></section>")
+    return "".join(parts)
 
 
 def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, height=70) -> str:
@@ -121,6 +159,7 @@ body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
 table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
 th.check{{text-align:left;font-family:monospace;font-weight:normal}}
 td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
+tr.breaks td{{color:#cf222e;text-align:left;font-weight:normal}} tr.review td{{text-align:left;font-weight:normal}}
 .verdict-PASS{{color:#1a7f37}} .verdict-FAIL{{color:#cf222e}}
 </style></head><body>
 <h1>crigate report: <span id="verdict" class="verdict-{v}">{v}</span></h1>
@@ -129,6 +168,7 @@ td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f
 <h2>Checks &times; runtime</h2>
 <table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
 <h2>Pod start latency</h2><div id="latency">{latency or '<p>not measured in this run</p>'}</div>
+{gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
 </body></html>
 """

@@ -16,11 +16,17 @@ from pathlib import Path
 import pytest
 
 from . import render, stats
+from .gate.checklist import CHECKLIST
+
+GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
 
 RUNTIME_PROP = "crigate_runtime"
 AREA_PROP = "crigate_area"
 LATENCY_PROP = "crigate_latency"
 CLUSTER_PROP = "crigate_cluster"
+FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
+UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
+AREAS = ("sockets", "logs", "namespaces", "latency", "gpu", "gate")
 REPORTER_NAME = "crigate-reporter"
 
 
@@ -54,7 +60,7 @@ def pytest_collection_modifyitems(config, items) -> None:
         if runtime:
             item.user_properties.append((RUNTIME_PROP, runtime))
             area = next((m.name for m in item.iter_markers()
-                         if m.name in ("sockets", "logs", "namespaces", "latency", "gpu")), "")
+                         if m.name in AREAS), "")
             item.user_properties.append((AREA_PROP, area))
 
 
@@ -85,6 +91,8 @@ class Reporter:
         self.latency: dict[str, list[float]] = {}
         self.latency_extra: dict[str, dict] = {}
         self.clusters: dict[str, dict] = {}
+        self.findings: dict[str, dict[tuple, dict]] = defaultdict(dict)
+        self.undecided: dict[str, list[str]] = defaultdict(list)
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -98,6 +106,10 @@ class Reporter:
         if LATENCY_PROP in props and report.when == "call":
             self.latency[runtime] = props[LATENCY_PROP]["samples"]
             self.latency_extra[runtime] = props[LATENCY_PROP]
+        for found in props.get(FINDINGS_PROP, []):
+            self.findings[runtime][tuple(sorted(found.items()))] = found
+        if UNDECIDED_PROP in props and props[UNDECIDED_PROP] not in self.undecided[runtime]:
+            self.undecided[runtime].append(props[UNDECIDED_PROP])
         key = (check_name(report.nodeid), runtime)
         outcome = self._outcome(report)
         if outcome is None:
@@ -127,6 +139,27 @@ class Reporter:
         checks = sorted({k[0] for k in self.results})
         return checks, runtimes, {k: v["outcome"] for k, v in self.results.items()}
 
+    def gate(self) -> dict:
+        """Per runtime: GO, NO-GO or UNDECIDED, with findings and reasons."""
+        verdicts = {}
+        for runtime in self.settings.runtimes:
+            results = [r for r in self.results.values()
+                       if r["runtime"] == runtime and r["area"] == "gate"]
+            if not results:
+                continue
+            findings = list(self.findings[runtime].values())
+            reasons = list(self.undecided[runtime]) + [
+                f"{r['check']}: {r['message']}" for r in results if r["outcome"] == "error"
+                and not any(r["message"] in u for u in self.undecided[runtime])]
+            breaks = [f for f in findings if f["severity"] == "breaks"]
+            verdict = "NO-GO" if breaks else "UNDECIDED" if reasons else "GO"
+            verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,
+                                 "findings": sorted(findings, key=lambda f: (f["severity"] != "breaks",
+                                                                              f["check"], f["object"])),
+                                 "undecided": reasons,
+                                 "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
+        return verdicts
+
     def document(self) -> dict:
         latency = {}
         for runtime, samples in self.latency.items():
@@ -146,11 +179,16 @@ class Reporter:
             "latency_slo_s": self.settings.latency_slo,
             "clusters": self.clusters, "results": list(self.results.values()),
             "latency": latency, "latency_comparisons": comparisons,
+            "gate": self.gate(),
         }
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session) -> None:
         if not self.results:
             return
+        verdicts = [g["verdict"] for g in self.gate().values()]
+        if "UNDECIDED" in verdicts and "NO-GO" not in verdicts and session.exitstatus in (0, 1):
+            session.exitstatus = GATE_UNDECIDED_EXIT
         out = Path(self.settings.report_dir)
         out.mkdir(parents=True, exist_ok=True)
         doc = self.document()
@@ -175,6 +213,17 @@ class Reporter:
             tr.write_line(f"latency [{runtime}] n={s.n} p50={s.p50:.3f}s p90={s.p90:.3f}s "
                           f"p99={s.p99:.3f}s max={s.max:.3f}s p50 95% CI "
                           f"[{s.p50_ci[0]:.3f}, {s.p50_ci[1]:.3f}]")
+        for runtime, gate in self.gate().items():
+            breaks = [f for f in gate["findings"] if f["severity"] == "breaks"]
+            tr.write_line(f"crigate gate [{runtime}]: {gate['verdict']}: {len(breaks)} finding(s) "
+                          f"break after the switch, {len(gate['findings']) - len(breaks)} to review",
+                          red=gate["verdict"] != "GO", green=gate["verdict"] == "GO", bold=True)
+            for f in gate["findings"]:
+                tr.write_line(f"  [{f['severity']}] {f['object']}: {f['depends_on']}")
+                tr.write_line(f"      why: {f['why']}")
+                tr.write_line(f"      fix: {f['remediation']}")
+            for reason in gate["undecided"]:
+                tr.write_line(f"  could not decide: {reason}", red=True)
         if getattr(self, "written", None):
             tr.write_line(f"crigate report: {self.written}/report.html "
                           "(also results.json, report.md)")

@@ -1,0 +1,57 @@
+"""One audit per cluster: read the inventory, optionally visit the nodes, and
+hand each rule what it needs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import nodecheck
+from .findings import BREAKS, Finding
+from .inventory import Inventory, read_inventory
+
+MANAGED_BY = ("app.kubernetes.io/managed-by", "crigate")
+
+
+@dataclass
+class Audit:
+    inventory: Inventory
+    node_handlers: dict[str, set[str]] = field(default_factory=dict)
+    node_findings: list[Finding] = field(default_factory=list)
+    node_facts: dict[str, dict] = field(default_factory=dict)
+
+
+def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> None:
+    """crigate's own namespaces and debug pods are not the user's workloads."""
+    key, value = MANAGED_BY
+    inventory.templates = [t for t in inventory.templates if t.namespace not in crigate_namespaces
+                           and t.labels.get(key) != value]
+    inventory.config_maps = {k: v for k, v in inventory.config_maps.items()
+                             if k[0] not in crigate_namespaces}
+    inventory.runtime_classes = [rc for rc in inventory.runtime_classes
+                                 if (rc["metadata"].get("labels") or {}).get(key) != value]
+    inventory.events = [e for e in inventory.events
+                        if e.get("metadata", {}).get("namespace") not in crigate_namespaces]
+
+
+def crigate_namespaces(api_client) -> set[str]:
+    from kubernetes import client
+    try:
+        found = client.CoreV1Api(api_client).list_namespace(label_selector="=".join(MANAGED_BY))
+    except client.ApiException:
+        return set()
+    return {n.metadata.name for n in found.items}
+
+
+def run_audit(api_client, hosts: dict | None = None) -> Audit:
+    """hosts: node name -> testinfra host, given only with --node-checks."""
+    inventory = read_inventory(api_client)
+    drop_crigate_objects(inventory, crigate_namespaces(api_client))
+    audit = Audit(inventory)
+    for node, host in (hosts or {}).items():
+        audit.node_handlers[node] = nodecheck.runtime_handlers(host)
+        audit.node_findings.extend(nodecheck.daemon_json(host, node))
+        audit.node_facts[node] = nodecheck.facts(host)
+    return audit
+
+
+def breaking(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == BREAKS]

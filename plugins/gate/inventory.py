@@ -1,0 +1,191 @@
+"""Everything the gate reads from the API, read-only, as plain dicts.
+
+Each list is tried cluster-wide first; when RBAC denies that, namespace by
+namespace, so one forbidden namespace costs only that namespace, and the
+denial is recorded with the exact permission that is missing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from kubernetes import client
+
+from .findings import PodTemplate
+
+
+class Unreachable(RuntimeError):
+    """The API server could not be asked at all."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    group_version: str      # "v1", "apps/v1", ...
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group(self) -> str:
+        return self.group_version.split("/")[0] if "/" in self.group_version else ""
+
+    def path(self, namespace: str | None = None) -> str:
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        return f"{base}/namespaces/{namespace}/{self.plural}" if namespace else f"{base}/{self.plural}"
+
+    def rbac(self, namespace: str | None) -> str:
+        where = f"in namespace {namespace}" if namespace else "cluster-wide"
+        return f"list {self.plural} (apiGroup {self.group or 'core'!r}) {where}"
+
+
+NAMESPACES = Resource("v1", "namespaces", namespaced=False)
+NODES = Resource("v1", "nodes", namespaced=False)
+RUNTIME_CLASSES = Resource("node.k8s.io/v1", "runtimeclasses", namespaced=False)
+PODS = Resource("v1", "pods")
+CONFIG_MAPS = Resource("v1", "configmaps")
+EVENTS = Resource("v1", "events")
+WORKLOADS = {           # kind -> resource, and where its pod spec sits
+    "Deployment": (Resource("apps/v1", "deployments"), ("spec", "template", "spec")),
+    "StatefulSet": (Resource("apps/v1", "statefulsets"), ("spec", "template", "spec")),
+    "DaemonSet": (Resource("apps/v1", "daemonsets"), ("spec", "template", "spec")),
+    "ReplicaSet": (Resource("apps/v1", "replicasets"), ("spec", "template", "spec")),
+    "Job": (Resource("batch/v1", "jobs"), ("spec", "template", "spec")),
+    "CronJob": (Resource("batch/v1", "cronjobs"), ("spec", "jobTemplate", "spec", "template", "spec")),
+}
+# Pods owned by these are covered by their owner's template.
+COVERED_OWNERS = {"ReplicaSet", "DaemonSet", "StatefulSet", "Job"}
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+READ_ONLY_RESOURCES = [NAMESPACES, NODES, RUNTIME_CLASSES, PODS, CONFIG_MAPS, EVENTS,
+                       *(r for r, _ in WORKLOADS.values())]
+
+
+@dataclass
+class Inventory:
+    templates: list[PodTemplate] = field(default_factory=list)
+    config_maps: dict[tuple[str, str], dict] = field(default_factory=dict)   # (ns, name) -> data
+    nodes: list[dict] = field(default_factory=list)
+    runtime_classes: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)      # missing permissions, in words
+
+    def config_map(self, namespace: str, name: str) -> dict:
+        return self.config_maps.get((namespace, name), {})
+
+
+class Reader:
+    def __init__(self, api_client: client.ApiClient):
+        self.api = api_client
+        self.denied: list[str] = []
+        self._namespaces: list[str] | None = None
+
+    def get(self, path: str, params: dict | None = None) -> dict:
+        method, url, headers, body, post = self.api.param_serialize(
+            "GET", path, query_params=list((params or {}).items()),
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        try:
+            response = self.api.call_api(method, url, header_params=headers)
+        except client.ApiException as err:
+            if err.status == 0:           # TLS and similar: no answer from the server
+                raise Unreachable(f"API server {self.api.configuration.host}: {err.reason}") from None
+            raise
+        except Exception as err:        # connection refused, DNS, timeouts
+            raise Unreachable(f"API server {self.api.configuration.host} unreachable: {err}") from None
+        response.read()
+        if response.status >= 400:
+            raise client.ApiException(http_resp=response)
+        return json.loads(response.data)
+
+    def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
+        items, params = [], {"limit": 500}
+        while True:
+            page = self.get(resource.path(namespace), params)
+            items.extend(page.get("items", []))
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return items
+            params["continue"] = token
+
+    def namespaces(self) -> list[str]:
+        if self._namespaces is None:
+            self._namespaces = [n["metadata"]["name"] for n in self.list_all(NAMESPACES)]
+        return self._namespaces
+
+    def read(self, resource: Resource, optional: bool = False) -> list[dict]:
+        """Cluster-wide list; on 403 per namespace; denials recorded, never raised."""
+        try:
+            return self.list_all(resource)
+        except client.ApiException as err:
+            if err.status == 404 and optional:
+                return []
+            if err.status != 403:
+                raise
+            if not resource.namespaced:
+                self.denied.append(resource.rbac(None))
+                return []
+        try:
+            namespaces = self.namespaces()
+        except client.ApiException as err:
+            if err.status != 403:
+                raise
+            self.denied.append(f"{resource.rbac(None)} (or {NAMESPACES.rbac(None)} to read it "
+                               "namespace by namespace)")
+            return []
+        items = []
+        for namespace in namespaces:
+            try:
+                items.extend(self.list_all(resource, namespace))
+            except client.ApiException as err:
+                if err.status != 403:
+                    raise
+                self.denied.append(resource.rbac(namespace))
+        return items
+
+
+def pod_spec(obj: dict, where: tuple[str, ...]) -> dict:
+    for key in where:
+        obj = obj.get(key) or {}
+    return obj
+
+
+def templates_from(kind: str, objects: list[dict], where: tuple[str, ...]) -> list[PodTemplate]:
+    found = []
+    for obj in objects:
+        meta = obj["metadata"]
+        owners = {o.get("kind") for o in meta.get("ownerReferences", [])}
+        if kind == "ReplicaSet" and "Deployment" in owners:
+            continue
+        if kind == "Job" and "CronJob" in owners:
+            continue
+        found.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"],
+                                 pod_spec(obj, where), meta.get("labels") or {}))
+    return found
+
+
+def pod_templates(pods: list[dict]) -> list[PodTemplate]:
+    """Bare pods, static (mirror) pods and pods of controllers the gate does not list."""
+    found = []
+    for pod in pods:
+        meta = pod["metadata"]
+        owners = {o.get("kind") for o in meta.get("ownerReferences", [])}
+        if owners & COVERED_OWNERS:
+            continue
+        kind = "StaticPod" if MIRROR_ANNOTATION in (meta.get("annotations") or {}) else "Pod"
+        found.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"], pod.get("spec", {}),
+                                 meta.get("labels") or {}))
+    return found
+
+
+def read_inventory(api_client: client.ApiClient) -> Inventory:
+    reader = Reader(api_client)
+    inventory = Inventory()
+    for kind, (resource, where) in WORKLOADS.items():
+        inventory.templates.extend(templates_from(kind, reader.read(resource), where))
+    inventory.templates.extend(pod_templates(reader.read(PODS)))
+    for cm in reader.read(CONFIG_MAPS):
+        meta = cm["metadata"]
+        inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
+    inventory.nodes = reader.read(NODES)
+    inventory.runtime_classes = reader.read(RUNTIME_CLASSES, optional=True)
+    inventory.events = [e for e in reader.read(EVENTS)
+                        if e.get("reason") in ("FailedCreatePodSandBox", "FailedCreatePodSandbox")]
+    inventory.denied = reader.denied
+    return inventory

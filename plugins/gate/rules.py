@@ -1,0 +1,298 @@
+"""The gate's rules: each reads the inventory and returns findings.
+
+Every rule names what the object depends on, why that breaks once the nodes
+run a CRI runtime, and the fix for the target runtime.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugins.expectations import RUNTIMES
+
+from . import logconfig
+from .findings import BREAKS, REVIEW, Finding, PodTemplate
+from .inventory import Inventory
+from .shell import command_calls, docker_calls, looks_like_script
+
+DOCKER_SOCKET_PATHS = ("/run/docker.sock", "/run/dockershim.sock")
+DOCKER_DATA = "/var/lib/docker"
+DOCKER_ENV = ("DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
+GPU_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
+GPU_RESOURCE = "nvidia.com/gpu"
+KUBEADM_CRI_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
+AGENTS_FILE = Path(__file__).with_name("agents.toml")
+
+
+def normalize(path: str) -> str:
+    """/var/run is /run on every systemd host."""
+    path = path.rstrip("/") or "/"
+    return "/run" + path[len("/var/run"):] if path == "/var/run" or path.startswith("/var/run/") else path
+
+
+def is_under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def cri_tools(runtime: str) -> str:
+    socket = RUNTIMES[runtime].socket
+    extra = " or `ctr -n k8s.io` / nerdctl" if runtime == "containerd" else ""
+    return f"the CRI socket {socket} with crictl{extra}"
+
+
+def where(template: PodTemplate, container: dict | None = None) -> str:
+    return template.ref + (f"/{container['name']}" if container else "")
+
+
+def runs_own_docker(template: PodTemplate) -> bool:
+    """Docker-in-Docker: the pod brings its own daemon, so nothing depends on the node."""
+    for c in template.containers():
+        argv = " ".join([*c.get("command", []), *c.get("args", [])])
+        if "dind" in c.get("image", "") or re.search(r"(^|/|\s)dockerd(\s|$)", argv):
+            return True
+    return False
+
+
+def container_mentions(template: PodTemplate, container: dict, inventory: Inventory, text: str) -> bool:
+    blobs = [*container.get("command", []), *container.get("args", []),
+             *(str(e.get("value", "")) for e in container.get("env", []))]
+    for name in template.configmap_names(container):
+        blobs.extend(inventory.config_map(template.namespace, name).values())
+    return any(text in b for b in blobs)
+
+
+def socket_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    for t in inventory.templates:
+        for c in t.containers():
+            for host_path, mount in t.host_paths(c):
+                path = normalize(host_path)
+                exact = [s for s in DOCKER_SOCKET_PATHS if path == s]
+                parent = [s for s in DOCKER_SOCKET_PATHS if path != s and is_under(s, path)]
+                if exact:
+                    findings.append(Finding(
+                        "docker-socket-mount", where(t, c), f"hostPath {host_path} (the Docker API)",
+                        "the socket does not exist on a CRI node, so the mount is an empty "
+                        "directory or the pod fails to start",
+                        f"use {cri_tools(runtime)} for container metadata, or the kubelet/API for "
+                        "pod data; build images with a daemonless builder (kaniko, buildkit)"))
+                elif parent and path not in ("/",):
+                    uses = container_mentions(t, c, inventory, "docker.sock")
+                    findings.append(Finding(
+                        "docker-socket-parent-mount", where(t, c),
+                        f"hostPath {host_path} mounted at {mount.get('mountPath')}, which holds "
+                        f"{parent[0]}",
+                        "the container can reach the Docker socket through the directory; "
+                        + ("it refers to docker.sock, which will be gone" if uses else
+                           "check whether it uses docker.sock, which will be gone"),
+                        f"mount only what it needs; if it talks to Docker, use {cri_tools(runtime)}",
+                        BREAKS if uses else REVIEW))
+    return findings
+
+
+def docker_data_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    for t in inventory.templates:
+        for c in t.containers():
+            for host_path, _ in t.host_paths(c):
+                if is_under(host_path, DOCKER_DATA):
+                    findings.append(Finding(
+                        "docker-data-mount", where(t, c), f"hostPath {host_path}",
+                        "Docker's data root is not used by CRI runtimes: no container logs or "
+                        "layers appear there after the switch",
+                        "read container logs from /var/log/pods (or the /var/log/containers "
+                        "symlinks) in CRI format; read containers through "
+                        f"{cri_tools(runtime)}"))
+    return findings
+
+
+def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> dict[str, str]:
+    names = {e["name"]: "env" for e in container.get("env", []) if e.get("name") in DOCKER_ENV}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef", {}).get("name")
+        data = inventory.config_map(template.namespace, ref) if ref else {}
+        names.update({f"{source.get('prefix', '')}{k}": f"ConfigMap {ref}"
+                      for k in data if f"{source.get('prefix', '')}{k}" in DOCKER_ENV})
+    return names
+
+
+def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    for t in inventory.templates:
+        if runs_own_docker(t):
+            continue
+        for c in t.containers():
+            names = _env_names(t, c, inventory)
+            if names:
+                listed = ", ".join(f"{k} (from {v})" for k, v in sorted(names.items()))
+                findings.append(Finding(
+                    "docker-env", where(t, c), listed,
+                    "it points the Docker client at a daemon on the node, which a CRI node does "
+                    "not run", f"drop the Docker client: use {cri_tools(runtime)}, or run a "
+                    "Docker-in-Docker sidecar if the job really needs a Docker API"))
+    return findings
+
+
+def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    for t in inventory.templates:
+        if runs_own_docker(t):
+            continue
+        for c in t.containers():
+            calls = command_calls(c.get("command", []), c.get("args", []))
+            sources = ["command/args"] if calls else []
+            for name in t.configmap_names(c):
+                for key, value in inventory.config_map(t.namespace, name).items():
+                    if looks_like_script(key, value):
+                        found = docker_calls(value)
+                        if found:
+                            calls.extend(found)
+                            sources.append(f"ConfigMap {name} key {key}")
+            if calls:
+                findings.append(Finding(
+                    "docker-cli", where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in "
+                    f"{', '.join(sources)}",
+                    "there is no Docker daemon on a CRI node for the CLI to talk to",
+                    f"replace with crictl against {RUNTIMES[runtime].socket}"
+                    + (" or nerdctl/ctr -n k8s.io" if runtime == "containerd" else "")
+                    + "; build images with kaniko or buildkit"))
+    return findings
+
+
+def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    for (namespace, name), data in sorted(inventory.config_maps.items()):
+        users = [t.ref for t in inventory.templates if t.namespace == namespace
+                 and any(name in t.configmap_names(c) for c in t.containers())]
+        for key, value in sorted(data.items()):
+            for problem in logconfig.problems(value):
+                used = f" (used by {', '.join(users)})" if users else ""
+                findings.append(Finding(
+                    "log-shipper-config", f"ConfigMap/{namespace}/{name}[{key}]{used}",
+                    problem.depends_on, problem.why, problem.remediation))
+    return findings
+
+
+@dataclass(frozen=True)
+class Agent:
+    vendor: str
+    names: tuple[str, ...]
+    severity: str
+    remediation: str
+    source: str
+    breaks_when_config_has: str = ""
+
+
+def load_agents(path: Path = AGENTS_FILE) -> list[Agent]:
+    table = tomllib.loads(path.read_text())
+    return [Agent(**{**entry, "names": tuple(entry["names"])}) for entry in table["agent"]]
+
+
+def node_agents(inventory: Inventory, runtime: str, agents: list[Agent] | None = None) -> list[Finding]:
+    findings = []
+    for t in inventory.templates:
+        images = " ".join(c.get("image", "").rsplit(":", 1)[0] for c in t.containers())
+        for agent in agents if agents is not None else load_agents():
+            if not any(n in t.name or n in images for n in agent.names):
+                continue
+            severity, depends = agent.severity, f"{agent.vendor}, an agent that needed changes"
+            if agent.breaks_when_config_has and any(
+                    container_mentions(t, c, inventory, agent.breaks_when_config_has)
+                    for c in t.containers()):
+                severity = BREAKS
+                depends += f" (its config enables {agent.breaks_when_config_has})"
+            findings.append(Finding(
+                "node-agent", t.ref, depends,
+                "agents that read containers from Docker Engine lose them on a CRI node "
+                f"(source: {agent.source})", agent.remediation, severity))
+            break
+    return findings
+
+
+def handlers_on_nodes(inventory: Inventory, from_node_checks: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Runtime handlers each node is known to provide: node status (1.30+), node checks."""
+    known = {n: set(h) for n, h in from_node_checks.items()}
+    for node in inventory.nodes:
+        reported = node.get("status", {}).get("runtimeHandlers") or []
+        if reported:
+            known.setdefault(node["metadata"]["name"], set()).update(
+                h.get("name") or "runc" for h in reported)     # "" is the default handler
+    return known
+
+
+def gpu_runtime(inventory: Inventory, runtime: str,
+                node_handlers: dict[str, set[str]] | None = None) -> list[Finding]:
+    findings = []
+    known = handlers_on_nodes(inventory, node_handlers or {})
+    for rc in inventory.runtime_classes:
+        name, handler = rc["metadata"]["name"], rc.get("handler", "")
+        failed = [e for e in inventory.events if f'"{handler}"' in e.get("message", "")
+                  or f"handler {handler}" in e.get("message", "")]
+        provided = [n for n, h in known.items() if handler in h]
+        if failed or (known and not provided):
+            evidence = (f"sandbox creation failed: {failed[0].get('message', '')[:200]}" if failed
+                        else f"nodes report handlers {sorted(set().union(*known.values()))}")
+            findings.append(Finding(
+                "runtime-class-handler", f"RuntimeClass/{name}", f"handler {handler!r}",
+                f"no node's runtime provides it ({evidence}); pods using it fail to start",
+                f"add a runtime handler named {handler!r} to the {runtime} config of the GPU "
+                "nodes (NVIDIA Container Toolkit: `nvidia-ctk runtime configure --runtime="
+                f"{'containerd' if runtime == 'containerd' else 'crio'}`), or fix the "
+                "RuntimeClass's handler"))
+        elif not known:
+            findings.append(Finding(
+                "runtime-class-handler", f"RuntimeClass/{name}", f"handler {handler!r}",
+                "the nodes do not report their runtime handlers, so whether one provides it "
+                "is unknown", "run the gate with --node-checks, or check the runtime config of "
+                "the nodes that run these pods", REVIEW))
+    docker_nodes = [n for n in inventory.nodes
+                    if n.get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
+                    .startswith("docker://")]
+    for t in inventory.templates:
+        if t.spec.get("runtimeClassName"):
+            continue
+        for c in t.containers():
+            limits = {**c.get("resources", {}).get("limits", {}),
+                      **c.get("resources", {}).get("requests", {})}
+            env = {e.get("name") for e in c.get("env", [])}
+            relied_on_docker = (GPU_RESOURCE in limits and docker_nodes) or (
+                env & set(GPU_ENV) and GPU_RESOURCE not in limits)
+            if relied_on_docker:
+                findings.append(Finding(
+                    "gpu-default-runtime", where(t, c),
+                    f"{GPU_RESOURCE} or NVIDIA_VISIBLE_DEVICES without a runtimeClassName",
+                    "GPUs reached it through Docker's default runtime (nvidia-docker2); "
+                    f"{runtime} runs runc unless configured otherwise",
+                    f"make nvidia the default runtime of {runtime} on GPU nodes (the EKS "
+                    "accelerated AMI does this) or set runtimeClassName: nvidia", REVIEW))
+    return findings
+
+
+def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
+    findings = []
+    docker_nodes = []
+    for node in inventory.nodes:
+        name = node["metadata"]["name"]
+        annotation = (node["metadata"].get("annotations") or {}).get(KUBEADM_CRI_ANNOTATION, "")
+        if "dockershim" in annotation or "docker.sock" in annotation:
+            findings.append(Finding(
+                "kubeadm-cri-socket", f"Node/{name}", f"annotation {KUBEADM_CRI_ANNOTATION}="
+                f"{annotation}", "kubeadm upgrade and join read the CRI socket from it",
+                f"after switching the node, set it to {RUNTIMES[runtime].socket} "
+                f"(kubectl annotate node {name} --overwrite "
+                f"{KUBEADM_CRI_ANNOTATION}={RUNTIMES[runtime].socket})"))
+        version = node.get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
+        if version.startswith("docker://"):
+            docker_nodes.append(f"{name} ({version})")
+    if docker_nodes:
+        findings.append(Finding(
+            "docker-nodes", f"{len(docker_nodes)} of {len(inventory.nodes)} nodes",
+            ", ".join(docker_nodes[:5]) + (" ..." if len(docker_nodes) > 5 else ""),
+            "Kubernetes 1.24 kubelets cannot use Docker Engine through dockershim",
+            f"replace these nodes with {runtime} nodes (EKS: node groups on an AMI with "
+            "--container-runtime containerd, then 1.24) after fixing every finding above",
+            REVIEW))
+    return findings
+

@@ -1,0 +1,87 @@
+"""The upgrade gate: what breaks in this cluster when its nodes run a CRI
+runtime instead of Docker. Read-only unless --node-checks.
+
+    pytest --cluster=existing --kubeconfig PATH -m gate   (or: crigate-gate)
+
+Each check fails on findings that break after the switch (NO-GO) and lists
+those to review; an audit that could not read everything makes the run
+exit 2 (could not decide) unless something already breaks.
+"""
+from __future__ import annotations
+
+import pytest
+
+from plugins.gate import rules
+from plugins.gate.audit import breaking, run_audit
+from plugins.gate.inventory import Unreachable
+from plugins.report import FINDINGS_PROP, UNDECIDED_PROP
+
+pytestmark = pytest.mark.gate
+
+
+def undecided(request, reason: str) -> None:
+    request.node.user_properties.append((UNDECIDED_PROP, reason))
+    pytest.fail(reason, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def audit(cluster, crigate_settings, request):
+    hosts = ({n: cluster.host(n) for n in cluster.nodes} if crigate_settings.node_checks else None)
+    try:
+        return run_audit(cluster.kube.api_client, hosts)
+    except Unreachable as err:
+        undecided(request, f"[{cluster.runtime}] {err}")
+
+
+def report_findings(request, findings) -> None:
+    __tracebackhide__ = True
+    request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
+    broken = breaking(findings)
+    assert not broken, (f"{len(broken)} finding(s) break after the switch:\n"
+                        + "\n".join(f"- {f.line()}" for f in broken))
+
+
+def test_audit_read_everything(audit, request):
+    if audit.inventory.denied:
+        undecided(request, "the audit could not read everything; missing permission(s): "
+                  + "; ".join(audit.inventory.denied)
+                  + " (grant the crigate-gate ClusterRole: crigate-gate --print-rbac)")
+
+
+def test_no_docker_socket_mounts(audit, runtime, request):
+    report_findings(request, rules.socket_mounts(audit.inventory, runtime))
+
+
+def test_no_docker_data_mounts(audit, runtime, request):
+    report_findings(request, rules.docker_data_mounts(audit.inventory, runtime))
+
+
+def test_no_docker_env(audit, runtime, request):
+    report_findings(request, rules.docker_env(audit.inventory, runtime))
+
+
+def test_no_docker_cli_calls(audit, runtime, request):
+    report_findings(request, rules.docker_cli(audit.inventory, runtime))
+
+
+def test_log_shippers_read_cri_logs(audit, runtime, request):
+    report_findings(request, rules.log_shippers(audit.inventory, runtime))
+
+
+def test_node_agents_support_cri(audit, runtime, request):
+    report_findings(request, rules.node_agents(audit.inventory, runtime))
+
+
+def test_nodes_ready_to_switch(audit, runtime, request):
+    report_findings(request, rules.node_runtime(audit.inventory, runtime))
+
+
+def test_gpu_runtime_classes(audit, runtime, request):
+    report_findings(request, rules.gpu_runtime(audit.inventory, runtime, audit.node_handlers))
+
+
+def test_node_docker_config(audit, crigate_settings, request):
+    if not crigate_settings.node_checks:
+        pytest.skip("node files not read: run with --node-checks (creates a short-lived "
+                    "privileged debug pod per node)")
+    report_findings(request, audit.node_findings)

@@ -1,0 +1,199 @@
+"""The gate's rules on API-shaped objects: what must be found, and the look-alikes
+that must not. (The same cases run against real clusters in tests/testbed/test_gate.py.)"""
+from __future__ import annotations
+
+import pytest
+
+from plugins.gate import logconfig, rules
+from plugins.gate.findings import BREAKS, REVIEW, PodTemplate
+from plugins.gate.inventory import Inventory, pod_templates, templates_from
+from plugins.gate.shell import command_calls, docker_calls
+
+
+def template(name="w", containers=(), volumes=(), kind="Deployment", **spec) -> PodTemplate:
+    return PodTemplate(kind, "ns", name, {"containers": list(containers), "volumes": list(volumes), **spec})
+
+
+def c(name="main", **fields) -> dict:
+    return {"name": name, "image": "busybox", **fields}
+
+
+def mount(volume, path="/m", **extra):
+    return {"name": volume, "mountPath": path, **extra}
+
+
+def hostpath(volume, path):
+    return {"name": volume, "hostPath": {"path": path}}
+
+
+def inventory(*templates, config_maps=None, **extra) -> Inventory:
+    return Inventory(templates=list(templates), config_maps=config_maps or {}, **extra)
+
+
+@pytest.mark.parametrize("path,check,severity", [
+    ("/var/run/docker.sock", "docker-socket-mount", BREAKS),
+    ("/run/docker.sock", "docker-socket-mount", BREAKS),
+    ("/var/run/dockershim.sock", "docker-socket-mount", BREAKS),
+    ("/var/run", "docker-socket-parent-mount", REVIEW),
+    ("/run/", "docker-socket-parent-mount", REVIEW),
+])
+def test_socket_mounts_found(path, check, severity):
+    t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
+    [finding] = rules.socket_mounts(inventory(t), "containerd")
+    assert (finding.check, finding.severity) == (check, severity)
+    assert "containerd.sock" in finding.remediation
+
+
+def test_parent_mount_breaks_when_the_container_uses_the_socket():
+    t = template(containers=[c(args=["--docker=unix:///host/run/docker.sock"],
+                               volumeMounts=[mount("v", "/host/run")])],
+                 volumes=[hostpath("v", "/var/run")])
+    [finding] = rules.socket_mounts(inventory(t), "cri-o")
+    assert finding.severity == BREAKS and "crio.sock" in finding.remediation
+
+
+@pytest.mark.parametrize("path", ["/run/containerd/containerd.sock", "/var/run/netns",
+                                  "/run/xtables.lock", "/var/log/pods", "/"])
+def test_socket_look_alikes_not_found(path):
+    t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
+    assert rules.socket_mounts(inventory(t), "containerd") == []
+
+
+def test_subpath_narrows_a_parent_mount_to_the_socket():
+    t = template(containers=[c(volumeMounts=[mount("v", subPath="docker.sock")])],
+                 volumes=[hostpath("v", "/var/run")])
+    [finding] = rules.socket_mounts(inventory(t), "containerd")
+    assert finding.check == "docker-socket-mount"
+
+
+def test_docker_data_mounts():
+    found = template("a", [c(volumeMounts=[mount("v")])], [hostpath("v", "/var/lib/docker/containers")])
+    clean = template("b", [c(volumeMounts=[mount("v")])], [hostpath("v", "/var/lib/dockerish")])
+    assert [f.object for f in rules.docker_data_mounts(inventory(found, clean), "containerd")] == [
+        "Deployment/ns/a/main"]
+
+
+def test_docker_env_direct_and_from_config_map_but_not_with_dind():
+    direct = template("direct", [c(env=[{"name": "DOCKER_HOST", "value": "tcp://1.2.3.4:2375"}])])
+    via_cm = template("via-cm", [c(envFrom=[{"configMapRef": {"name": "env"}}])])
+    dind = template("dind", [c(env=[{"name": "DOCKER_HOST", "value": "tcp://localhost:2375"}]),
+                             c("daemon", image="docker:24-dind")])
+    other = template("other", [c(env=[{"name": "DOCKERFILE", "value": "x"}])])
+    found = rules.docker_env(inventory(direct, via_cm, dind, other,
+                                       config_maps={("ns", "env"): {"DOCKER_HOST": "tcp://x"}}),
+                             "containerd")
+    assert sorted(f.object for f in found) == ["Deployment/ns/direct/main", "Deployment/ns/via-cm/main"]
+
+
+SCRIPT = """#!/bin/sh
+# docker ps was used here once
+set -e
+echo "docker"
+if true; then sudo docker rm -f x; fi
+"""
+
+
+def test_docker_calls_in_scripts_not_mentions():
+    assert docker_calls(SCRIPT) == ["if true; then sudo docker rm -f x; fi"]
+    assert docker_calls("image=docker.io/library/registry:2\ndocker-registry serve\n") == []
+    assert docker_calls("cat img.tar | docker load") == ["cat img.tar | docker load"]
+    assert command_calls(["sh", "-c"], ["docker build . && docker push x"])
+    assert command_calls(["/usr/bin/docker"], ["ps"]) == ["/usr/bin/docker ps"]
+    assert command_calls(["registry"], ["serve", "/etc/docker/registry/config.yml"]) == []
+
+
+def test_docker_cli_in_mounted_script_config_map():
+    t = template("job", [c(command=["/s/run.sh"], volumeMounts=[mount("s")])],
+                 [{"name": "s", "configMap": {"name": "scripts"}}])
+    clean = template("clean", [c(command=["/s/run.sh"], volumeMounts=[mount("s")])],
+                     [{"name": "s", "configMap": {"name": "migrated"}}])
+    inv = inventory(t, clean, config_maps={("ns", "scripts"): {"run.sh": SCRIPT},
+                                           ("ns", "migrated"): {"run.sh": "#!/bin/sh\n# docker\ncrictl ps\n"}})
+    [finding] = rules.docker_cli(inv, "containerd")
+    assert finding.object == "Deployment/ns/job/main" and "scripts key run.sh" in finding.depends_on
+
+
+@pytest.mark.parametrize("text,found", [
+    ("[INPUT]\n    Name tail\n    Path /var/log/containers/*.log\n    Parser docker\n", True),
+    ("[INPUT]\n    Name tail\n    Path /var/log/containers/*.log\n    Docker_Mode On\n", True),
+    ("[INPUT]\n    Name tail\n    Path /var/lib/docker/containers/*/*.log\n", True),
+    ("[INPUT]\n    Name tail\n    Path /var/log/containers/*.log\n    multiline.parser docker, cri\n", False),
+    ("[INPUT]\n    Name tail\n    Path /var/log/containers/*.log\n    Parser cri\n", False),
+    ("[PARSER]\n    Name docker\n    Format json\n", False),
+    ("# Parser docker was replaced\n[INPUT]\n    Name tail\n    Path /var/log/pods/*/*/*.log\n    Parser cri\n", False),
+    ("pipeline:\n  inputs:\n    - name: tail\n      path: /var/log/containers/*.log\n      parser: docker\n", True),
+    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  <parse>\n    @type json\n  </parse>\n</source>", True),
+    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  format json\n</source>", True),
+    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  <parse>\n    @type cri\n  </parse>\n</source>", False),
+    ("<source>\n  @type tail\n  path /var/log/app.log\n  format json\n</source>", False),
+])
+def test_log_shipper_configs(text, found):
+    assert bool(logconfig.problems(text)) is found
+
+
+def test_node_agents_from_the_table():
+    agents = rules.load_agents()
+    assert all(a.source.startswith("https://") for a in agents)
+    flame = template("kubectl-flame", kind="DaemonSet")
+    datadog = template("datadog-agent", kind="DaemonSet")
+    signalfx = template("agent", [c(image="quay.io/signalfx/signalfx-agent:5.0",
+                                    args=["--monitor=docker-container-stats"])], kind="DaemonSet")
+    exporter = template("node-exporter", kind="DaemonSet")
+    found = {f.object: f.severity for f in rules.node_agents(
+        inventory(flame, datadog, signalfx, exporter), "containerd")}
+    assert found == {"DaemonSet/ns/kubectl-flame": BREAKS, "DaemonSet/ns/datadog-agent": REVIEW,
+                     "DaemonSet/ns/agent": BREAKS}
+
+
+def node(name, runtime="docker://20.10.17", annotations=None, handlers=None) -> dict:
+    status = {"nodeInfo": {"containerRuntimeVersion": runtime}}
+    if handlers is not None:
+        status["runtimeHandlers"] = [{"name": h} for h in handlers]
+    return {"metadata": {"name": name, "annotations": annotations or {}}, "status": status}
+
+
+def test_runtime_class_handlers_from_node_status_and_node_checks():
+    classes = [{"metadata": {"name": "gpu"}, "handler": "nvidia"},
+               {"metadata": {"name": "kata"}, "handler": "kata"}]
+    inv = inventory(runtime_classes=classes, nodes=[node("n1", "containerd://2.0", handlers=["", "nvidia"])])
+    found = [(f.object, f.severity) for f in rules.gpu_runtime(inv, "containerd")]
+    assert found == [("RuntimeClass/kata", BREAKS)]
+    unknown = inventory(runtime_classes=classes, nodes=[node("n1")])
+    assert {f.severity for f in rules.gpu_runtime(unknown, "containerd")} == {REVIEW}
+    assert [f.object for f in rules.gpu_runtime(unknown, "containerd", {"n1": {"runc", "nvidia"}})
+            if f.severity == BREAKS] == ["RuntimeClass/kata"]
+
+
+def test_gpu_pods_that_relied_on_dockers_default_runtime():
+    env_only = template("env", [c(env=[{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}])])
+    with_class = template("rc", [c(env=[{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}])],
+                          runtimeClassName="nvidia")
+    requests = template("req", [c(resources={"limits": {"nvidia.com/gpu": 1}})])
+    on_docker = inventory(env_only, with_class, requests, nodes=[node("n1")])
+    assert sorted(f.object for f in rules.gpu_runtime(on_docker, "containerd")) == [
+        "Deployment/ns/env/main", "Deployment/ns/req/main"]
+    on_containerd = inventory(env_only, with_class, requests, nodes=[node("n1", "containerd://1.7")])
+    assert [f.object for f in rules.gpu_runtime(on_containerd, "containerd")] == ["Deployment/ns/env/main"]
+
+
+def test_node_runtime_facts():
+    nodes = [node("old", annotations={rules.KUBEADM_CRI_ANNOTATION: "/var/run/dockershim.sock"}),
+             node("new", "containerd://1.7",
+                  {rules.KUBEADM_CRI_ANNOTATION: "unix:///run/containerd/containerd.sock"})]
+    found = {f.check: f for f in rules.node_runtime(inventory(nodes=nodes), "containerd")}
+    assert found["kubeadm-cri-socket"].object == "Node/old"
+    assert found["docker-nodes"].object == "1 of 2 nodes" and found["docker-nodes"].severity == REVIEW
+
+
+def test_templates_cover_every_workload_once():
+    rs_of_deployment = {"metadata": {"name": "d-1", "namespace": "ns",
+                                     "ownerReferences": [{"kind": "Deployment"}]}, "spec": {}}
+    orphan = {"metadata": {"name": "o", "namespace": "ns"}, "spec": {"template": {"spec": {"containers": []}}}}
+    assert [t.name for t in templates_from("ReplicaSet", [rs_of_deployment, orphan],
+                                           ("spec", "template", "spec"))] == ["o"]
+    pods = [{"metadata": {"name": "p1", "namespace": "ns", "ownerReferences": [{"kind": "ReplicaSet"}]}},
+            {"metadata": {"name": "bare", "namespace": "ns"}},
+            {"metadata": {"name": "etcd-n1", "namespace": "kube-system",
+                          "annotations": {"kubernetes.io/config.mirror": "x"},
+                          "ownerReferences": [{"kind": "Node"}]}}]
+    assert [(t.kind, t.name) for t in pod_templates(pods)] == [("Pod", "bare"), ("StaticPod", "etcd-n1")]
