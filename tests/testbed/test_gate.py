@@ -122,7 +122,7 @@ def seeded(cluster, kubectl, tmp_path_factory):
             input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     kubectl("annotate", "node", node, "--overwrite",
             f"{KUBEADM_CRI_ANNOTATION}=/var/run/dockershim.sock")
-    subprocess.run(["docker", "exec", node, "sh", "-c", "mkdir -p /etc/docker && cat > "
+    subprocess.run(["docker", "exec", "-i", node, "sh", "-c", "mkdir -p /etc/docker && cat > "
                     "/etc/docker/daemon.json"], input=json.dumps(STALE_DAEMON_JSON), text=True,
                    check=True)
     try:
