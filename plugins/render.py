@@ -31,9 +31,23 @@ def verdict(doc: dict) -> str:
     return "FAIL" if bad else "PASS"
 
 
+def gate_only(doc: dict) -> bool:
+    return bool(doc.get("gate")) and all(r["area"] == "gate" for r in doc["results"])
+
+
+def title(doc: dict) -> tuple[str, str]:
+    """(heading text, verdict word): the gate's verdict for a gate run, else PASS/FAIL."""
+    if gate_only(doc):
+        verdicts = [g["verdict"] for g in doc["gate"].values()]
+        word = next((v for v in ("NO-GO", "UNDECIDED") if v in verdicts), "GO")
+        return "crigate gate", word
+    return "crigate report", verdict(doc)
+
+
 def markdown(doc: dict) -> str:
     checks, runtimes, cells = _matrix(doc)
-    lines = [f"# crigate report: {verdict(doc)}", "",
+    heading, word = title(doc)
+    lines = [f"# {heading}: {word}", "",
              f"Kubernetes {doc['kubernetes_minor']}; latency SLO p99 <= {doc['latency_slo_s']} s.", ""]
     for runtime, facts in sorted(doc["clusters"].items()):
         lines.append(f"- **{runtime}**: " + ", ".join(f"{k} `{v}`" for k, v in facts.items()
@@ -151,23 +165,27 @@ def html(doc: dict) -> str:
     problems = "".join(f'<li class="{r["outcome"]}"><b>{SYMBOLS.get(r["outcome"], r["outcome"])}</b> '
                        f'<code>{e(r["check"])}</code> [{e(r["runtime"])}]<pre>{e(r["message"])}</pre></li>'
                        for r in not_passed(doc))
-    v = verdict(doc)
+    heading, v = title(doc)
+    latency_section = ("" if gate_only(doc) else
+                       f'<h2>Pod start latency</h2><div id="latency">{latency or "<p>not measured in this run</p>"}</div>')
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>crigate report: {v}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{heading}: {v}</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
 table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
 th.check{{text-align:left;font-family:monospace;font-weight:normal}}
 td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
 tr.breaks td{{color:#cf222e;text-align:left;font-weight:normal}} tr.review td{{text-align:left;font-weight:normal}}
-.verdict-PASS{{color:#1a7f37}} .verdict-FAIL{{color:#cf222e}}
+.verdict-PASS,.verdict-GO{{color:#1a7f37}} .verdict-FAIL,.verdict-NO-GO{{color:#cf222e}} .verdict-UNDECIDED{{color:#9a6700}}
+table.findings{{table-layout:fixed;width:100%}} table.findings td{{overflow-wrap:anywhere;vertical-align:top}}
+table.findings th:first-child{{width:5em}}
 </style></head><body>
-<h1>crigate report: <span id="verdict" class="verdict-{v}">{v}</span></h1>
+<h1>{heading}: <span id="verdict" class="verdict-{v}">{v}</span></h1>
 <p>Kubernetes {e(doc['kubernetes_minor'])}; latency SLO p99 &le; {doc['latency_slo_s']} s.</p>
 <ul id="clusters">{clusters}</ul>
 <h2>Checks &times; runtime</h2>
 <table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
-<h2>Pod start latency</h2><div id="latency">{latency or '<p>not measured in this run</p>'}</div>
+{latency_section}
 {gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
 </body></html>

@@ -264,7 +264,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
                     "gpu-default-runtime", where(t, c),
                     f"{GPU_RESOURCE} or NVIDIA_VISIBLE_DEVICES without a runtimeClassName",
                     "GPUs reached it through Docker's default runtime (nvidia-docker2); "
-                    f"{runtime} runs runc unless configured otherwise",
+                    f"{runtime} starts containers with its plain default runtime unless configured otherwise",
                     f"make nvidia the default runtime of {runtime} on GPU nodes (the EKS "
                     "accelerated AMI does this) or set runtimeClassName: nvidia", REVIEW))
     return findings

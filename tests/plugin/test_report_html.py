@@ -50,3 +50,18 @@ def test_browser_renders_a_screenshot(chromium, report_html, tmp_path):
     shot = tmp_path / "report.png"
     browse(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,1400", report_html.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_browser_shows_the_gate_verdict_findings_and_checklist(chromium, pytester, tmp_path):
+    from .test_gate_verdict import GATE
+    pytester.makepyfile(test_fake_gate=GATE.format(mode="breaks"))
+    pytester.runpytest(*PLUGIN, "--report-dir", "out")
+    dom = browse(chromium, tmp_path, "--dump-dom", (pytester.path / "out/report.html").as_uri())
+    assert '<span id="verdict" class="verdict-NO-GO">NO-GO</span>' in dom
+    section = re.search(r'<section class="gate" id="gate-containerd">(.*?)</section>', dom, re.S)
+    assert section, "gate section for containerd"
+    rows = re.findall(r'<tr class="(breaks|review)">', section.group(1))
+    assert rows == ["breaks", "review"], rows          # blocking findings first
+    assert "DaemonSet/mon/agent/main" in section.group(1) and "use crictl" in section.group(1)
+    assert section.group(1).count('type="checkbox"') >= 5
+    assert 'id="latency"' not in dom, "a gate-only report has no latency section"

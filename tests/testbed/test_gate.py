@@ -4,8 +4,10 @@ seeded with offending workloads and their clean twins (NO-GO, exit 1)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -191,3 +193,30 @@ def test_the_clusterrole_names_every_resource_the_audit_reads():
                for resource in r["resources"] if "list" in r["verbs"]}
     needed = {(r.group, r.plural) for r in READ_ONLY_RESOURCES}
     assert needed <= granted, f"missing from clusterrole.yaml: {needed - granted}"
+
+
+def test_ctrl_c_during_node_checks_leaves_no_debug_pod(cluster, tmp_path):
+    """The debug image cannot be pulled here, so the pod waits in Pending while
+    Ctrl-C arrives; the gate must still delete it."""
+    if not cluster.is_test_bed:
+        pytest.skip("needs a test-bed cluster")
+    selector = "app.kubernetes.io/managed-by=crigate"
+    debug_pods = lambda: cluster.kube.core.list_namespaced_pod(  # noqa: E731
+        "default", label_selector=selector).items
+    assert not debug_pods()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
+         f"--runtime={cluster.runtime}", f"--report-dir={tmp_path}", "--node-checks",
+         "--debug-image=crigate.local/not-pullable:0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not debug_pods():
+        assert run.poll() is None and time.monotonic() < deadline, "no debug pod was created"
+        time.sleep(0.3)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 2, f"expected exit 2 (could not decide) after Ctrl-C:\n{output[-2000:]}"
+    deadline = time.monotonic() + 30
+    while [p for p in debug_pods() if not p.metadata.deletion_timestamp]:
+        assert time.monotonic() < deadline, f"debug pod left after Ctrl-C: {output[-2000:]}"
+        time.sleep(0.5)
