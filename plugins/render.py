@@ -83,6 +83,10 @@ def gate_markdown(gates: dict) -> list[str]:
         lines += ["", f"## Upgrade gate, target {runtime}: {g['verdict']}", ""]
         for reason in g["undecided"]:
             lines.append(f"- **could not decide**: {reason}")
+        for note in g.get("notes", []):
+            lines.append(f"- not read: {note}")
+        if g.get("nodes"):
+            lines.append("- nodes: " + ", ".join(f"`{n}` {v}" for n, v in sorted(g["nodes"].items())))
         if g["findings"]:
             lines += ["| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
             cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
@@ -102,6 +106,10 @@ def gate_html(gates: dict) -> str:
                        f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
                        for f in g["findings"])
         reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])
+        reasons += "".join(f"<li>not read: {e(n)}</li>" for n in g.get("notes", []))
+        if g.get("nodes"):
+            reasons += "<li>nodes: " + ", ".join(f"<code>{e(n)}</code> {e(v)}"
+                                                 for n, v in sorted(g["nodes"].items())) + "</li>"
         checklist = "".join(f"<li><input type=checkbox> <b>{e(c['item'])}</b>: {e(c['check'])}</li>"
                             for c in g["checklist"])
         parts.append(

@@ -26,6 +26,7 @@ LATENCY_PROP = "crigate_latency"
 CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
+GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
 AREAS = ("sockets", "logs", "namespaces", "latency", "gpu", "gate")
 REPORTER_NAME = "crigate-reporter"
 
@@ -93,6 +94,7 @@ class Reporter:
         self.clusters: dict[str, dict] = {}
         self.findings: dict[str, dict[tuple, dict]] = defaultdict(dict)
         self.undecided: dict[str, list[str]] = defaultdict(list)
+        self.gate_facts: dict[str, dict] = {}
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -108,6 +110,8 @@ class Reporter:
             self.latency_extra[runtime] = props[LATENCY_PROP]
         for found in props.get(FINDINGS_PROP, []):
             self.findings[runtime][tuple(sorted(found.items()))] = found
+        if GATE_FACTS_PROP in props:
+            self.gate_facts[runtime] = props[GATE_FACTS_PROP]
         if UNDECIDED_PROP in props and props[UNDECIDED_PROP] not in self.undecided[runtime]:
             self.undecided[runtime].append(props[UNDECIDED_PROP])
         key = (check_name(report.nodeid), runtime)
@@ -157,6 +161,7 @@ class Reporter:
                                  "findings": sorted(findings, key=lambda f: (f["severity"] != "breaks",
                                                                               f["check"], f["object"])),
                                  "undecided": reasons,
+                                 **self.gate_facts.get(runtime, {}),
                                  "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
         return verdicts
 

@@ -14,7 +14,7 @@ import pytest
 from plugins.gate import rules
 from plugins.gate.audit import breaking, run_audit
 from plugins.gate.inventory import Unreachable
-from plugins.report import FINDINGS_PROP, UNDECIDED_PROP
+from plugins.report import FINDINGS_PROP, GATE_FACTS_PROP, UNDECIDED_PROP
 
 pytestmark = pytest.mark.gate
 
@@ -42,6 +42,10 @@ def report_findings(request, findings) -> None:
 
 
 def test_audit_read_everything(audit, request):
+    request.node.user_properties.append((GATE_FACTS_PROP, {
+        "notes": audit.inventory.notes, "node_facts": audit.node_facts,
+        "nodes": {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get(
+            "containerRuntimeVersion", "") for n in audit.inventory.nodes}}))
     if audit.inventory.denied:
         undecided(request, "the audit could not read everything; missing permission(s): "
                   + "; ".join(audit.inventory.denied)

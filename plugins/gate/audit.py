@@ -50,6 +50,7 @@ def run_audit(api_client, hosts: dict | None = None) -> Audit:
         audit.node_handlers[node] = nodecheck.runtime_handlers(host)
         audit.node_findings.extend(nodecheck.daemon_json(host, node))
         audit.node_facts[node] = nodecheck.facts(host)
+        audit.node_findings.extend(nodecheck.facts_findings(node, audit.node_facts[node]))
     return audit
 
 

@@ -66,6 +66,8 @@ class Inventory:
     runtime_classes: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)      # missing permissions, in words
+    kubelet_configs: dict[str, dict] = field(default_factory=dict)   # node -> configz, where permitted
+    notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
 
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
@@ -188,4 +190,19 @@ def read_inventory(api_client: client.ApiClient) -> Inventory:
     inventory.events = [e for e in reader.read(EVENTS)
                         if e.get("reason") in ("FailedCreatePodSandBox", "FailedCreatePodSandbox")]
     inventory.denied = reader.denied
+    read_kubelet_configs(reader, inventory)
     return inventory
+
+
+def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
+    """Kubelet config through the API server's node proxy (/configz), where permitted.
+    Optional: nodes/proxy grants far more than reading, so the ClusterRole leaves it out."""
+    for node in inventory.nodes:
+        name = node["metadata"]["name"]
+        try:
+            inventory.kubelet_configs[name] = reader.get(
+                f"/api/v1/nodes/{name}/proxy/configz").get("kubeletconfig", {})
+        except client.ApiException as err:
+            reason = "not permitted (get nodes/proxy)" if err.status == 403 else f"HTTP {err.status}"
+            inventory.notes.append(f"kubelet config of the nodes not read: {reason}")
+            return

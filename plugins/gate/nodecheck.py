@@ -93,3 +93,21 @@ def facts(host) -> dict:
             "docker_container_log_dirs": int(logs or 0),
             "daemon_json": host.file(DAEMON_JSON).exists,
             "runtime_config": runtime_of(host)}
+
+
+def facts_findings(node: str, found: dict) -> list[Finding]:
+    """What the node's state says about the switch; to review, not blocking."""
+    findings = []
+    if found["docker_sockets"]:
+        findings.append(Finding(
+            "docker-on-node", f"Node/{node}", f"Docker serving {', '.join(found['docker_sockets'])}",
+            "Docker is still installed, so workloads that use it keep working until the node is "
+            "replaced and then stop", "find its users with the checks above before replacing the "
+            "node; do not install Docker on the new nodes", REVIEW))
+    if found["docker_container_log_dirs"]:
+        findings.append(Finding(
+            "docker-logs-on-node", f"Node/{node}:{DOCKER_CONTAINER_LOGS}",
+            f"{found['docker_container_log_dirs']} container log directories",
+            "log readers of this directory see nothing on a CRI node",
+            "read /var/log/pods (CRI format) instead", REVIEW))
+    return findings

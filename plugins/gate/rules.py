@@ -283,6 +283,13 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
                 f"after switching the node, set it to {RUNTIMES[runtime].socket} "
                 f"(kubectl annotate node {name} --overwrite "
                 f"{KUBEADM_CRI_ANNOTATION}={RUNTIMES[runtime].socket})"))
+        endpoint = inventory.kubelet_configs.get(name, {}).get("containerRuntimeEndpoint", "")
+        if re.search(r"dockershim|docker\.sock|cri-dockerd", endpoint):
+            findings.append(Finding(
+                "kubelet-runtime-endpoint", f"Node/{name}", f"kubelet containerRuntimeEndpoint "
+                f"{endpoint}", "the kubelet talks to Docker (dockershim or cri-dockerd), not to "
+                f"{runtime}", f"set containerRuntimeEndpoint to {RUNTIMES[runtime].socket} when "
+                "the node moves to the new runtime"))
         version = node.get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
         if version.startswith("docker://"):
             docker_nodes.append(f"{name} ({version})")

@@ -197,3 +197,22 @@ def test_templates_cover_every_workload_once():
                           "annotations": {"kubernetes.io/config.mirror": "x"},
                           "ownerReferences": [{"kind": "Node"}]}}]
     assert [(t.kind, t.name) for t in pod_templates(pods)] == [("Pod", "bare"), ("StaticPod", "etcd-n1")]
+
+
+def test_kubelet_endpoint_on_docker_from_configz():
+    # configz as a 1.27+ kubelet serves it; the endpoint as a cri-dockerd node has it
+    configz = {"containerRuntimeEndpoint": "unix:///var/run/cri-dockerd.sock", "cgroupDriver": "systemd"}
+    inv = inventory(nodes=[node("n1", "docker://24.0.7"), node("n2", "containerd://1.7")],
+                    kubelet_configs={"n1": configz,
+                                     "n2": {"containerRuntimeEndpoint": "unix:///run/containerd/containerd.sock"}})
+    found = [f for f in rules.node_runtime(inv, "containerd") if f.check == "kubelet-runtime-endpoint"]
+    assert [f.object for f in found] == ["Node/n1"] and "containerd.sock" in found[0].remediation
+
+
+def test_node_state_findings_are_for_review():
+    from plugins.gate.nodecheck import facts_findings
+    found = facts_findings("n1", {"docker_sockets": ["/var/run/docker.sock"], "docker_container_log_dirs": 12,
+                                  "daemon_json": False, "runtime_config": "docker"})
+    assert [(f.check, f.severity) for f in found] == [("docker-on-node", REVIEW), ("docker-logs-on-node", REVIEW)]
+    assert facts_findings("n2", {"docker_sockets": [], "docker_container_log_dirs": 0,
+                                 "daemon_json": False, "runtime_config": "containerd"}) == []
