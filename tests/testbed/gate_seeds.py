@@ -136,6 +136,9 @@ def seeds() -> list[dict]:
             [container(command=["sh", "-c", "echo serving registry:2 from /var/lib/registry; sleep 3600"],
                        env={"REGISTRY_STORAGE": "/var/lib/registry"})],
             terminationGracePeriodSeconds=0)),
+        workload("Deployment", "registry-mirror", pod_spec(
+            [container(image="registry:2", command=["registry", "serve", "/etc/docker/registry/config.yml"],
+                       mounts=[("data", "/var/lib/registry")])], [host_path("data", "/srv/registry")])),
         # log shippers (the ConfigMaps above), mounted as shippers do
         workload("DaemonSet", "fluent-bit", pod_spec(
             [container(mounts=[("config", "/fluent-bit/etc")])],
@@ -170,5 +173,5 @@ EXPECTED = [
     ("gpu-default-runtime", "Deployment", "gpu-via-docker-default"),
 ]
 CLEAN_TWINS = ["containerd-socket-user", "pod-log-reader", "dind-builder", "migrated-cleanup",
-               "docker-registry", "fluent-bit-cri", "fluentd-cri", "node-exporter",
+               "docker-registry", "registry-mirror", "fluent-bit-cri", "fluentd-cri", "node-exporter",
                "gpu-via-runtime-class", "migrated-script"]

@@ -14,6 +14,7 @@ import pytest
 
 from clusters import kindcluster
 from clusters.images import BUSYBOX_IMAGE
+from plugins.crigate import TOKEN
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
@@ -24,6 +25,14 @@ REAL_HOME = os.path.expanduser("~")
 def crigate_clusters(runtime: str) -> set[str]:
     prefix = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-"
     return {c for c in kindcluster.existing_clusters() if c.startswith(prefix)}
+
+
+@pytest.fixture
+def other_runs_clusters(pytestconfig):
+    """crigate clusters of runs started by the test, not this session's own
+    (which another worker may be creating right now)."""
+    own = f"-{pytestconfig.stash[TOKEN]}"
+    return lambda: {c for c in crigate_clusters("containerd") if not c.endswith(own)}
 
 
 def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
@@ -44,34 +53,47 @@ def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
     assert not left, f"debug pods left behind: {[p.metadata.name for p in left]}"
 
 
-def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster():
-    before = crigate_clusters("containerd")
+# Both runs below watch the set of crigate clusters: keep them off each other's way.
+@pytest.mark.xdist_group("cluster-lifecycle")
+def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(other_runs_clusters):
+    before = other_runs_clusters()
     run = subprocess.Popen([sys.executable, "-m", "pytest", "suites/test_sockets.py",
                             "--runtime=containerd", "-p", "no:cacheprovider", "-q",
                             "--report-dir=/tmp/crigate-ctrl-c"], cwd=REPO,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
-    while not crigate_clusters("containerd") - before:
+    while not (created := other_runs_clusters() - before):
         assert run.poll() is None and time.monotonic() < deadline, "no cluster was being created"
         time.sleep(0.5)
     time.sleep(3)                                  # kind is now inside `create cluster`
     run.send_signal(signal.SIGINT)
     output, _ = run.communicate(timeout=120)
     assert run.returncode != 0, output[-2000:]
-    assert crigate_clusters("containerd") == before, f"cluster left after Ctrl-C:\n{output[-2000:]}"
+    left = created & other_runs_clusters()
+    assert not left, f"cluster {left} left after Ctrl-C:\n{output[-2000:]}"
 
 
-def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch):
+@pytest.mark.xdist_group("cluster-lifecycle")
+def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch, other_runs_clusters):
     monkeypatch.setenv("HOME", REAL_HOME)
     pytester.makepyfile(test_crash="""
         import os
         def test_crash(cluster):
             os._exit(3)      # the worker dies holding a cluster
     """)
-    before = crigate_clusters("containerd")
-    result = pytester.runpytest_subprocess("-p", "plugins.crigate", "--runtime=containerd",
-                                           "-n", "1", "--max-worker-restart=0",
-                                           "-p", "no:cacheprovider", timeout=180)
-    result.stdout.fnmatch_lines(["*worker 'gw0' crashed while running*test_crash*"])
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert crigate_clusters("containerd") == before, "the crashed worker's cluster was left behind"
+    before = other_runs_clusters()
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "plugins.crigate", "--runtime=containerd",
+                            "-n", "1", "--max-worker-restart=0", "-p", "no:cacheprovider"],
+                           cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    created: set[str] = set()
+    deadline = time.monotonic() + 180
+    while run.poll() is None:                      # note every cluster the run makes
+        created |= other_runs_clusters() - before
+        assert time.monotonic() < deadline, "the crashed run did not finish in 180s"
+        time.sleep(0.5)
+    output = run.stdout.read()
+    assert "worker 'gw0' crashed while running" in output, output[-2000:]
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-2000:]
+    assert created, f"the worker created no cluster:\n{output[-2000:]}"
+    left = created & other_runs_clusters()
+    assert not left, f"the crashed worker's cluster {left} was left behind:\n{output[-2000:]}"
