@@ -152,9 +152,11 @@ class Reporter:
             if not results:
                 continue
             findings = list(self.findings[runtime].values())
-            reasons = list(self.undecided[runtime]) + [
-                f"{r['check']}: {r['message']}" for r in results if r["outcome"] == "error"
-                and not any(r["message"] in u for u in self.undecided[runtime])]
+            reasons = list(self.undecided[runtime])
+            for r in results:                  # a check that could not run decides nothing
+                message = r["message"].removeprefix("Failed: ")
+                if r["outcome"] == "error" and not any(message in u for u in reasons):
+                    reasons.append(message)
             breaks = [f for f in findings if f["severity"] == "breaks"]
             verdict = "NO-GO" if breaks else "UNDECIDED" if reasons else "GO"
             verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,

@@ -81,3 +81,18 @@ def test_undecided_without_gate_checks_does_not_change_other_runs(pytester):
                                    "def test_x(runtime):\n    assert False\n")
     result = pytester.runpytest(*PLUGIN, "--report-dir", "out")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_unreachable_api_server_exits_2_once_with_the_reason(pytester):
+    """A real kubernetes client against a port nothing listens on."""
+    kubeconfig = pytester.path / "unreachable.kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    suite = pytester.copy_example(str(pytest.importorskip("suites").__path__[0] + "/test_gate.py"))
+    result = pytester.runpytest(*PLUGIN, str(suite), "--cluster=existing", f"--kubeconfig={kubeconfig}",
+                                "--report-dir", "out")
+    assert result.ret == 2
+    reasons = [line for line in result.outlines if "could not decide:" in line]
+    assert len(reasons) == 1 and "Connection refused" in reasons[0], reasons
