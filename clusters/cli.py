@@ -79,6 +79,8 @@ def cmd_build(args) -> int:
     for runtime in args.runtime:
         nodeimage.build_node_image(release, runtime)
     gobuild.build_kind()
+    gobuild.build_critest()        # the optional `-m cri` area
+    gobuild.build_actionlint()     # lints .github/workflows in crigate's own tests
     say(f"build finished in {time.monotonic() - started:.1f}s: "
         + ", ".join(nodeimage.node_image_ref(release, r) for r in args.runtime))
     return 0

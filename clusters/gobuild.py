@@ -206,6 +206,20 @@ def build_crictl() -> Path:
                            ldflags=f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={version}")
 
 
+def build_critest() -> Path:
+    """critest, the CRI validation suite, from the same cri-tools module as crictl."""
+    version = tool_version("critest")
+    return build_in_module("critest", "sigs.k8s.io/cri-tools", version, {"critest": "./cmd/critest"},
+                           ldflags=f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={version}")
+
+
+def build_actionlint() -> Path:
+    version = tool_version("actionlint")
+    return build_in_module("actionlint", "github.com/rhysd/actionlint", version,
+                           {"actionlint": "./cmd/actionlint"},
+                           ldflags=f"-s -w -X github.com/rhysd/actionlint.version={version}")
+
+
 def build_crio() -> Path:
     """crio (cgo, libseccomp) and pinns (a small static C program in the same module)."""
     version = tool_version("cri_o")
