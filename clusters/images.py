@@ -21,12 +21,14 @@ from .progress import step
 FINGERPRINT_LABEL = "crigate.fingerprint"
 PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
 BUSYBOX = Path("/bin/busybox")   # Debian's busybox-static
+PGREP = Path(__file__).with_name("programs") / "pgrep"
 
 # Images the suites' workloads use (pods set imagePullPolicy: IfNotPresent).
 LOGGER_IMAGE = "crigate.local/logger:1"
 HTTP_ECHO_IMAGE = "crigate.local/http-echo:1"
 BUSYBOX_IMAGE = "crigate.local/busybox:1"
-WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE)
+WEB_IMAGE = "crigate.local/web:1"      # http-echo on port 80: critest's web server image
+WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE, WEB_IMAGE)
 
 
 @dataclass
@@ -134,9 +136,11 @@ def workload_images() -> list[str]:
         ImageSpec(LOGGER_IMAGE, {"logger": programs.c_program("logger")}, entrypoint=["/logger"]),
         ImageSpec(HTTP_ECHO_IMAGE, {"http-echo": programs.go_program("http-echo")},
                   entrypoint=["/http-echo"]),
-        ImageSpec(BUSYBOX_IMAGE, {"bin/busybox": BUSYBOX},
-                  symlinks={f"bin/{a}": "busybox" for a in applets if a != "busybox"},
+        ImageSpec(WEB_IMAGE, {"http-echo": programs.go_program("http-echo")},
+                  entrypoint=["/http-echo", ":80"]),
+        ImageSpec(BUSYBOX_IMAGE, {"bin/busybox": BUSYBOX, "bin/pgrep": PGREP},
+                  symlinks={f"bin/{a}": "busybox" for a in applets if a not in ("busybox", "pgrep")},
                   entrypoint=None),
     ]
-    with step("workload images (logger, http-echo, busybox)"):
+    with step("workload images (logger, http-echo, web, busybox)"):
         return [ensure_image(spec) for spec in specs]

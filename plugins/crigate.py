@@ -17,7 +17,7 @@ import pytest
 from clusters import kindcluster
 
 from . import options, report
-from .report import pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: F401 (hooks)
+from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
 from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
 
@@ -32,7 +32,9 @@ AREA_MARKERS = {
     "latency": "pod start latency",
     "gpu": "GPU runtime classes",
     "gate": "upgrade gate: what breaks when the nodes leave Docker",
+    "cri": "CRI validation with critest (optional: runs only when selected with -m cri)",
 }
+OPTIONAL_AREAS = ("cri",)    # deselected unless the -m expression names them
 TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per event
 
 
@@ -63,6 +65,22 @@ def pytest_configure_node(node) -> None:
     """xdist controller -> worker: the session token and the grouping."""
     node.workerinput["crigate_token"] = node.config.stash[TOKEN]
     node.workerinput["crigate_loadgroup"] = node.config.option.dist == "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    deselect_optional_areas(config, items)
+    report.tag_items(items)
+
+
+def deselect_optional_areas(config: pytest.Config, items: list) -> None:
+    """Optional areas run only when `-m` names them."""
+    chosen = config.option.markexpr or ""
+    dropped = [i for i in items if any(i.get_closest_marker(a) and a not in chosen
+                                       for a in OPTIONAL_AREAS)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

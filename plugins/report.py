@@ -27,7 +27,7 @@ CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
-AREAS = ("sockets", "logs", "namespaces", "latency", "gpu", "gate")
+AREAS = ("sockets", "logs", "namespaces", "latency", "gpu", "gate", "cri")
 REPORTER_NAME = "crigate-reporter"
 
 
@@ -52,8 +52,7 @@ def check_name(nodeid: str) -> str:
     return f"{module}::{name.split('[', 1)[0]}"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items) -> None:
+def tag_items(items) -> None:
     """Tag each item with its runtime and area so reports carry them (xdist too)."""
     for item in items:
         callspec = getattr(item, "callspec", None)

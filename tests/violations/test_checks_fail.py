@@ -259,3 +259,19 @@ def test_gpu_checks_fail_when_routing_is_wrong(cluster, node, module_namespace):
             gpu.check_runtime_class_handler(rc, NVIDIA_HANDLER)
     finally:
         kube.node_api.delete_runtime_class("crigate-mislabelled")
+
+
+def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node):
+    """A default image without a shell: critest's exec specs fail, and so does the check."""
+    from clusters import gobuild
+    from clusters.images import LOGGER_IMAGE
+    from plugins import critest
+    from plugins.expectations import RUNTIMES
+    from suites.test_cri import wait_node_ready
+
+    name, _ = node
+    specs = critest.run_on_node(name, gobuild.build_critest() / "critest", RUNTIMES[cluster.runtime].socket,
+                                focus=r"execSync \[Conformance\]", default_image=LOGGER_IMAGE)
+    wait_node_ready(cluster, name)
+    with fails_with(f"node {name} ({cluster.runtime})", "critest specs of 'Container' failed", "execSync"):
+        critest.check_group(specs, "Container", name, cluster.runtime)

@@ -1,0 +1,101 @@
+"""critest (the CRI validation suite from cri-tools) on a test-bed node.
+
+The kubelet is stopped while critest runs: it would otherwise kill critest's
+sandboxes as pods it does not know. Images come from the node's store
+(crigate's busybox and web images); specs that pull from registry.k8s.io
+cannot run offline and are skipped by name.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.images import BUSYBOX_IMAGE, WEB_IMAGE
+
+NODE_BINARY = "/usr/local/bin/critest"
+NODE_REPORT = "/tmp/crigate-critest/junit.xml"
+NODE_IMAGES_FILE = "/tmp/crigate-critest/images.yaml"
+FOCUS = r"\[Conformance\]"
+# Describe blocks whose specs pull fixed images from registry.k8s.io.
+OFFLINE_SKIP = ("Image Manager", "Multiple Containers")
+GROUPS = ("Runtime info", "PodSandbox", "Container", "Networking", "Streaming")
+TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Spec:
+    group: str
+    name: str
+    outcome: str          # passed, failed, skipped
+    message: str = ""
+
+
+def group_of(name: str) -> str:
+    """'[It] [k8s.io] Container runtime should ...' -> 'Container'."""
+    text = name.split("[k8s.io] ", 1)[-1]
+    return max((g for g in (*GROUPS, *OFFLINE_SKIP) if text.startswith(g)), key=len, default="other")
+
+
+def parse_junit(xml_text: str) -> list[Spec]:
+    specs = []
+    for case in ET.fromstring(xml_text).iter("testcase"):
+        name = case.get("name", "")
+        if name.startswith(("[BeforeSuite]", "[AfterSuite]", "[SynchronizedBeforeSuite]")):
+            outcome = "failed" if case.find("failure") is not None else None
+            if outcome:
+                specs.append(Spec("suite", name, outcome, _message(case)))
+            continue
+        failure = case.find("failure") if case.find("failure") is not None else case.find("error")
+        outcome = ("failed" if failure is not None else
+                   "skipped" if case.find("skipped") is not None else "passed")
+        specs.append(Spec(group_of(name), name.removeprefix("[It] "), outcome, _message(case)))
+    return specs
+
+
+def _message(case) -> str:
+    node = case.find("failure") if case.find("failure") is not None else case.find("error")
+    text = (node.get("message") or node.text or "") if node is not None else ""
+    return " ".join(text.split())[:500]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def run_on_node(node: str, critest: Path, endpoint: str, focus: str = FOCUS,
+                skip: tuple[str, ...] = OFFLINE_SKIP, default_image: str = BUSYBOX_IMAGE) -> list[Spec]:
+    """Copy critest into the node container, run it with the kubelet stopped, parse its JUnit."""
+    docker("cp", str(critest), f"{node}:{NODE_BINARY}")
+    images = f"defaultTestContainerImage: {default_image}\nwebServerTestImage: {WEB_IMAGE}\n"
+    docker("exec", "-i", node, "sh", "-c", f"mkdir -p {Path(NODE_REPORT).parent} && rm -f {NODE_REPORT}"
+           f" && cat > {NODE_IMAGES_FILE}", input=images)
+    docker("exec", node, "systemctl", "stop", "kubelet")
+    try:
+        run = docker("exec", node, NODE_BINARY, f"--runtime-endpoint={endpoint}",
+                     f"--image-endpoint={endpoint}", f"--test-images-file={NODE_IMAGES_FILE}",
+                     f"--ginkgo.focus={focus}", f"--ginkgo.skip={'|'.join(map(re.escape, skip))}",
+                     f"--ginkgo.junit-report={NODE_REPORT}", "--ginkgo.no-color",
+                     check=False, timeout=TIMEOUT_S)
+    finally:
+        docker("exec", node, "systemctl", "start", "kubelet")
+    report = docker("exec", node, "cat", NODE_REPORT, check=False)
+    if report.returncode != 0:
+        raise AssertionError(f"node {node}: critest wrote no report (rc={run.returncode}): "
+                             f"{(run.stdout + run.stderr)[-1500:]}")
+    return parse_junit(report.stdout)
+
+
+def check_group(specs: list[Spec], group: str, node: str, runtime: str) -> None:
+    __tracebackhide__ = True
+    ran = [s for s in specs if s.group == group and s.outcome != "skipped"]
+    failed = [s for s in ran if s.outcome == "failed"]
+    broken = [s for s in specs if s.group == "suite"]
+    assert not broken, f"node {node} ({runtime}): critest suite setup failed: {broken[0].message}"
+    assert ran, f"node {node} ({runtime}): critest ran no spec of group {group!r}"
+    assert not failed, (f"node {node} ({runtime}): {len(failed)} of {len(ran)} critest specs of "
+                        f"{group!r} failed, expected all to pass:\n"
+                        + "\n".join(f"- {s.name}: {s.message}" for s in failed))

@@ -1,0 +1,66 @@
+"""CRI validation: critest (cri-tools' conformance suite for CRI runtimes),
+run against the node's CRI socket; one check per critest group.
+
+Optional area: deselected unless selected with `-m cri`. Test bed only: the
+kubelet is stopped while critest runs (about 30 s per runtime).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clusters import gobuild
+from plugins import critest
+from plugins.expectations import RUNTIMES
+
+pytestmark = pytest.mark.cri
+
+
+@pytest.fixture(scope="session")
+def critest_specs(cluster):
+    if not cluster.is_test_bed:
+        pytest.skip("critest needs the kubelet stopped while it runs, so crigate runs it only on "
+                    "test-bed nodes; on your own node: critest --runtime-endpoint SOCKET")
+    node = cluster.nodes[0]
+    specs = critest.run_on_node(node, gobuild.build_critest() / "critest",
+                                RUNTIMES[cluster.runtime].socket)
+    wait_node_ready(cluster, node)
+    return node, specs
+
+
+def wait_node_ready(cluster, node: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conditions = cluster.kube.core.read_node(node).status.conditions or []
+        if any(c.type == "Ready" and c.status == "True" for c in conditions):
+            return
+        time.sleep(1)
+    raise AssertionError(f"node {node}: not Ready {timeout}s after critest restarted the kubelet")
+
+
+def check(critest_specs, cluster, group: str) -> None:
+    __tracebackhide__ = True
+    node, specs = critest_specs
+    critest.check_group(specs, group, node, cluster.runtime)
+
+
+def test_runtime_info(critest_specs, cluster):
+    check(critest_specs, cluster, "Runtime info")
+
+
+def test_pod_sandbox(critest_specs, cluster):
+    check(critest_specs, cluster, "PodSandbox")
+
+
+def test_container(critest_specs, cluster):
+    check(critest_specs, cluster, "Container")
+
+
+def test_networking(critest_specs, cluster):
+    check(critest_specs, cluster, "Networking")
+
+
+def test_streaming(critest_specs, cluster):
+    check(critest_specs, cluster, "Streaming")
+
