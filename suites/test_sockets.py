@@ -26,12 +26,29 @@ def kubelet_config(kube, node: str) -> dict:
     return json.loads(kube.node_proxy(node, "configz"))["kubeletconfig"]
 
 
-def check_kubelet_endpoint(kube, node: str, runtime: str) -> None:
+def kubelet_flag(host, flag: str) -> str:
+    """A flag's value on the running kubelet's command line ('' when absent)."""
+    args = host.run("cat /proc/$(pidof kubelet)/cmdline | tr '\\0' '\\n'").stdout.splitlines()
+    for i, arg in enumerate(args):
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+    return ""
+
+
+def check_kubelet_endpoint(kube, node: str, runtime: str, host=None) -> None:
+    """The endpoint is kubelet config since 1.27 (containerRuntimeEndpoint), a
+    flag (--container-runtime-endpoint) before; configz first, then the flag."""
     __tracebackhide__ = True
     expected = RUNTIMES[runtime].socket
     observed = kubelet_config(kube, node).get("containerRuntimeEndpoint", "")
+    source = "kubelet config containerRuntimeEndpoint"
+    if not observed and host is not None:
+        observed, source = kubelet_flag(host, "--container-runtime-endpoint"), \
+            "kubelet flag --container-runtime-endpoint"
     assert observed.replace("unix://", "") == expected.replace("unix://", ""), (
-        f"node {node}: kubelet containerRuntimeEndpoint expected {expected}, observed {observed!r}")
+        f"node {node}: {source} expected {expected}, observed {observed!r}")
 
 
 def check_socket_answers_cri(host, node: str, runtime: str) -> None:
@@ -87,7 +104,7 @@ def test_node_reports_the_runtime_scheme(cluster):
 
 def test_kubelet_uses_the_runtime_socket(cluster):
     for node in cluster.nodes:
-        check_kubelet_endpoint(cluster.kube, node, cluster.runtime)
+        check_kubelet_endpoint(cluster.kube, node, cluster.runtime, cluster.host(node))
 
 
 def test_runtime_socket_answers_cri(cluster):

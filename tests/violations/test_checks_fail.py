@@ -91,8 +91,8 @@ def test_runtime_scheme_check_fails_on_a_node_reporting_docker(cluster, node):
 def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node):
     name, host = node
     other = OTHER[cluster.runtime]
-    with fails_with(name, "containerRuntimeEndpoint"):
-        sockets.check_kubelet_endpoint(cluster.kube, name, other)
+    with fails_with(name, "expected " + sockets.RUNTIMES[other].socket):
+        sockets.check_kubelet_endpoint(cluster.kube, name, other, host)
     with fails_with(name, "expected to answer"):
         sockets.check_socket_answers_cri(host, name, other)
 
