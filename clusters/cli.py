@@ -8,15 +8,28 @@ from pathlib import Path
 
 from . import doctor, engine, gobuild, host, kindcluster, nodeimage
 from .progress import say
-from .versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
+from .versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
+                       kubernetes_release)
 
 
 def _runtimes(value: str) -> list[str]:
-    if value == "all":
-        return list(RUNTIMES)
-    if value not in RUNTIMES:
+    """'all', one runtime, or a comma-separated list ('all,docker')."""
+    chosen = []
+    for name in value.split(","):
+        if name == "all":
+            chosen.extend(RUNTIMES)
+        elif name in NODE_RUNTIMES:
+            chosen.append(name)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown runtime {name!r}; valid: {', '.join(NODE_RUNTIMES)}, all (comma-separated)")
+    return list(dict.fromkeys(chosen))
+
+
+def _one_runtime(value: str) -> list[str]:
+    if value not in NODE_RUNTIMES:
         raise argparse.ArgumentTypeError(
-            f"unknown runtime {value!r}; valid: {', '.join(RUNTIMES)}, all")
+            f"unknown runtime {value!r}: `up` creates a cluster of one runtime: {', '.join(NODE_RUNTIMES)}")
     return [value]
 
 
@@ -36,12 +49,13 @@ def parser() -> argparse.ArgumentParser:
         "--k8s", type=_k8s, default=DEFAULT_KUBERNETES, help="Kubernetes minor to check images for")
     build = sub.add_parser("build", help="build tools and node images (idempotent)")
     build.add_argument("--runtime", type=_runtimes, default=list(RUNTIMES),
-                       help=f"{', '.join(RUNTIMES)} or all (default: all)")
+                       help=f"{', '.join(NODE_RUNTIMES)} or all (= {', '.join(RUNTIMES)}; "
+                            "docker is the Docker Engine baseline; default: all)")
     build.add_argument("--k8s", type=_k8s, default=DEFAULT_KUBERNETES,
                        help=f"Kubernetes minor: {', '.join(KUBERNETES_MINORS)} "
                             f"(default {DEFAULT_KUBERNETES})")
     up = sub.add_parser("up", help="create a one-node cluster and wait until it is Ready")
-    up.add_argument("--runtime", type=_runtimes, required=True, help=", ".join(RUNTIMES))
+    up.add_argument("--runtime", type=_one_runtime, required=True, help=", ".join(NODE_RUNTIMES))
     up.add_argument("--k8s", type=_k8s, default=DEFAULT_KUBERNETES)
     up.add_argument("--name", help="cluster name (default crigate-<runtime>)")
     up.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig")

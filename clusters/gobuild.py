@@ -223,6 +223,16 @@ def build_critest() -> Path:
     return bin_dir
 
 
+def build_cri_dockerd() -> Path:
+    """cri-dockerd (Mirantis): the CRI shim that lets a 1.24+ kubelet drive Docker
+    Engine, for the Docker baseline."""
+    version = tool_version("cri_dockerd")
+    return build_in_module("cri-dockerd", "github.com/Mirantis/cri-dockerd", version,
+                           {"cri-dockerd": "."},
+                           ldflags=f"-s -w -X github.com/Mirantis/cri-dockerd/cmd/version.Version="
+                                   f"{version.lstrip('v')}")
+
+
 def build_actionlint() -> Path:
     version = tool_version("actionlint")
     return build_in_module("actionlint", "github.com/rhysd/actionlint", version,

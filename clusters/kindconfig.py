@@ -4,6 +4,7 @@ from __future__ import annotations
 RUNTIME_SOCKETS = {
     "containerd": "unix:///run/containerd/containerd.sock",
     "cri-o": "unix:///var/run/crio/crio.sock",
+    "docker": "unix:///run/cri-dockerd.sock",        # the Docker baseline, through cri-dockerd
 }
 # kube-proxy and CoreDNS images are not built (no pulls, and the suites need
 # neither Services nor cluster DNS), so kubeadm skips those addons.

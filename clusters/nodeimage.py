@@ -18,12 +18,13 @@ from pathlib import Path
 from . import cache, gobuild, images, programs, rootfs
 from .engine import docker
 from .progress import run_logged, say, step
-from .versions import RUNTIMES, KubernetesRelease
+from .versions import KubernetesRelease
 
 NODE_TREE = Path(__file__).with_name("node")
 NODE_REPOSITORY = "crigate-node"
 ENTRYPOINT = '["/usr/local/bin/crigate-entrypoint", "/sbin/init"]'
-RUNTIME_UNITS = {"containerd": "containerd.service", "cri-o": "crio.service"}
+RUNTIME_UNITS = {"containerd": ("containerd.service",), "cri-o": ("crio.service",),
+                 "docker": ("containerd.service", "docker.service", "cri-docker.service")}
 KIND_LABEL_VERSION = "crigate.kubernetes-version"
 NODE_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -48,6 +49,8 @@ def build_node_image(release: KubernetesRelease, runtime: str) -> str:
         crio_bin = gobuild.build_crio()
         binaries["usr/local/bin/crio"] = crio_bin / "crio"
         binaries["usr/local/bin/pinns"] = crio_bin / "pinns"
+    if runtime == "docker":
+        binaries["usr/local/bin/cri-dockerd"] = gobuild.build_cri_dockerd() / "cri-dockerd"
     preload = images.control_plane_images(k8s_bin, release.version) + images.workload_images()
     pause_image = images.kubeadm_images(k8s_bin / "kubeadm", release.version)["pause"]
     base = rootfs.base_rootfs()
@@ -73,8 +76,7 @@ def _stage_root(base: Path, stage: Path, runtime: str, release: KubernetesReleas
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(stage)], check=True)
-    others = [p for r in RUNTIMES if r != runtime for p in rootfs.RUNTIME_PACKAGES[r]]
-    rootfs.purge_packages(stage, tuple(others))
+    rootfs.purge_packages(stage, rootfs.packages_to_purge(runtime))
     for tree in (NODE_TREE / "common", NODE_TREE / runtime):
         for src in sorted(tree.rglob("*")):
             dest = stage / src.relative_to(tree)
@@ -95,13 +97,15 @@ def _stage_root(base: Path, stage: Path, runtime: str, release: KubernetesReleas
     (stage / "kind/version").write_text(release.version + "\n")
     (stage / "var/log/crigate").mkdir(parents=True, exist_ok=True)
     subprocess.run(["chroot", str(stage), "systemctl", "enable", "kubelet.service",
-                    RUNTIME_UNITS[runtime]], check=True, capture_output=True)
+                    *RUNTIME_UNITS[runtime]], check=True, capture_output=True)
 
 
 def _preload(stage: Path, runtime: str, archives: list[Path]) -> None:
     log = cache.logs() / f"preload-{runtime}.log"
     if runtime == "containerd":
         _preload_containerd(stage, archives, log)
+    elif runtime == "docker":
+        _preload_docker(stage, archives, log)
     else:
         _preload_containers_storage(stage, archives, log)
 
@@ -131,6 +135,34 @@ def _preload_containerd(stage: Path, archives: list[Path], log: Path) -> None:
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
+
+
+def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
+    """`docker load` into the node's /var/lib/docker through a throwaway dockerd
+    on the host (no network, no bridge, its own sockets)."""
+    with tempfile.TemporaryDirectory(prefix="crigate-dockerd-") as tmp:
+        host = f"unix://{tmp}/docker.sock"
+        Path(tmp, "daemon.json").write_text("{}\n")      # not the host engine's config
+        with log.open("ab") as out:
+            daemon = subprocess.Popen(
+                ["dockerd", "--data-root", str(stage / "var/lib/docker"), "--exec-root", f"{tmp}/exec",
+                 "--pidfile", f"{tmp}/dockerd.pid", "--host", host, "--bridge", "none",
+                 "--iptables=false", "--ip-masq=false", "--storage-driver", "overlay2",
+                 "--config-file", f"{tmp}/daemon.json"],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while subprocess.run(["docker", "-H", host, "version"], capture_output=True).returncode:
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"temporary dockerd did not start; see {log}")
+                time.sleep(0.5)
+            for archive in archives:
+                run_logged(["docker", "-H", host, "load", "-q", "-i", str(archive)], log,
+                           title="docker load")
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+        subprocess.run(["umount", "-R", str(stage / "var/lib/docker/overlay2")], capture_output=True)
 
 
 def _preload_containers_storage(stage: Path, archives: list[Path], log: Path) -> None:

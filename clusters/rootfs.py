@@ -22,7 +22,14 @@ COMMON_PACKAGES = (
 RUNTIME_PACKAGES = {
     "containerd": ("containerd",),
     "cri-o": ("conmon", "crun", "skopeo"),   # skopeo loads images into containers-storage
+    "docker": ("docker.io", "containerd"),   # the baseline: Docker Engine 20.10 (on containerd)
 }
+
+
+def packages_to_purge(runtime: str) -> tuple[str, ...]:
+    """Other runtimes' packages, except those this runtime needs too."""
+    others = {p for r, pkgs in RUNTIME_PACKAGES.items() if r != runtime for p in pkgs}
+    return tuple(sorted(others - set(RUNTIME_PACKAGES[runtime])))
 # Units a container has no use for; getty would fight kind over the tty.
 MASKED_UNITS = ("getty.target", "console-getty.service", "systemd-firstboot.service",
                 "systemd-modules-load.service", "apt-daily.timer", "apt-daily-upgrade.timer",

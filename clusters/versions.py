@@ -7,7 +7,9 @@ from pathlib import Path
 
 PINS = tomllib.loads((Path(__file__).with_name("versions.toml")).read_text())
 
-RUNTIMES = ("containerd", "cri-o")
+RUNTIMES = ("containerd", "cri-o")          # the CRI runtimes: what "all" means
+BASELINE_RUNTIMES = ("docker",)             # Docker Engine via cri-dockerd: the old setup
+NODE_RUNTIMES = RUNTIMES + BASELINE_RUNTIMES
 KUBERNETES_MINORS = tuple(PINS["kubernetes"])
 DEFAULT_KUBERNETES = PINS["defaults"]["kubernetes"]
 
@@ -42,8 +44,8 @@ def kubernetes_release(minor: str | None = None) -> KubernetesRelease:
 
 
 def check_runtime(name: str) -> str:
-    if name not in RUNTIMES:
-        raise UnknownChoice(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}")
+    if name not in NODE_RUNTIMES:
+        raise UnknownChoice(f"unknown runtime {name!r}; valid: {', '.join(NODE_RUNTIMES)}")
     return name
 
 

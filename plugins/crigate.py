@@ -134,14 +134,17 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     kubeconfig, context = provider.kubeconfig()
     kube = Kube(kubeconfig, context)
     try:
-        nodes = [n.metadata.name for n in kube.nodes()]
+        listed = kube.nodes()
+        nodes = [n.metadata.name for n in listed]
     except Exception as err:
         provider.delete()
         reason = getattr(err, "reason", None) or err
         pytest.fail(f"[{runtime}] cannot list the nodes of cluster {provider.name} "
                     f"({kubeconfig}): {reason}", pytrace=False)
     under_test = ClusterUnderTest(runtime, provider, kube, nodes)
-    report.record_cluster(pytestconfig, runtime, provider.describe())
+    report.record_cluster(pytestconfig, runtime, {
+        **provider.describe(),
+        "node_runtimes": {n.metadata.name: n.status.node_info.container_runtime_version for n in listed}})
     yield under_test
     provider.delete()
     pytestconfig.stash[PROVIDERS].remove(provider)

@@ -17,6 +17,9 @@ RUNTIMES = {
                                      "containerd"),
     # CRI-O's default listen path (crio.conf [crio.api] listen).
     "cri-o": RuntimeExpectation("cri-o://", "unix:///var/run/crio/crio.sock", "cri-o"),
+    # The baseline: Docker Engine behind cri-dockerd (Mirantis), which reports
+    # RuntimeName "docker" and versions as docker://<engine version>.
+    "docker": RuntimeExpectation("docker://", "unix:///run/cri-dockerd.sock", "docker"),
 }
 
 # Sockets whose presence means Docker or dockershim is still on the node

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters.versions import DEFAULT_KUBERNETES, KUBERNETES_MINORS, RUNTIMES, UnknownChoice, kubernetes_release
+from clusters.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
+                              kubernetes_release)
 
 from .nodehost import DEBUG_IMAGE
 
@@ -21,8 +22,9 @@ DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("crigate", "crigate: CRI runtime conformance")
     group.addoption("--runtime", action="append", default=[], metavar="NAME",
-                    help=f"runtime to check: {', '.join(RUNTIMES)} or all; repeatable "
-                         "(default: containerd)")
+                    help=f"runtime to check: {', '.join(NODE_RUNTIMES)} or all (= "
+                         f"{', '.join(RUNTIMES)}; docker is the Docker Engine baseline); "
+                         "repeatable or comma-separated (default: containerd)")
     group.addoption("--k8s-version", default=DEFAULT_KUBERNETES, metavar="MINOR",
                     help=f"Kubernetes of the test bed: {', '.join(KUBERNETES_MINORS)} "
                          f"(default {DEFAULT_KUBERNETES})")
@@ -76,12 +78,12 @@ def _runtimes(values: list[str]) -> tuple[str, ...]:
         for name in value.split(","):
             if name == "all":
                 chosen.extend(RUNTIMES)
-            elif name in RUNTIMES:
+            elif name in NODE_RUNTIMES:
                 chosen.append(name)
             else:
                 raise pytest.UsageError(
                     f"--runtime {name!r} is not a runtime crigate knows; valid: "
-                    f"{', '.join(RUNTIMES)}, all")
+                    f"{', '.join(NODE_RUNTIMES)}, all")
     return tuple(dict.fromkeys(chosen))
 
 
@@ -89,9 +91,9 @@ def _node_images(values: list[str]) -> dict[str, str]:
     images = {}
     for value in values:
         runtime, sep, image = value.partition("=")
-        if not sep or runtime not in RUNTIMES or not image:
+        if not sep or runtime not in NODE_RUNTIMES or not image:
             raise pytest.UsageError(f"--node-image {value!r}: expected RUNTIME=IMAGE with RUNTIME "
-                                    f"one of {', '.join(RUNTIMES)}")
+                                    f"one of {', '.join(NODE_RUNTIMES)}")
         images[runtime] = image
     return images
 

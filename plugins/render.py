@@ -3,10 +3,32 @@ from __future__ import annotations
 
 import html as html_lib
 
+from clusters.versions import BASELINE_RUNTIMES
+
 SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
            "xfailed": "XFAIL", "xpassed": "XPASS"}
 COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e", "skipped": "#9a6700",
           "xfailed": "#6e7781", "xpassed": "#8250df"}
+
+
+def fact_text(value) -> str:
+    """A cluster fact for people: node -> runtime version maps as 'node: version'."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+BASELINE_NOTE = ("docker (baseline) is Docker Engine behind cri-dockerd, the setup being left: "
+                 "its FAILs on socket, log and namespace checks show what those checks detect.")
+
+
+def baseline_note(runtimes) -> str:
+    return BASELINE_NOTE if any(r in BASELINE_RUNTIMES for r in runtimes) else ""
+
+
+def runtime_label(runtime: str) -> str:
+    """Column heading; the Docker baseline is marked, its failures are the point."""
+    return f"{runtime} (baseline)" if runtime in BASELINE_RUNTIMES else runtime
 
 
 def _matrix(doc: dict) -> tuple[list[str], list[str], dict]:
@@ -50,14 +72,16 @@ def markdown(doc: dict) -> str:
     lines = [f"# {heading}: {word}", "",
              f"Kubernetes {doc['kubernetes_minor']}; latency SLO p99 <= {doc['latency_slo_s']} s.", ""]
     for runtime, facts in sorted(doc["clusters"].items()):
-        lines.append(f"- **{runtime}**: " + ", ".join(f"{k} `{v}`" for k, v in facts.items()
+        lines.append(f"- **{runtime}**: " + ", ".join(f"{k} `{fact_text(v)}`" for k, v in facts.items()
                                                       if k != "runtime"))
-    lines += ["", "| check | " + " | ".join(runtimes) + " |",
+    lines += ["", "| check | " + " | ".join(map(runtime_label, runtimes)) + " |",
               "|---|" + "---|" * len(runtimes)]
     for check in checks:
         row = [SYMBOLS.get(cells[(check, r)]["outcome"], "") if (check, r) in cells else "-"
                for r in runtimes]
         lines.append(f"| `{check}` | " + " | ".join(row) + " |")
+    if baseline_note(runtimes):
+        lines += ["", baseline_note(runtimes)]
     if doc["latency"]:
         lines += ["", "## Pod start latency (create call to Ready watch event)", "",
                   "| runtime | n | p50 s | p90 s | p99 s | max s | p50 95% CI |", "|---|---|---|---|---|---|---|"]
@@ -144,7 +168,7 @@ def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, hei
 def html(doc: dict) -> str:
     e = html_lib.escape
     checks, runtimes, cells = _matrix(doc)
-    head = "".join(f"<th>{e(r)}</th>" for r in runtimes)
+    head = "".join(f"<th>{e(runtime_label(r))}</th>" for r in runtimes)
     rows = []
     for check in checks:
         tds = []
@@ -157,7 +181,7 @@ def html(doc: dict) -> str:
             tds.append(f'<td class="{o}" style="color:{COLORS.get(o, "#000")}" '
                        f'title="{e(cell["message"])}">{SYMBOLS.get(o, o)}</td>')
         rows.append(f"<tr><th class=check>{e(check)}</th>{''.join(tds)}</tr>")
-    clusters = "".join(f"<li><b>{e(r)}</b>: " + ", ".join(f"{e(k)} <code>{e(str(v))}</code>"
+    clusters = "".join(f"<li><b>{e(r)}</b>: " + ", ".join(f"{e(k)} <code>{e(fact_text(v))}</code>"
                                                          for k, v in f.items() if k != "runtime")
                        + "</li>" for r, f in sorted(doc["clusters"].items()))
     latency = ""
@@ -193,6 +217,7 @@ table.findings th:first-child{{width:5em}}
 <ul id="clusters">{clusters}</ul>
 <h2>Checks &times; runtime</h2>
 <table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
+{f'<p id="baseline">{e(baseline_note(runtimes))}</p>' if baseline_note(runtimes) else ""}
 {latency_section}
 {gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>

@@ -34,8 +34,15 @@ def container_log_link(pod, container: str) -> str:
 # --- checks ---------------------------------------------------------------
 
 def check_pod_log_file(host, node: str, path: str) -> None:
+    """The runtime writes the file itself. Under dockershim (and cri-dockerd)
+    it is a symlink to Docker's <id>-json.log, which a shipper that mounts only
+    /var/log cannot follow."""
     __tracebackhide__ = True
-    assert host.file(path).is_file, f"node {node}: expected CRI pod log file {path}, observed none"
+    f = host.file(path)
+    observed = (f"a symlink to {f.linked_to}" if f.is_symlink else
+                "a regular file" if f.is_file else "nothing")
+    assert f.is_file and not f.is_symlink, (
+        f"node {node}: expected CRI pod log file {path} (a regular file), observed {observed}")
 
 
 def check_container_log_symlink(host, node: str, link: str, target: str) -> None:

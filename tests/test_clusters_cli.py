@@ -16,7 +16,10 @@ def clusters_cli(*args: str, env: dict | None = None) -> subprocess.CompletedPro
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["up", "--runtime", "docker"], "unknown runtime 'docker'; valid: containerd, cri-o"),
+    (["up", "--runtime", "rkt"], "unknown runtime 'rkt': `up` creates a cluster of one runtime: "
+                                 "containerd, cri-o, docker"),
+    (["up", "--runtime", "all"], "`up` creates a cluster of one runtime"),
+    (["build", "--runtime", "all,rkt"], "unknown runtime 'rkt'; valid: containerd, cri-o, docker, all"),
     (["build", "--k8s", "1.99"], "unknown Kubernetes version '1.99'; valid: 1.33, 1.24"),
 ])
 def test_unknown_choice_lists_the_valid_ones(args, expected):
@@ -28,6 +31,12 @@ def test_doctor_without_docker_prints_the_fix_and_fails():
     done = clusters_cli("doctor", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert done.returncode == 1, done.stdout
     assert "[FAIL] docker engine" in done.stdout and "fix: run `python -m clusters build`" in done.stdout
+
+
+def test_build_takes_comma_separated_runtimes():
+    from clusters.cli import parser
+    args = parser().parse_args(["build", "--runtime", "all,docker,containerd"])
+    assert args.runtime == ["containerd", "cri-o", "docker"]
 
 
 def test_kubernetes_minor_accepts_patch_and_v_prefix():

@@ -50,6 +50,15 @@ def test_matrix_covers_every_runtime_and_the_eks_upgrade_version():
     assert "schedule" in triggers and "workflow_dispatch" in triggers
 
 
+def test_baseline_job_measures_latency_against_docker_and_gates_the_summary():
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    steps = " ".join(step.get("run", "") for step in doc["jobs"]["baseline"]["steps"])
+    assert "make baseline" in steps
+    makefile = (WORKFLOW.parents[2] / "Makefile").read_text()
+    assert "-m latency --runtime all,docker" in makefile
+    assert set(doc["jobs"]["summary"]["needs"]) == {"conformance", "baseline"}
+
+
 def result_doc(minor: str, outcomes: dict[tuple[str, str], str]) -> dict:
     return {"kubernetes_minor": minor, "latency": {},
             "results": [{"check": c, "runtime": r, "outcome": o} for (c, r), o in outcomes.items()]}

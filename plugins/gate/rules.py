@@ -26,6 +26,9 @@ KUBEADM_CRI_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 AGENTS_FILE = Path(__file__).with_name("agents.toml")
 
 
+# A CRI endpoint that is Docker: dockershim's socket, docker.sock, or cri-dockerd's.
+DOCKER_ENDPOINT = r"dockershim|docker\.sock|cri-dockerd"
+
 def normalize(path: str) -> str:
     """/var/run is /run on every systemd host."""
     path = path.rstrip("/") or "/"
@@ -276,7 +279,7 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
     for node in inventory.nodes:
         name = node["metadata"]["name"]
         annotation = (node["metadata"].get("annotations") or {}).get(KUBEADM_CRI_ANNOTATION, "")
-        if "dockershim" in annotation or "docker.sock" in annotation:
+        if re.search(DOCKER_ENDPOINT, annotation):
             findings.append(Finding(
                 "kubeadm-cri-socket", f"Node/{name}", f"annotation {KUBEADM_CRI_ANNOTATION}="
                 f"{annotation}", "kubeadm upgrade and join read the CRI socket from it",
@@ -284,7 +287,7 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
                 f"(kubectl annotate node {name} --overwrite "
                 f"{KUBEADM_CRI_ANNOTATION}={RUNTIMES[runtime].socket})"))
         endpoint = inventory.kubelet_configs.get(name, {}).get("containerRuntimeEndpoint", "")
-        if re.search(r"dockershim|docker\.sock|cri-dockerd", endpoint):
+        if re.search(DOCKER_ENDPOINT, endpoint):
             findings.append(Finding(
                 "kubelet-runtime-endpoint", f"Node/{name}", f"kubelet containerRuntimeEndpoint "
                 f"{endpoint}", "the kubelet talks to Docker (dockershim or cri-dockerd), not to "

@@ -182,6 +182,9 @@ def test_node_runtime_facts():
                   {rules.KUBEADM_CRI_ANNOTATION: "unix:///run/containerd/containerd.sock"})]
     found = {f.check: f for f in rules.node_runtime(inventory(nodes=nodes), "containerd")}
     assert found["kubeadm-cri-socket"].object == "Node/old"
+    cri_dockerd = node("shim", annotations={rules.KUBEADM_CRI_ANNOTATION: "unix:///run/cri-dockerd.sock"})
+    assert [f.object for f in rules.node_runtime(inventory(nodes=[cri_dockerd]), "containerd")
+            if f.check == "kubeadm-cri-socket"] == ["Node/shim"]
     assert found["docker-nodes"].object == "1 of 2 nodes" and found["docker-nodes"].severity == REVIEW
 
 

@@ -7,7 +7,7 @@ PLUGIN = ("-p", "plugins.crigate")
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--runtime", "docker"], "--runtime 'docker' is not a runtime crigate knows; valid: containerd, cri-o, all"),
+    (["--runtime", "rkt"], "--runtime 'rkt' is not a runtime crigate knows; valid: containerd, cri-o, docker, all"),
     (["--k8s-version", "1.19"], "unknown Kubernetes version '1.19'; valid: 1.33, 1.24"),
     (["--cluster", "minikube"], "--cluster 'minikube': valid: kind, existing"),
     (["--cluster", "existing"], "--cluster=existing needs --kubeconfig PATH"),

@@ -73,3 +73,15 @@ def test_markdown_report(reported):
     assert md.startswith("# crigate report: FAIL")
     assert "| `fake_checks::test_fails_on_cri_o` | PASS | FAIL |" in md
     assert "significant" in md
+
+
+def test_docker_baseline_is_marked_in_the_reports(pytester):
+    pytester.makepyfile(test_fake_checks=CHECKS)
+    pytester.runpytest(*PLUGIN, "--runtime", "containerd,docker", "--report-dir", "out")
+    md = (pytester.path / "out/report.md").read_text()
+    assert "| check | containerd | docker (baseline) |" in md
+    assert "its FAILs on socket, log and namespace checks show what those checks detect" in md
+    page = (pytester.path / "out/report.html").read_text()
+    assert "<th>docker (baseline)</th>" in page and 'id="baseline"' in page
+    comparison = json.loads((pytester.path / "out/results.json").read_text())["latency_comparisons"][0]
+    assert (comparison["a"], comparison["b"]) == ("containerd", "docker")

@@ -143,10 +143,13 @@ def test_log_file_and_symlink_checks_fail_when_they_are_removed(cluster, node, l
         logs.check_container_log_symlink(host, name, link, path)
     node_sh(name, f"mv {path} {path}.moved")
     try:
-        with fails_with(name, path):
+        with fails_with(name, path, "observed nothing"):
+            logs.check_pod_log_file(host, name, path)
+        node_sh(name, f"ln -s {path}.moved {path}")       # dockershim's layout: a link to the real file
+        with fails_with(name, path, f"observed a symlink to {path}.moved"):
             logs.check_pod_log_file(host, name, path)
     finally:
-        node_sh(name, f"mv {path}.moved {path}; ln -s {path} {link}")
+        node_sh(name, f"rm -f {path}; mv {path}.moved {path}; ln -s {path} {link}")
 
 
 def test_cri_format_and_shipper_checks_fail_on_docker_json_logs(docker_json_lines):

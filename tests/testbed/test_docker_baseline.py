@@ -1,0 +1,110 @@
+"""The Docker baseline proves the suites detect the old setup: on a real
+Docker Engine node (kubelet -> cri-dockerd -> dockerd), the socket, log-path
+and namespace checks fail, each with a message naming node, expected and
+observed; the checks that hold for any runtime still pass there."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clusters import kindcluster
+from clusters.images import BUSYBOX_IMAGE
+
+pytestmark = pytest.mark.testbed
+REPO = Path(__file__).resolve().parents[2]
+
+# check -> fragments its failure message must hold on a Docker node
+MUST_FAIL = {
+    "sockets::test_no_docker_or_dockershim_socket": ("expected no Docker/dockershim socket",
+                                                     "/var/run/docker.sock"),
+    "sockets::test_no_docker_daemon_runs": ("expected no Docker daemon", "dockerd"),
+    "sockets::test_kubelet_flags_and_config_do_not_mention_docker": ("cri-dockerd",),
+    "logs::test_pod_log_file_is_under_var_log_pods": ("observed a symlink to /var/lib/docker/containers/",),
+    "logs::test_every_line_is_cri_format": ("expected every line in CRI format", '{"log":'),
+    "logs::test_long_line_arrives_as_partial_chunks": ("expected",),
+    "logs::test_nothing_under_var_lib_docker_containers": ("expected nothing under /var/lib/docker/containers",
+                                                           "-json.log"),
+    "logs::test_docker_json_log_shipper_reads_nothing": ("expected a Docker JSON parser to read 0",),
+    "namespaces::test_pod_containers_live_in_the_runtimes_store": ("in containerd namespace k8s.io",),
+    "namespaces::test_docker_sees_no_pod_container": ("expected Docker to see no containers",),
+    "namespaces::test_pod_images_are_in_the_k8s_io_namespace": ("in containerd namespace k8s.io",),
+}
+# What the gate finds on a Docker node (before any workload is seeded).
+GATE_MUST_FIND = {"kubelet-runtime-endpoint", "docker-nodes", "docker-daemon-config", "docker-on-node",
+                  "docker-logs-on-node"}
+# Checks about the pod itself, which Docker satisfies as well.
+MUST_PASS = (
+    "sockets::test_node_reports_the_runtime_scheme",
+    "sockets::test_runtime_socket_answers_cri",
+    "namespaces::test_containers_share_net_ipc_uts_with_the_sandbox",
+    "namespaces::test_host_network_pod_shares_the_nodes_net_namespace",
+)
+
+
+@pytest.fixture(scope="module")
+def docker_run(tmp_path_factory, pytestconfig):
+    """One run of the three areas on a fresh Docker-baseline cluster, kept for
+    the gate test below and deleted afterwards."""
+    out = tmp_path_factory.mktemp("docker-baseline")
+    k8s = pytestconfig.getoption("--k8s-version")
+    before = set(kindcluster.existing_clusters())
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "suites", "--runtime=docker", f"--k8s-version={k8s}",
+             "-m", "sockets or logs or namespaces", f"--report-dir={out}", "--keep-cluster",
+             "-p", "no:cacheprovider", "-p", "no:xdist", "-q"],
+            cwd=REPO, capture_output=True, text=True, timeout=900)
+        assert (out / "results.json").exists(), f"no results.json; pytest said:\n{done.stdout[-4000:]}"
+        doc = json.loads((out / "results.json").read_text())
+        doc["returncode"], doc["output"] = done.returncode, done.stdout[-4000:]
+        yield doc
+    finally:
+        for name in set(kindcluster.existing_clusters()) - before:
+            if name.startswith(f"{kindcluster.CLUSTER_PREFIX}-docker-"):
+                kindcluster.delete(name)
+
+
+def outcomes(doc: dict) -> dict[str, dict]:
+    return {r["check"]: r for r in doc["results"] if r["runtime"] == "docker"}
+
+
+def test_the_baseline_node_runs_docker_engine(docker_run):
+    cluster = docker_run["clusters"]["docker"]
+    assert any(str(v).startswith("docker://") for v in cluster.get("node_runtimes", {}).values()), cluster
+    assert docker_run["returncode"] == 1, docker_run["output"]
+
+
+@pytest.mark.parametrize("check", sorted(MUST_FAIL))
+def test_check_fails_on_docker_with_a_clear_message(docker_run, check):
+    result = outcomes(docker_run).get(check)
+    assert result, f"{check} did not run on the Docker node:\n{docker_run['output']}"
+    assert result["outcome"] == "failed", f"{check} on Docker: expected failed, observed {result}"
+    for fragment in ("node crigate-docker-", *MUST_FAIL[check]):
+        assert fragment in result["message"], f"{check}: {fragment!r} not in: {result['message']}"
+
+
+@pytest.mark.parametrize("check", MUST_PASS)
+def test_runtime_neutral_check_passes_on_docker(docker_run, check):
+    result = outcomes(docker_run).get(check)
+    assert result and result["outcome"] == "passed", f"{check} on Docker: expected passed, observed {result}"
+
+
+def test_gate_on_the_docker_node_is_no_go(docker_run, tmp_path):
+    """The gate on the old setup itself: a real cri-dockerd node, read through
+    the API (configz) and a debug pod (--node-checks)."""
+    name = docker_run["clusters"]["docker"]["cluster"]
+    done = subprocess.run(
+        [sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={kindcluster.default_kubeconfig(name)}",
+         "--runtime=containerd", "--node-checks", f"--debug-image={BUSYBOX_IMAGE}",
+         f"--report-dir={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    gate = json.loads((tmp_path / "results.json").read_text())["gate"]["containerd"]
+    found = {f["check"]: f for f in gate["findings"]}
+    assert GATE_MUST_FIND <= set(found), f"expected {sorted(GATE_MUST_FIND)}, observed {sorted(found)}"
+    assert "cri-dockerd.sock" in found["kubelet-runtime-endpoint"]["depends_on"]
+    assert "docker://" in found["docker-nodes"]["depends_on"]
