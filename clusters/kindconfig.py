@@ -13,6 +13,11 @@ SKIPPED_KUBEADM_PHASES = ("addon/kube-proxy", "addon/coredns")
 # preflight phase; every image it really needs is preloaded, so a failed pull
 # there is only about the addons it will not install.
 IGNORED_PREFLIGHT_ERRORS = ("ImagePull",)
+# The Docker baseline runs on cgroupfs, as Docker's default and dockershim-era
+# nodes did: with the systemd driver on cgroup v1, systemd prunes the devices
+# cgroup of Docker's container scopes whenever a sibling pod slice goes away,
+# and exec into those containers then fails.
+KUBELET_CGROUP_DRIVER = {"docker": "cgroupfs"}
 
 
 def kind_config(runtime: str, image: str) -> str:
@@ -38,4 +43,13 @@ kubeadmConfigPatches:
   kind: JoinConfiguration
   nodeRegistration:
     criSocket: {socket}
-"""
+""" + _kubelet_patch(runtime)
+
+
+def _kubelet_patch(runtime: str) -> str:
+    driver = KUBELET_CGROUP_DRIVER.get(runtime)
+    return f"""\
+- |
+  kind: KubeletConfiguration
+  cgroupDriver: {driver}
+""" if driver else ""

@@ -44,9 +44,10 @@ def parse_docker_json(line: str) -> dict | None:
 
 
 def join_partials(entries: list[CriLogEntry]) -> list[tuple[str, str, int]]:
-    """Reassemble lines: (stream, full message, number of chunks) per logical line."""
+    """Reassemble lines: (stream, full message, number of chunks) per logical line.
+    Entries a CRI parser could not read (None) are dropped, as a CRI reader does."""
     lines, pending = [], {}
-    for entry in entries:
+    for entry in filter(None, entries):
         chunks = pending.setdefault(entry.stream, [])
         chunks.append(entry.message)
         if not entry.partial:

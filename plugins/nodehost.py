@@ -31,7 +31,9 @@ def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "crigate"}},
         "spec": {
             "nodeName": node, "hostPID": True, "hostNetwork": True, "hostIPC": True,
-            "restartPolicy": "Never", "activeDeadlineSeconds": DEBUG_POD_DEADLINE_S,
+            # OnFailure: the kubelet retries a start that failed for a passing reason
+            # (a cgroup not yet there under systemd on cgroup v1) instead of failing the pod.
+            "restartPolicy": "OnFailure", "activeDeadlineSeconds": DEBUG_POD_DEADLINE_S,
             "tolerations": [{"operator": "Exists"}],
             "containers": [{"name": "debug", "image": image, "command": ["sleep", "3600"],
                             "securityContext": {"privileged": True},
@@ -39,6 +41,15 @@ def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
             "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
         },
     }
+
+
+def container_problem(pod) -> str:
+    """', debug: <reason>: <message>' from the container's waiting or terminated state."""
+    for status in pod.status.container_statuses or []:
+        for state in (status.state.waiting, status.state.terminated, status.last_state.terminated):
+            if state and state.reason:
+                return f", {status.name}: {state.reason}: {(state.message or '')[:300]}"
+    return ""
 
 
 class DebugPodHost:
@@ -67,8 +78,9 @@ class DebugPodHost:
                 break
             time.sleep(1)
         raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
-                           f"start within {READY_TIMEOUT_S}s (phase {pod.status.phase}); node "
-                           "checks need a privileged pod whose image the node can pull")
+                           f"start within {READY_TIMEOUT_S}s (phase {pod.status.phase}"
+                           f"{container_problem(pod)}); node checks need a privileged pod whose "
+                           "image the node can pull")
 
     def close(self) -> None:
         try:

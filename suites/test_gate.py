@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from clusters.versions import RUNTIMES
 from plugins.gate import rules
 from plugins.gate.audit import breaking, run_audit
 from plugins.gate.inventory import Unreachable
@@ -33,6 +34,13 @@ def audit(cluster, crigate_settings, request):
         undecided(request, f"[{cluster.runtime}] {err}")
 
 
+@pytest.fixture(scope="session")
+def target(runtime) -> str:
+    """The runtime the nodes move to: the one under test, or containerd (what
+    EKS 1.24 runs) when the cluster under test is the Docker baseline itself."""
+    return runtime if runtime in RUNTIMES else "containerd"
+
+
 def report_findings(request, findings) -> None:
     __tracebackhide__ = True
     request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
@@ -41,8 +49,9 @@ def report_findings(request, findings) -> None:
                         + "\n".join(f"- {f.line()}" for f in broken))
 
 
-def test_audit_read_everything(audit, request):
+def test_audit_read_everything(audit, target, request):
     request.node.user_properties.append((GATE_FACTS_PROP, {
+        "target_runtime": target,
         "notes": audit.inventory.notes, "node_facts": audit.node_facts,
         "nodes": {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get(
             "containerRuntimeVersion", "") for n in audit.inventory.nodes}}))
@@ -52,36 +61,36 @@ def test_audit_read_everything(audit, request):
                   + " (grant the crigate-gate ClusterRole: crigate-gate --print-rbac)")
 
 
-def test_no_docker_socket_mounts(audit, runtime, request):
-    report_findings(request, rules.socket_mounts(audit.inventory, runtime))
+def test_no_docker_socket_mounts(audit, target, request):
+    report_findings(request, rules.socket_mounts(audit.inventory, target))
 
 
-def test_no_docker_data_mounts(audit, runtime, request):
-    report_findings(request, rules.docker_data_mounts(audit.inventory, runtime))
+def test_no_docker_data_mounts(audit, target, request):
+    report_findings(request, rules.docker_data_mounts(audit.inventory, target))
 
 
-def test_no_docker_env(audit, runtime, request):
-    report_findings(request, rules.docker_env(audit.inventory, runtime))
+def test_no_docker_env(audit, target, request):
+    report_findings(request, rules.docker_env(audit.inventory, target))
 
 
-def test_no_docker_cli_calls(audit, runtime, request):
-    report_findings(request, rules.docker_cli(audit.inventory, runtime))
+def test_no_docker_cli_calls(audit, target, request):
+    report_findings(request, rules.docker_cli(audit.inventory, target))
 
 
-def test_log_shippers_read_cri_logs(audit, runtime, request):
-    report_findings(request, rules.log_shippers(audit.inventory, runtime))
+def test_log_shippers_read_cri_logs(audit, target, request):
+    report_findings(request, rules.log_shippers(audit.inventory, target))
 
 
-def test_node_agents_support_cri(audit, runtime, request):
-    report_findings(request, rules.node_agents(audit.inventory, runtime))
+def test_node_agents_support_cri(audit, target, request):
+    report_findings(request, rules.node_agents(audit.inventory, target))
 
 
-def test_nodes_ready_to_switch(audit, runtime, request):
-    report_findings(request, rules.node_runtime(audit.inventory, runtime))
+def test_nodes_ready_to_switch(audit, target, request):
+    report_findings(request, rules.node_runtime(audit.inventory, target))
 
 
-def test_gpu_runtime_classes(audit, runtime, request):
-    report_findings(request, rules.gpu_runtime(audit.inventory, runtime, audit.node_handlers))
+def test_gpu_runtime_classes(audit, target, request):
+    report_findings(request, rules.gpu_runtime(audit.inventory, target, audit.node_handlers))
 
 
 def test_node_docker_config(audit, crigate_settings, request):

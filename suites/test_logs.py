@@ -65,7 +65,9 @@ def check_cri_format(node: str, path: str, lines: list[str]) -> list:
 def check_long_line_split(node: str, path: str, entries: list, expected: str) -> None:
     __tracebackhide__ = True
     joined = [(text, chunks) for _, text, chunks in join_partials(entries) if text.startswith(expected[:18])]
-    assert joined, f"node {node}: {path}: expected the {len(expected)}-byte line, observed none"
+    unreadable = sum(e is None for e in entries)
+    assert joined, (f"node {node}: {path}: expected the {len(expected)}-byte line, observed none"
+                    + (f" ({unreadable} of {len(entries)} lines are not CRI format)" if unreadable else ""))
     text, chunks = joined[0]
     assert chunks > 1 and text == expected, (
         f"node {node}: {path}: expected the {len(expected)}-byte line as P...P F chunks joining to "

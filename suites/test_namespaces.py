@@ -45,8 +45,9 @@ def pid_namespaces(host, pid: int, kinds=("net", "ipc", "uts", "pid")) -> dict[s
 
 def sandbox_namespaces(host, pod) -> dict[str, str]:
     """kind -> namespace id of the pod sandbox, as its runtime holds it: the
-    infra process's (containerd reports its pid) or, where CRI-O drops the
-    infra container, the namespace files pinns pinned (compared by inode)."""
+    infra process's (containerd reports its pid; under cri-dockerd it is the
+    pause container's, from Docker) or, where CRI-O drops the infra container,
+    the namespace files pinns pinned (compared by inode)."""
     m = pod.metadata
     ids = host.run("crictl pods -q --name %s --namespace %s", m.name, m.namespace).stdout.split()
     assert ids, f"pod {m.namespace}/{m.name}: crictl lists no sandbox"
@@ -59,7 +60,12 @@ def sandbox_namespaces(host, pod) -> dict[str, str]:
         if kind and ns.get("path"):
             inode = host.run("stat -L -c %%i %s", ns["path"]).stdout.strip()
             found[kind] = f"{kind}:[{inode}]"
-    assert found, f"pod {m.namespace}/{m.name}: sandbox {ids[0][:12]} shows neither pid nor pinned namespaces"
+    if not found and host.exists("docker"):     # cri-dockerd: the sandbox is Docker's pause container
+        pid = host.run("docker inspect --format '{{.State.Pid}}' %s", ids[0]).stdout.strip()
+        if pid.isdigit() and int(pid) > 0:
+            return pid_namespaces(host, int(pid))
+    assert found, (f"pod {m.namespace}/{m.name}: sandbox {ids[0][:12]} shows neither pid nor pinned "
+                   "namespaces, nor is it a Docker container")
     return found
 
 

@@ -11,20 +11,21 @@ from .findings import BREAKS, REVIEW, Finding
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 # daemon.json key -> (severity, where it goes on a CRI node)
-DAEMON_SETTINGS = {
-    "registry-mirrors": (BREAKS, "containerd: registry hosts.toml under /etc/containerd/certs.d "
-                                 "(config_path); CRI-O: /etc/containers/registries.conf mirrors"),
-    "insecure-registries": (BREAKS, "containerd: hosts.toml with skip_verify; CRI-O: "
-                                    "registries.conf `insecure = true`"),
-    "default-runtime": (BREAKS, "containerd: default_runtime_name = \"nvidia\" in the CRI plugin, "
-                                "or a RuntimeClass; CRI-O: default_runtime"),
-    "runtimes": (BREAKS, "a runtime handler in the containerd/CRI-O config and a RuntimeClass "
-                         "pointing at it"),
-    "log-opts": (REVIEW, "kubelet containerLogMaxSize / containerLogMaxFiles"),
-    "log-driver": (REVIEW, "the kubelet writes CRI logs under /var/log/pods; ship them from there"),
-    "data-root": (REVIEW, "containerd root (/var/lib/containerd) or CRI-O storage root: size the "
-                          "disk for it"),
-    "bip": (REVIEW, "no docker0 bridge on CRI nodes; pods use the CNI network"),
+DAEMON_SETTINGS = {        # key -> (severity, the fix)
+    "registry-mirrors": (BREAKS, "move it to containerd's registry hosts.toml under /etc/containerd/certs.d "
+                                 "(config_path) or CRI-O's mirrors in /etc/containers/registries.conf"),
+    "insecure-registries": (BREAKS, "move it to a containerd hosts.toml with skip_verify = true, or "
+                                    "`insecure = true` in CRI-O's registries.conf"),
+    "default-runtime": (BREAKS, "move it to containerd's default_runtime_name in the CRI plugin (or a "
+                                "RuntimeClass on the pods), or CRI-O's default_runtime"),
+    "runtimes": (BREAKS, "move each one to a runtime handler in the containerd/CRI-O config, with a "
+                         "RuntimeClass pointing at it"),
+    "log-opts": (REVIEW, "move it to the kubelet's containerLogMaxSize / containerLogMaxFiles"),
+    "log-driver": (REVIEW, "nothing to move: the kubelet writes CRI logs under /var/log/pods; ship "
+                           "them from there"),
+    "data-root": (REVIEW, "size the disk for containerd's root (/var/lib/containerd) or CRI-O's "
+                          "storage root instead"),
+    "bip": (REVIEW, "nothing to move: CRI nodes have no docker0 bridge; pods use the CNI network"),
 }
 CONFIG_FILES = {
     "containerd": ("/etc/containerd/config.toml", "/etc/containerd/conf.d/*.toml"),
@@ -55,13 +56,13 @@ def daemon_json(host, node: str) -> list[Finding]:
     for key, value in settings.items():
         if key not in DAEMON_SETTINGS:
             continue
-        severity, target = DAEMON_SETTINGS[key]
+        severity, fix = DAEMON_SETTINGS[key]
         if key == "runtimes" and "nvidia" not in value:
             severity = REVIEW
         findings.append(Finding(
             "docker-daemon-config", f"Node/{node}:{DAEMON_JSON}", f"{key} = {json.dumps(value)}",
             "Docker's daemon.json is not read by CRI runtimes, so the setting is lost at the switch",
-            f"move it to {target}", severity))
+            fix, severity))
     return findings
 
 
