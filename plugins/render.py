@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html as html_lib
+import statistics
 
 from clusters.versions import BASELINE_RUNTIMES
 
@@ -84,12 +85,16 @@ def markdown(doc: dict) -> str:
         lines += ["", baseline_note(runtimes)]
     if doc["latency"]:
         lines += ["", "## Pod start latency (create call to Ready watch event)", "",
-                  "| runtime | n | p50 s | p90 s | p99 s | max s | p50 95% CI |", "|---|---|---|---|---|---|---|"]
+                  "| runtime | n | p50 s | p90 s | p99 s | max s | p50 95% CI | runtime start p50 s |",
+                  "|---|---|---|---|---|---|---|---|"]
         for runtime, s in sorted(doc["latency"].items()):
+            started = s.get("runtime_start_after_create_s") or []
             lines.append(f"| {runtime} | {s['n']} | {s['p50']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | "
-                         f"{s['max']:.3f} | [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}] |")
+                         f"{s['max']:.3f} | [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}] | "
+                         + (f"{statistics.median(started):.3f} |" if started else "- |"))
         for c in doc["latency_comparisons"]:
-            lines.append(f"\nmedian({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
+            lines.append(f"\n{c.get('label', 'create to Ready')}: "
+                         f"median({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
     lines += gate_markdown(doc.get("gate", {}))
@@ -191,7 +196,8 @@ def html(doc: dict) -> str:
                     f"max={s['max']:.3f}s; p50 95% CI [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}]</p>"
                     + _latency_svg(s["samples_s"], s, doc["latency_slo_s"]) + "</div>")
     for c in doc["latency_comparisons"]:
-        latency += (f"<p class=ratio>median({e(c['a'])}) / median({e(c['b'])}) = "
+        latency += (f"<p class=ratio>{e(c.get('label', 'create to Ready'))}: "
+                    f"median({e(c['a'])}) / median({e(c['b'])}) = "
                     f"{c['median_ratio']:.3f}, 95% CI [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                     + ("significant" if c["significant"] else "not significant") + "</p>")
     problems = "".join(f'<li class="{r["outcome"]}"><b>{SYMBOLS.get(r["outcome"], r["outcome"])}</b> '

@@ -24,7 +24,8 @@ def test_skips(runtime):
 
 def test_latency(runtime, request):
     samples = [1.0 + 0.01 * i for i in range(20)] if runtime == "containerd" else [1.3 + 0.01 * i for i in range(20)]
-    request.node.user_properties.append((LATENCY_PROP, {"samples": samples}))
+    request.node.user_properties.append((LATENCY_PROP, {
+        "samples": samples, "runtime_start_after_create_s": [x / 2 for x in samples]}))
 """
 
 
@@ -83,5 +84,7 @@ def test_docker_baseline_is_marked_in_the_reports(pytester):
     assert "its FAILs on socket, log and namespace checks show what those checks detect" in md
     page = (pytester.path / "out/report.html").read_text()
     assert "<th>docker (baseline)</th>" in page and 'id="baseline"' in page
-    comparison = json.loads((pytester.path / "out/results.json").read_text())["latency_comparisons"][0]
-    assert (comparison["a"], comparison["b"]) == ("containerd", "docker")
+    comparisons = json.loads((pytester.path / "out/results.json").read_text())["latency_comparisons"]
+    assert [(c["a"], c["b"], c["metric"]) for c in comparisons] == [
+        ("containerd", "docker", "ready_s"), ("containerd", "docker", "runtime_start_after_create_s")]
+    assert "create to the runtime's container start: median(containerd) / median(docker) = 0.7" in md
