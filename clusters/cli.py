@@ -9,21 +9,16 @@ from pathlib import Path
 from . import doctor, engine, gobuild, host, kindcluster, nodeimage
 from .progress import say
 from .versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
-                       kubernetes_release)
+                       kubernetes_release, parse_runtimes)
 
 
 def _runtimes(value: str) -> list[str]:
     """'all', one runtime, or a comma-separated list ('all,docker')."""
-    chosen = []
-    for name in value.split(","):
-        if name == "all":
-            chosen.extend(RUNTIMES)
-        elif name in NODE_RUNTIMES:
-            chosen.append(name)
-        else:
-            raise argparse.ArgumentTypeError(
-                f"unknown runtime {name!r}; valid: {', '.join(NODE_RUNTIMES)}, all (comma-separated)")
-    return list(dict.fromkeys(chosen))
+    try:
+        return parse_runtimes([value])
+    except UnknownChoice as bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown runtime {str(bad)!r}; valid: {', '.join(NODE_RUNTIMES)}, all (comma-separated)") from None
 
 
 def _one_runtime(value: str) -> list[str]:

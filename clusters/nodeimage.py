@@ -139,13 +139,16 @@ def _preload_containerd(stage: Path, archives: list[Path], log: Path) -> None:
 
 def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
     """`docker load` into the node's /var/lib/docker through a throwaway dockerd
-    on the host (no network, no bridge, its own sockets)."""
+    on the host, in a network namespace of its own: with no bridge, dockerd
+    deletes any `docker0` it sees, and the host engine's must stay."""
+    host_bridge = Path("/sys/class/net/docker0")
+    had_bridge = host_bridge.exists()
     with tempfile.TemporaryDirectory(prefix="crigate-dockerd-") as tmp:
         host = f"unix://{tmp}/docker.sock"
         Path(tmp, "daemon.json").write_text("{}\n")      # not the host engine's config
         with log.open("ab") as out:
             daemon = subprocess.Popen(
-                ["dockerd", "--data-root", str(stage / "var/lib/docker"), "--exec-root", f"{tmp}/exec",
+                ["unshare", "--net", "dockerd", "--data-root", str(stage / "var/lib/docker"), "--exec-root", f"{tmp}/exec",
                  "--pidfile", f"{tmp}/dockerd.pid", "--host", host, "--bridge", "none",
                  "--iptables=false", "--ip-masq=false", "--storage-driver", "overlay2",
                  "--config-file", f"{tmp}/daemon.json"],
@@ -163,6 +166,9 @@ def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
             daemon.terminate()
             daemon.wait(timeout=60)
         subprocess.run(["umount", "-R", str(stage / "var/lib/docker/overlay2")], capture_output=True)
+    if had_bridge and not host_bridge.exists():
+        raise RuntimeError("the host engine's docker0 bridge went away while preloading the Docker "
+                           "node's images; restart the host's dockerd to get it back")
 
 
 def _preload_containers_storage(stage: Path, archives: list[Path], log: Path) -> None:

@@ -49,5 +49,20 @@ def check_runtime(name: str) -> str:
     return name
 
 
+def parse_runtimes(values: list[str]) -> list[str]:
+    """Runtime names from values like 'all', 'cri-o' or 'all,docker' (in order,
+    no repeats); 'all' means the CRI runtimes. UnknownChoice names a bad one."""
+    chosen: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            if name == "all":
+                chosen.extend(RUNTIMES)
+            elif name in NODE_RUNTIMES:
+                chosen.append(name)
+            else:
+                raise UnknownChoice(name)
+    return list(dict.fromkeys(chosen))
+
+
 def tool_version(name: str) -> str:
     return PINS["tools"][name]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clusters.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
-                              kubernetes_release)
+                              kubernetes_release, parse_runtimes)
 
 from .nodehost import DEBUG_IMAGE
 
@@ -73,18 +73,11 @@ class Settings:
 
 
 def _runtimes(values: list[str]) -> tuple[str, ...]:
-    chosen: list[str] = []
-    for value in values or ["containerd"]:
-        for name in value.split(","):
-            if name == "all":
-                chosen.extend(RUNTIMES)
-            elif name in NODE_RUNTIMES:
-                chosen.append(name)
-            else:
-                raise pytest.UsageError(
-                    f"--runtime {name!r} is not a runtime crigate knows; valid: "
-                    f"{', '.join(NODE_RUNTIMES)}, all")
-    return tuple(dict.fromkeys(chosen))
+    try:
+        return tuple(parse_runtimes(values or ["containerd"]))
+    except UnknownChoice as bad:
+        raise pytest.UsageError(f"--runtime {str(bad)!r} is not a runtime crigate knows; valid: "
+                                f"{', '.join(NODE_RUNTIMES)}, all") from None
 
 
 def _node_images(values: list[str]) -> dict[str, str]:

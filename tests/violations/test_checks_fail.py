@@ -145,7 +145,7 @@ def test_log_file_and_symlink_checks_fail_when_they_are_removed(cluster, node, l
     try:
         with fails_with(name, path, "observed nothing"):
             logs.check_pod_log_file(host, name, path)
-        node_sh(name, f"ln -s {path}.moved {path}")       # dockershim's layout: a link to the real file
+        node_sh(name, f"ln -sf {path}.moved {path}")      # dockershim's layout: a link to the real file
         with fails_with(name, path, f"observed a symlink to {path}.moved"):
             logs.check_pod_log_file(host, name, path)
     finally:
