@@ -16,7 +16,7 @@ import pytest
 
 from clusters import kindcluster
 
-from . import options, report
+from . import known, options, report
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
 from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
@@ -70,6 +70,8 @@ def pytest_configure_node(node) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     deselect_optional_areas(config, items)
+    settings = config.stash[SETTINGS]
+    known.mark_known_differences(items, settings.k8s_minor, settings.cluster)
     report.tag_items(items)
 
 

@@ -83,6 +83,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def _message(rep) -> str:
+    if getattr(rep, "wasxfail", None):            # the reason first, then what was observed
+        crash = getattr(getattr(rep, "longrepr", None), "reprcrash", None)
+        return rep.wasxfail + (f"; observed: {crash.message}" if crash is not None else "")
     if rep.skipped and isinstance(rep.longrepr, tuple):
         return rep.longrepr[2].removeprefix("Skipped: ")
     crash = getattr(getattr(rep, "longrepr", None), "reprcrash", None)
