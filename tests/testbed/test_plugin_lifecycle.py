@@ -55,11 +55,11 @@ def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
 
 # Both runs below watch the set of crigate clusters: keep them off each other's way.
 @pytest.mark.xdist_group("cluster-lifecycle")
-def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(other_runs_clusters):
+def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(other_runs_clusters, tmp_path):
     before = other_runs_clusters()
     run = subprocess.Popen([sys.executable, "-m", "pytest", "suites/test_sockets.py",
                             "--runtime=containerd", "-p", "no:cacheprovider", "-q",
-                            "--report-dir=/tmp/crigate-ctrl-c"], cwd=REPO,
+                            f"--report-dir={tmp_path}"], cwd=REPO,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not (created := other_runs_clusters() - before):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -65,10 +66,11 @@ def logger(cluster, module_namespace):
 @pytest.fixture(scope="module")
 def docker_json_lines():
     """Real json-file log lines, written by the host's Docker engine."""
-    cid = subprocess.run(["docker", "run", "-d", "--log-driver", "json-file", "crigate.local/logger:1",
-                          "--long", "100", "--exit", "0"], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    cid = f"crigate-json-logs-{uuid.uuid4().hex[:6]}"    # named: removed even if `run` fails half-way
     try:
+        subprocess.run(["docker", "run", "-d", "--name", cid, "--network", "none", "--log-driver",
+                        "json-file", "crigate.local/logger:1", "--long", "100", "--exit", "0"],
+                       check=True, capture_output=True, text=True)
         subprocess.run(["docker", "wait", cid], check=True, capture_output=True)
         path = subprocess.run(["docker", "inspect", "--format", "{{.LogPath}}", cid], check=True,
                               capture_output=True, text=True).stdout.strip()
