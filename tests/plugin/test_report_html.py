@@ -65,3 +65,12 @@ def test_browser_shows_the_gate_verdict_findings_and_checklist(chromium, pyteste
     assert "DaemonSet/mon/agent/main" in section.group(1) and "use crictl" in section.group(1)
     assert section.group(1).count('type="checkbox"') >= 5
     assert 'id="latency"' not in dom, "a gate-only report has no latency section"
+
+
+def test_browser_shows_the_docker_baseline_and_both_latency_ratios(chromium, pytester, tmp_path):
+    pytester.makepyfile(test_fake_checks=CHECKS)
+    pytester.runpytest(*PLUGIN, "--runtime", "containerd,docker", "--report-dir", "out")
+    dom = browse(chromium, tmp_path, "--dump-dom", (pytester.path / "out/report.html").as_uri())
+    assert "<th>docker (baseline)</th>" in dom and 'id="baseline"' in dom
+    ratios = re.findall(r'<p class="ratio">(.*?):', dom)
+    assert ratios == ["create to Ready", "create to the runtime's container start"], ratios
