@@ -148,7 +148,8 @@ def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
         Path(tmp, "daemon.json").write_text("{}\n")      # not the host engine's config
         with log.open("ab") as out:
             daemon = subprocess.Popen(
-                ["unshare", "--net", "dockerd", "--data-root", str(stage / "var/lib/docker"), "--exec-root", f"{tmp}/exec",
+                ["unshare", "--net", "dockerd", "--data-root", str(stage / "var/lib/docker"),
+                 "--exec-root", f"{tmp}/exec",
                  "--pidfile", f"{tmp}/dockerd.pid", "--host", host, "--bridge", "none",
                  "--iptables=false", "--ip-masq=false", "--storage-driver", "overlay2",
                  "--config-file", f"{tmp}/daemon.json"],

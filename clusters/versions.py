@@ -43,12 +43,6 @@ def kubernetes_release(minor: str | None = None) -> KubernetesRelease:
     return KubernetesRelease(minor, pin["version"], pin.get("go_toolchain", ""))
 
 
-def check_runtime(name: str) -> str:
-    if name not in NODE_RUNTIMES:
-        raise UnknownChoice(f"unknown runtime {name!r}; valid: {', '.join(NODE_RUNTIMES)}")
-    return name
-
-
 def parse_runtimes(values: list[str]) -> list[str]:
     """Runtime names from values like 'all', 'cri-o' or 'all,docker' (in order,
     no repeats); 'all' means the CRI runtimes. UnknownChoice names a bad one."""

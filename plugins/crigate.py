@@ -25,15 +25,6 @@ SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
 PROVIDERS = pytest.StashKey[list]()
 
-AREA_MARKERS = {
-    "sockets": "runtime identity and Docker sockets",
-    "logs": "log paths and format",
-    "namespaces": "containerd and Linux namespaces",
-    "latency": "pod start latency",
-    "gpu": "GPU runtime classes",
-    "gate": "upgrade gate: what breaks when the nodes leave Docker",
-    "cri": "CRI validation with critest (optional: runs only when selected with -m cri)",
-}
 OPTIONAL_AREAS = ("cri",)    # deselected unless the -m expression names them
 TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per event
 
@@ -47,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings_from(config)
     config.stash[SETTINGS] = settings
     config.stash[PROVIDERS] = []
-    for area, what in AREA_MARKERS.items():
+    for area, what in report.AREA_MARKERS.items():
         config.addinivalue_line("markers", f"{area}: {what}")
     worker_input = getattr(config, "workerinput", None)
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)

@@ -8,11 +8,11 @@ cannot run offline and are skipped by name.
 from __future__ import annotations
 
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters.engine import docker
 from clusters.images import BUSYBOX_IMAGE, WEB_IMAGE
 
 NODE_BINARY = "/usr/local/bin/critest"
@@ -59,11 +59,6 @@ def _message(case) -> str:
     node = case.find("failure") if case.find("failure") is not None else case.find("error")
     text = (node.get("message") or node.text or "") if node is not None else ""
     return " ".join(text.split())[:500]
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True,
-                          timeout=timeout, **kw)
 
 
 def run_on_node(node: str, critest: Path, endpoint: str, focus: str = FOCUS,

@@ -3,8 +3,9 @@ the test bed for a reason that is understood and outside crigate.
 
 Each is marked xfail: the report shows XFAIL with the reason. A deterministic
 one is strict, so once it passes the run turns red (XPASS strict) and the list
-cannot go stale; one that depends on timing is not (XPASS is no news there). Only on test-bed clusters (--cluster=kind), whose version is known
-before the run; an existing cluster gets every check as it is.
+cannot go stale; one that depends on timing is not (XPASS is no news there).
+Only on test-bed clusters (--cluster=kind), whose version is known before the
+run; an existing cluster gets every check as it is.
 """
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pytest
 
 from .report import check_name
 
-# (check, runtime, Kubernetes minor) -> (why, strict). strict=False for a
-# difference that shows only with some timings: XPASS then is no news.
+# (check, runtime, Kubernetes minor) -> (why, strict)
 KNOWN_DIFFERENCES = {
     ("logs::test_kubectl_logs_match_the_file", "cri-o", "1.24"): (
         "when the stdout and stderr chunks of the 40000-byte line interleave in the file (timing), "

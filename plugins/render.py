@@ -93,7 +93,7 @@ def markdown(doc: dict) -> str:
                          f"{s['max']:.3f} | [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}] | "
                          + (f"{statistics.median(started):.3f} |" if started else "- |"))
         for c in doc["latency_comparisons"]:
-            lines.append(f"\n{c.get('label', 'create to Ready')}: "
+            lines.append(f"\n{c['label']}: "
                          f"median({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
@@ -196,7 +196,7 @@ def html(doc: dict) -> str:
                     f"max={s['max']:.3f}s; p50 95% CI [{s['p50_ci'][0]:.3f}, {s['p50_ci'][1]:.3f}]</p>"
                     + _latency_svg(s["samples_s"], s, doc["latency_slo_s"]) + "</div>")
     for c in doc["latency_comparisons"]:
-        latency += (f"<p class=ratio>{e(c.get('label', 'create to Ready'))}: "
+        latency += (f"<p class=ratio>{e(c['label'])}: "
                     f"median({e(c['a'])}) / median({e(c['b'])}) = "
                     f"{c['median_ratio']:.3f}, 95% CI [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                     + ("significant" if c["significant"] else "not significant") + "</p>")

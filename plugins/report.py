@@ -27,7 +27,16 @@ CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
-AREAS = ("sockets", "logs", "namespaces", "latency", "gpu", "gate", "cri")
+AREA_MARKERS = {      # check area (pytest marker) -> what it covers
+    "sockets": "runtime identity and Docker sockets",
+    "logs": "log paths and format",
+    "namespaces": "containerd and Linux namespaces",
+    "latency": "pod start latency",
+    "gpu": "GPU runtime classes",
+    "gate": "upgrade gate: what breaks when the nodes leave Docker",
+    "cri": "CRI validation with critest (optional: runs only when selected with -m cri)",
+}
+AREAS = tuple(AREA_MARKERS)
 REPORTER_NAME = "crigate-reporter"
 
 

@@ -53,8 +53,7 @@ def test_audit_read_everything(audit, target, request):
     request.node.user_properties.append((GATE_FACTS_PROP, {
         "target_runtime": target,
         "notes": audit.inventory.notes, "node_facts": audit.node_facts,
-        "nodes": {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get(
-            "containerRuntimeVersion", "") for n in audit.inventory.nodes}}))
+        "nodes": audit.inventory.node_runtimes()}))
     if audit.inventory.denied:
         undecided(request, "the audit could not read everything; missing permission(s): "
                   + "; ".join(audit.inventory.denied)

@@ -77,5 +77,14 @@ def test_summary_merges_jobs_into_one_matrix(tmp_path, capsys):
     assert "| `logs::x` | PASS | FAIL |" in out and "| `gpu::y` | - | SKIP |" in out
 
 
+def test_known_differences_keep_the_summary_green(tmp_path, capsys):
+    # a non-strict known difference may XFAIL or XPASS; a strict XPASS is recorded as failed
+    doc = tmp_path / "a.json"
+    doc.write_text(json.dumps(result_doc("1.24", {("logs::x", "cri-o"): "xfailed",
+                                                  ("logs::y", "cri-o"): "xpassed"})))
+    summary.main([str(doc)])
+    assert capsys.readouterr().out.startswith("# crigate nightly: PASS")
+
+
 def test_summary_without_results_fails(tmp_path, capsys):
     assert summary.main([str(tmp_path / "missing.json")]) == 1

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import suites
+from clusters.versions import RUNTIMES
 
 GO, NO_GO, UNDECIDED = 0, 1, 2
 RBAC = Path(__file__).with_name("clusterrole.yaml")
@@ -34,7 +35,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--kubeconfig", default=default_kubeconfig(),
                         help="kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
-    parser.add_argument("--runtime", default="containerd", choices=["containerd", "cri-o"],
+    parser.add_argument("--runtime", default="containerd", choices=list(RUNTIMES),
                         help="runtime the nodes move to (default containerd, as EKS 1.24)")
     parser.add_argument("--node-checks", action="store_true",
                         help="also read node files through a short-lived privileged debug pod per node")

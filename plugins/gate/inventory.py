@@ -72,6 +72,11 @@ class Inventory:
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
 
+    def node_runtimes(self) -> dict[str, str]:
+        """node name -> containerRuntimeVersion ("docker://20.10.24", "containerd://1.7")."""
+        return {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get(
+            "containerRuntimeVersion", "") for n in self.nodes}
+
 
 class Reader:
     def __init__(self, api_client: client.ApiClient):

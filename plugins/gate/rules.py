@@ -66,48 +66,54 @@ def container_mentions(template: PodTemplate, container: dict, inventory: Invent
     return any(text in b for b in blobs)
 
 
+def containers(inventory: Inventory, *, skip_dind: bool = False):
+    """(template, container) for each container of each pod template; skip_dind
+    leaves out pods that run their own Docker daemon."""
+    for t in inventory.templates:
+        if not (skip_dind and runs_own_docker(t)):
+            yield from ((t, c) for c in t.containers())
+
+
 def socket_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
-    for t in inventory.templates:
-        for c in t.containers():
-            for host_path, mount in t.host_paths(c):
-                path = normalize(host_path)
-                exact = [s for s in DOCKER_SOCKET_PATHS if path == s]
-                parent = [s for s in DOCKER_SOCKET_PATHS if path != s and is_under(s, path)]
-                if exact:
-                    findings.append(Finding(
-                        "docker-socket-mount", where(t, c), f"hostPath {host_path} (the Docker API)",
-                        "the socket does not exist on a CRI node, so the mount is an empty "
-                        "directory or the pod fails to start",
-                        f"use {cri_tools(runtime)} for container metadata, or the kubelet/API for "
-                        "pod data; build images with a daemonless builder (kaniko, buildkit)"))
-                elif parent and path not in ("/",):
-                    uses = container_mentions(t, c, inventory, "docker.sock")
-                    findings.append(Finding(
-                        "docker-socket-parent-mount", where(t, c),
-                        f"hostPath {host_path} mounted at {mount.get('mountPath')}, which holds "
-                        f"{parent[0]}",
-                        "the container can reach the Docker socket through the directory; "
-                        + ("it refers to docker.sock, which will be gone" if uses else
-                           "check whether it uses docker.sock, which will be gone"),
-                        f"mount only what it needs; if it talks to Docker, use {cri_tools(runtime)}",
-                        BREAKS if uses else REVIEW))
+    for t, c in containers(inventory):
+        for host_path, mount in t.host_paths(c):
+            path = normalize(host_path)
+            exact = [s for s in DOCKER_SOCKET_PATHS if path == s]
+            parent = [s for s in DOCKER_SOCKET_PATHS if path != s and is_under(s, path)]
+            if exact:
+                findings.append(Finding(
+                    "docker-socket-mount", where(t, c), f"hostPath {host_path} (the Docker API)",
+                    "the socket does not exist on a CRI node, so the mount is an empty "
+                    "directory or the pod fails to start",
+                    f"use {cri_tools(runtime)} for container metadata, or the kubelet/API for "
+                    "pod data; build images with a daemonless builder (kaniko, buildkit)"))
+            elif parent and path not in ("/",):
+                uses = container_mentions(t, c, inventory, "docker.sock")
+                findings.append(Finding(
+                    "docker-socket-parent-mount", where(t, c),
+                    f"hostPath {host_path} mounted at {mount.get('mountPath')}, which holds "
+                    f"{parent[0]}",
+                    "the container can reach the Docker socket through the directory; "
+                    + ("it refers to docker.sock, which will be gone" if uses else
+                       "check whether it uses docker.sock, which will be gone"),
+                    f"mount only what it needs; if it talks to Docker, use {cri_tools(runtime)}",
+                    BREAKS if uses else REVIEW))
     return findings
 
 
 def docker_data_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
-    for t in inventory.templates:
-        for c in t.containers():
-            for host_path, _ in t.host_paths(c):
-                if is_under(host_path, DOCKER_DATA):
-                    findings.append(Finding(
-                        "docker-data-mount", where(t, c), f"hostPath {host_path}",
-                        "Docker's data root is not used by CRI runtimes: no container logs or "
-                        "layers appear there after the switch",
-                        "read container logs from /var/log/pods (or the /var/log/containers "
-                        "symlinks) in CRI format; read containers through "
-                        f"{cri_tools(runtime)}"))
+    for t, c in containers(inventory):
+        for host_path, _ in t.host_paths(c):
+            if is_under(host_path, DOCKER_DATA):
+                findings.append(Finding(
+                    "docker-data-mount", where(t, c), f"hostPath {host_path}",
+                    "Docker's data root is not used by CRI runtimes: no container logs or "
+                    "layers appear there after the switch",
+                    "read container logs from /var/log/pods (or the /var/log/containers "
+                    "symlinks) in CRI format; read containers through "
+                    f"{cri_tools(runtime)}"))
     return findings
 
 
@@ -123,44 +129,38 @@ def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> 
 
 def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
-    for t in inventory.templates:
-        if runs_own_docker(t):
-            continue
-        for c in t.containers():
-            names = _env_names(t, c, inventory)
-            if names:
-                listed = ", ".join(f"{k} (from {v})" for k, v in sorted(names.items()))
-                findings.append(Finding(
-                    "docker-env", where(t, c), listed,
-                    "it points the Docker client at a daemon on the node, which a CRI node does "
-                    "not run", f"drop the Docker client: use {cri_tools(runtime)}, or run a "
-                    "Docker-in-Docker sidecar if the job really needs a Docker API"))
+    for t, c in containers(inventory, skip_dind=True):
+        names = _env_names(t, c, inventory)
+        if names:
+            listed = ", ".join(f"{k} (from {v})" for k, v in sorted(names.items()))
+            findings.append(Finding(
+                "docker-env", where(t, c), listed,
+                "it points the Docker client at a daemon on the node, which a CRI node does "
+                "not run", f"drop the Docker client: use {cri_tools(runtime)}, or run a "
+                "Docker-in-Docker sidecar if the job really needs a Docker API"))
     return findings
 
 
 def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
-    for t in inventory.templates:
-        if runs_own_docker(t):
-            continue
-        for c in t.containers():
-            calls = command_calls(c.get("command", []), c.get("args", []))
-            sources = ["command/args"] if calls else []
-            for name in t.configmap_names(c):
-                for key, value in inventory.config_map(t.namespace, name).items():
-                    if looks_like_script(key, value):
-                        found = docker_calls(value)
-                        if found:
-                            calls.extend(found)
-                            sources.append(f"ConfigMap {name} key {key}")
-            if calls:
-                findings.append(Finding(
-                    "docker-cli", where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in "
-                    f"{', '.join(sources)}",
-                    "there is no Docker daemon on a CRI node for the CLI to talk to",
-                    f"replace with crictl against {RUNTIMES[runtime].socket}"
-                    + (" or nerdctl/ctr -n k8s.io" if runtime == "containerd" else "")
-                    + "; build images with kaniko or buildkit"))
+    for t, c in containers(inventory, skip_dind=True):
+        calls = command_calls(c.get("command", []), c.get("args", []))
+        sources = ["command/args"] if calls else []
+        for name in t.configmap_names(c):
+            for key, value in inventory.config_map(t.namespace, name).items():
+                if looks_like_script(key, value):
+                    found = docker_calls(value)
+                    if found:
+                        calls.extend(found)
+                        sources.append(f"ConfigMap {name} key {key}")
+        if calls:
+            findings.append(Finding(
+                "docker-cli", where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in "
+                f"{', '.join(sources)}",
+                "there is no Docker daemon on a CRI node for the CLI to talk to",
+                f"replace with crictl against {RUNTIMES[runtime].socket}"
+                + (" or nerdctl/ctr -n k8s.io" if runtime == "containerd" else "")
+                + "; build images with kaniko or buildkit"))
     return findings
 
 
@@ -250,9 +250,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
                 "the nodes do not report their runtime handlers, so whether one provides it "
                 "is unknown", "run the gate with --node-checks, or check the runtime config of "
                 "the nodes that run these pods", REVIEW))
-    docker_nodes = [n for n in inventory.nodes
-                    if n.get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
-                    .startswith("docker://")]
+    docker_nodes = [n for n, v in inventory.node_runtimes().items() if v.startswith("docker://")]
     for t in inventory.templates:
         if t.spec.get("runtimeClassName"):
             continue
@@ -276,6 +274,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
 def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     docker_nodes = []
+    versions = inventory.node_runtimes()
     for node in inventory.nodes:
         name = node["metadata"]["name"]
         annotation = (node["metadata"].get("annotations") or {}).get(KUBEADM_CRI_ANNOTATION, "")
@@ -293,7 +292,7 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
                 f"{endpoint}", "the kubelet talks to Docker (dockershim or cri-dockerd), not to "
                 f"{runtime}", f"set containerRuntimeEndpoint to {RUNTIMES[runtime].socket} when "
                 "the node moves to the new runtime"))
-        version = node.get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
+        version = versions[name]
         if version.startswith("docker://"):
             docker_nodes.append(f"{name} ({version})")
     if docker_nodes:
