@@ -1,27 +1,48 @@
 # crigate: the two commands the README gives.
 #   make conformance   set up, build the test bed, run the suites on both runtimes
-#   make test          set up, build the test bed, run crigate's own tests
+#   make test          set up, build the test bed, run the suites on both runtimes
+#                      and then crigate's own tests; fails if either fails
 #   make baseline      pod start latency: Docker (cri-dockerd) vs containerd vs CRI-O, one run
+#   make soak N=10     the conformance job N times: failed runs per check x runtime
+#
+# Everything Python runs from a virtual environment (.venv) made with PYTHON:
+# Debian's own python3 works (apt-get install python3-venv), no global pip.
 PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+N ?= 10
 
-.PHONY: setup build test conformance baseline clean
+.PHONY: setup build test conformance baseline soak clean
 
-setup:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
+$(VENV)/.crigate-installed: pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "make: $(PYTHON) cannot make a virtual environment; on Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+setup: $(VENV)/.crigate-installed
 
 build: setup
-	$(PYTHON) -m clusters build --runtime all,docker
-
-test: build
-	$(PYTHON) -m pytest tests --runtime all -n 2 $(PYTEST_ARGS)
+	$(PY) -m clusters build --runtime all,docker
 
 conformance: build
-	$(PYTHON) -m pytest suites --runtime all -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest suites --runtime all -n 2 $(PYTEST_ARGS)
+
+test: build
+	@$(PY) -m pytest suites --runtime all -n 2 --report-dir reports/conformance $(PYTEST_ARGS); \
+	conformance=$$?; \
+	$(PY) -m pytest tests --runtime all -n 2 --report-dir reports/tests $(PYTEST_ARGS); \
+	tests=$$?; \
+	echo "make test: conformance suites exit $$conformance, crigate's own tests exit $$tests"; \
+	if [ $$conformance -ne 0 ]; then exit $$conformance; fi; exit $$tests
 
 # One runtime at a time (no -n), so the runtimes do not share the CPUs while measured.
 baseline: build
-	$(PYTHON) -m pytest suites -m latency --runtime all,docker --latency-pods 40 $(PYTEST_ARGS)
+	$(PY) -m pytest suites -m latency --runtime all,docker --latency-pods 40 $(PYTEST_ARGS)
+
+soak: build
+	$(PY) bench/soak.py --runs $(N) -- --runtime all -n 2 $(PYTEST_ARGS)
 
 clean:
-	$(PYTHON) -m clusters down --all
+	$(PY) -m clusters down --all

@@ -1,2 +1,3 @@
-# crigate's pytest plugin lives in plugins/; this file only loads it.
-pytest_plugins = ["plugins.crigate"]
+# crigate's pytest plugin (plugins/crigate.py) is registered by the `pytest11`
+# entry point in pyproject.toml, so it loads from any directory once crigate is
+# installed (`make setup`); nothing to load here.

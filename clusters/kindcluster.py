@@ -1,12 +1,20 @@
-"""Create, delete and list the test bed's kind clusters."""
+"""Create, delete and list the test bed's kind clusters.
+
+Cluster lifecycle goes through pytest-kind-ng's KindCluster, given the test
+bed's own kind and kubectl (so it downloads nothing), the node image, crigate's
+kind config and a name unique to the session (so it never reuses a cluster).
+"""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from pytest_kind import KindCluster
 
 from . import cache, gobuild, nodeimage
 from .engine import docker, ensure_engine
@@ -57,6 +65,24 @@ def kubectl_bin(release: KubernetesRelease) -> str:
     return str(gobuild.build_kubernetes(release) / "kubectl")
 
 
+def kind_cluster(name: str, kubeconfig: Path | None = None, image: str | None = None,
+                 kind_path: Path | None = None, kubectl_path: Path | None = None) -> KindCluster:
+    """pytest-kind-ng's KindCluster on crigate's binaries. Its constructor makes
+    .pytest-kind/<name> in the working directory for downloads and a default
+    kubeconfig (pytest_kind/cluster.py, KindCluster.__init__); crigate passes
+    both paths, so that directory is removed again at once."""
+    made = not Path(".pytest-kind", name).exists()
+    cluster = KindCluster(name, kubeconfig, image=image, kind_path=Path(kind_bin(kind_path)),
+                          kubectl_path=kubectl_path)
+    if made:
+        shutil.rmtree(cluster.path, ignore_errors=True)
+        try:
+            cluster.path.parent.rmdir()        # .pytest-kind, when nothing else is in it
+        except OSError:
+            pass
+    return cluster
+
+
 def _kind(*args: str, timeout: float = 600, kind_path: Path | None = None
           ) -> subprocess.CompletedProcess:
     return subprocess.run([kind_bin(kind_path), *args], capture_output=True, text=True,
@@ -71,7 +97,8 @@ def node_containers(name: str) -> list[str]:
 
 def up(release: KubernetesRelease, runtime: str, name: str | None = None,
        kubeconfig: Path | None = None, keep_on_failure: bool = False, *,
-       image: str | None = None, kind_path: Path | None = None) -> Cluster:
+       image: str | None = None, kind_path: Path | None = None,
+       kubectl_path: Path | None = None) -> Cluster:
     """Create a one-node cluster on runtime and wait until its node is Ready.
 
     image and kind_path replace the test bed's node image and kind binary
@@ -86,17 +113,20 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
         raise ClusterError(f"cluster {name!r} already exists; delete it with "
                            f"`python -m clusters down --name {name}` or pick another --name")
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    kubectl = Path(kubectl_path or kubectl_bin(release))
     try:
         with step(f"create cluster {name} ({runtime}, Kubernetes {release.version})"):
+            cluster = kind_cluster(name, kubeconfig, image, kind_path, kubectl)
             with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crigate-kind-") as cfg:
                 cfg.write(kind_config(runtime, image))
                 cfg.flush()
-                created = _kind("create", "cluster", "--name", name, "--config", cfg.name,
-                                "--kubeconfig", str(kubeconfig), "--retain", kind_path=kind_path)
-            if created.returncode != 0:
-                raise ClusterError(f"kind create cluster {name} failed:\n{created.stderr[-3000:]}"
-                                   + _node_diagnostics(name))
-            _wait_ready(release, kubeconfig, name)
+                try:
+                    cluster.create(config_file=cfg.name)
+                except subprocess.CalledProcessError as failed:
+                    raise ClusterError(f"kind create cluster {name} failed (exit {failed.returncode}; "
+                                       "kind's own output is above)" + _node_diagnostics(name)) from None
+            _wait_ready(kubectl, kubeconfig, name)
+            _apply_node_manifests(name)
     except BaseException:
         if not keep_on_failure:
             delete(name, kind_path)
@@ -104,16 +134,17 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
     return Cluster(name, runtime, image, kubeconfig, node_containers(name))
 
 
-def _wait_ready(release: KubernetesRelease, kubeconfig: Path, name: str) -> None:
+def _wait_ready(kubectl_path: Path, kubeconfig: Path, name: str) -> None:
     """Ready means pods can be created: every node Ready and the default
     namespace's ServiceAccount made by the controller-manager."""
-    kubectl = [kubectl_bin(release), "--kubeconfig", str(kubeconfig)]
+    kubectl = [str(kubectl_path), "--kubeconfig", str(kubeconfig)]
     deadline = time.monotonic() + READY_TIMEOUT_S
     waited = subprocess.run([*kubectl, "wait", "--for=condition=Ready", "nodes", "--all",
                              f"--timeout={READY_TIMEOUT_S}s"], capture_output=True, text=True)
     if waited.returncode != 0:
         raise ClusterError(f"nodes of {name} not Ready within {READY_TIMEOUT_S}s: "
                            f"{waited.stderr.strip()}" + _node_diagnostics(name))
+    # `kubectl wait --for=create` needs kubectl 1.31+; the test bed also runs 1.24
     while subprocess.run([*kubectl, "get", "serviceaccount", "default", "-n", "default"],
                          capture_output=True).returncode != 0:
         if time.monotonic() > deadline:
@@ -121,6 +152,20 @@ def _wait_ready(release: KubernetesRelease, kubeconfig: Path, name: str) -> None
                                f"{READY_TIMEOUT_S}s; is kube-controller-manager running?"
                                + _node_diagnostics(name))
         time.sleep(0.5)
+
+
+NODE_MANIFESTS = ("/kind/manifests/runtime-classes.yaml",)   # the test bed's own, after kind's
+
+
+def _apply_node_manifests(name: str) -> None:
+    """Apply the node image's extra manifests from the control-plane node."""
+    node = next(n for n in node_containers(name) if "control-plane" in n)
+    for manifest in NODE_MANIFESTS:
+        applied = docker("exec", node, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+                         "apply", "-f", manifest, check=False)
+        if applied.returncode != 0:
+            raise ClusterError(f"cluster {name}: kubectl apply -f {manifest} on {node} failed: "
+                               f"{applied.stderr.strip()}")
 
 
 def _node_diagnostics(name: str) -> str:
@@ -165,7 +210,11 @@ def delete(name: str, kind_path: Path | None = None) -> None:
     """Delete cluster name, its node containers and volumes; then the kind
     network if no cluster uses it any more."""
     with step(f"delete cluster {name}"):
-        _kind("delete", "cluster", "--name", name, kind_path=kind_path)
+        with tempfile.TemporaryDirectory(prefix="crigate-kind-") as scratch:
+            try:      # its kubeconfig is not ours to edit: kind cleans a scratch one
+                kind_cluster(name, Path(scratch) / "kubeconfig", kind_path=kind_path).delete()
+            except subprocess.CalledProcessError:
+                pass     # nothing to delete, or half-made: the containers go below
         for node in node_containers(name):       # anything kind left behind
             docker("rm", "-f", "-v", node, check=False)
     _remove_idle_network()

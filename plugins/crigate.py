@@ -2,8 +2,8 @@
 
 Tests take the `runtime` fixture (parametrized per --runtime, ids like
 [containerd]) and the `cluster` fixture built on it. Under xdist each
-runtime's tests form one xdist_group, so each cluster is created once, on one
-worker. Clusters carry a per-session token in their name; the controller
+runtime's tests go to one worker (plugins/scheduling.py), so each cluster is
+created once. Clusters carry a per-session token in their name; the controller
 deletes whatever is left with that token at the end, so a crashed worker or
 Ctrl-C leaves nothing behind unless --keep-cluster.
 """
@@ -16,7 +16,7 @@ import pytest
 
 from clusters import kindcluster
 
-from . import known, options, report
+from . import known, options, report, scheduling
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
 from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
@@ -43,19 +43,23 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", None)
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
     if worker_input:
-        # Workers re-parse the command line; the controller's choice arrives here.
-        if worker_input.get("crigate_loadgroup"):
-            config.option.loadgroup = True
         return
-    if getattr(config.option, "numprocesses", None) and config.option.dist in ("no", "load"):
-        config.option.dist = "loadgroup"     # one worker per runtime's cluster
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "crigate-xdist")
     report.register(config, settings)
 
 
-def pytest_configure_node(node) -> None:
-    """xdist controller -> worker: the session token and the grouping."""
-    node.workerinput["crigate_token"] = node.config.stash[TOKEN]
-    node.workerinput["crigate_loadgroup"] = node.config.option.dist == "loadgroup"
+class XdistHooks:
+    """xdist's hooks, registered only where xdist is installed."""
+
+    @staticmethod
+    def pytest_configure_node(node) -> None:
+        """controller -> worker: the session token (cluster names, cleanup)."""
+        node.workerinput["crigate_token"] = node.config.stash[TOKEN]
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        return scheduling.make_scheduler(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -80,7 +84,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "runtime" in metafunc.fixturenames:
         runtimes = metafunc.config.stash[SETTINGS].runtimes
         metafunc.parametrize(
-            "runtime", [pytest.param(r, id=r, marks=pytest.mark.xdist_group(r)) for r in runtimes],
+            "runtime", [pytest.param(r, id=r) for r in runtimes],
             scope="session")
 
 
@@ -105,7 +109,8 @@ def make_provider(settings: options.Settings, runtime: str, token: str) -> Clust
         return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context,
                                        debug_image=settings.debug_image)
     return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
-                           kind_bin=settings.kind_bin, node_image=settings.node_images.get(runtime),
+                           kind_bin=settings.kind_bin, kubectl_bin=settings.kubectl_bin,
+                           node_image=settings.node_images.get(runtime),
                            timings=settings.report_dir / TIMINGS_FILE)
 
 

@@ -43,6 +43,20 @@ def parse_docker_json(line: str) -> dict | None:
     return record
 
 
+def parse_any(line: str) -> CriLogEntry | None:
+    """A CRI line, or a Docker json-file record read as one (what the kubelet
+    accepts from both layouts): for waiting on a log file whatever its format."""
+    entry = parse_cri(line)
+    if entry is not None:
+        return entry
+    record = parse_docker_json(line)
+    if record is None:
+        return None
+    text = str(record["log"])
+    return CriLogEntry(str(record["time"]), str(record["stream"]), not text.endswith("\n"),
+                       text.removesuffix("\n"))
+
+
 def join_partials(entries: list[CriLogEntry]) -> list[tuple[str, str, int]]:
     """Reassemble lines: (stream, full message, number of chunks) per logical line.
     Entries a CRI parser could not read (None) are dropped, as a CRI reader does."""

@@ -26,6 +26,9 @@ RUNTIMES = {
 # (dockershim served /var/run/dockershim.sock; Docker serves docker.sock; /run
 # and /var/run are the same directory on systemd hosts but checked both).
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run/dockershim.sock")
+DOCKER_API_SOCKETS = DOCKER_SOCKETS[:2]          # the Engine API; dockershim.sock spoke CRI
+# What the docker CLI says when no daemon answers (docker/cli, client errors).
+DOCKER_UNREACHABLE = "Cannot connect to the Docker daemon"
 DOCKER_PROCESSES = ("dockerd", "docker-containerd", "cri-dockerd")
 DOCKER_CONTAINER_LOGS = "/var/lib/docker/containers"
 

@@ -1,12 +1,15 @@
 """Small helpers over the official kubernetes client for one cluster."""
 from __future__ import annotations
 
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from kubernetes import client, config, watch
+from kubernetes.stream import stream as exec_stream
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "crigate"}    # on every object crigate creates
 
 
 class PodFailed(AssertionError):
@@ -26,15 +29,31 @@ class Kube:
 
     def create_namespace(self, prefix: str = "crigate") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-        self.core.create_namespace({"metadata": {"name": name,
-                                                 "labels": {"app.kubernetes.io/managed-by": "crigate"}}})
-        deadline = time.monotonic() + 60      # pods need the namespace's default ServiceAccount
-        while not self.core.list_namespaced_service_account(
-                name, field_selector="metadata.name=default").items:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"namespace {name}: no default ServiceAccount after 60s")
-            time.sleep(0.2)
+        self.core.create_namespace({"metadata": {"name": name, "labels": dict(MANAGED_BY)}})
+        # pods need the namespace's default ServiceAccount, made by the controller-manager
+        if not self.watch_until(self.core.list_namespaced_service_account, lambda sa: True,
+                                namespace=name, field_selector="metadata.name=default", timeout=60):
+            raise AssertionError(f"namespace {name}: expected its default ServiceAccount within 60s, "
+                                 "observed none; is kube-controller-manager running?")
         return name
+
+    def watch_until(self, list_call, holds: Callable, *, namespace: str | None = None,
+                    timeout: float = 120, **selectors):
+        """The first object listed or watched through list_call for which holds(obj)
+        is true, or None after timeout: list first, then watch from that version
+        (the one way crigate waits for API state)."""
+        args = (namespace,) if namespace else ()
+        listed = list_call(*args, **selectors)
+        for obj in listed.items:
+            if holds(obj):
+                return obj
+        stream = watch.Watch()
+        for event in stream.stream(list_call, *args, resource_version=listed.metadata.resource_version,
+                                   timeout_seconds=max(1, int(timeout)), **selectors):
+            if event["type"] != "DELETED" and holds(event["object"]):
+                stream.stop()
+                return event["object"]
+        return None
 
     def delete_namespace(self, name: str) -> None:
         try:
@@ -50,23 +69,33 @@ class Kube:
         self.core.create_namespaced_pod(namespace, manifest)
         return self.wait_pod(namespace, name, until=until, timeout=timeout)
 
-    def wait_pod(self, namespace: str, name: str, until: str = "Ready",
-                 timeout: float = 120) -> client.V1Pod:
-        stream = watch.Watch()
-        pod = None
-        for event in stream.stream(self.core.list_namespaced_pod, namespace,
-                                   field_selector=f"metadata.name={name}",
-                                   timeout_seconds=int(timeout)):
-            pod = event["object"]
-            if pod_reached(pod, until):
-                stream.stop()
-                return pod
-            if pod.status.phase == "Failed" and until != "Failed":
-                stream.stop()
-                break
-        raise PodFailed(f"pod {namespace}/{name}: expected {until} within {timeout}s, observed "
-                        f"phase {pod.status.phase if pod else 'none'}; events: "
+    def wait_pod(self, namespace: str, name: str, until: str | Callable = "Ready",
+                 timeout: float = 120, what: str | None = None) -> client.V1Pod:
+        """Watch the pod until it is Ready/Running/Succeeded/Failed (a string) or
+        until(pod) holds (`what` says what that means); PodFailed names what was
+        seen when it fails first."""
+        reached = until if callable(until) else (lambda pod: pod_reached(pod, until))
+        wanted = what or str(until)
+        seen = []
+
+        def holds(pod) -> bool:
+            seen[:] = [pod]
+            return reached(pod) or (pod.status.phase == "Failed" and until != "Failed")
+
+        pod = self.watch_until(self.core.list_namespaced_pod, holds, namespace=namespace,
+                               field_selector=f"metadata.name={name}", timeout=timeout)
+        if pod is not None and reached(pod):
+            return pod
+        last = pod or (seen[0] if seen else None)
+        raise PodFailed(f"pod {namespace}/{name}: expected {wanted} within {timeout}s, observed "
+                        f"phase {last.status.phase if last else 'none'}; events: "
                         f"{self.event_messages(namespace, name)}")
+
+    def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
+        """Run command in a pod's container (pods/exec); its stdout and stderr."""
+        return exec_stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
+                           container=container, command=command, stdout=True, stderr=True,
+                           stdin=False, tty=False)
 
     def event_messages(self, namespace: str, name: str) -> list[str]:
         events = self.core.list_namespaced_event(

@@ -19,6 +19,11 @@ DEFAULT_LATENCY_SLO_S = 5.0
 DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a warm-up
 
 
+# Options crigate reads from pytest-kind-ng's "kind" group instead of its own:
+# --keep-cluster, --kubeconfig, --kind-bin, --kind-kubectl-bin, --kind-image.
+KIND_PLUGIN = "pytest-kind-ng"
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("crigate", "crigate: CRI runtime conformance")
     group.addoption("--runtime", action="append", default=[], metavar="NAME",
@@ -30,9 +35,7 @@ def add_options(parser: pytest.Parser) -> None:
                          f"(default {DEFAULT_KUBERNETES})")
     group.addoption("--cluster", default="kind", metavar="KIND",
                     help="kind: create a kind cluster per runtime (default); existing: use the "
-                         "cluster of --kubeconfig/--context, create nothing")
-    group.addoption("--kubeconfig", metavar="PATH",
-                    help="kubeconfig of the existing cluster (--cluster=existing)")
+                         "cluster of --kubeconfig (pytest-kind's option)/--context, create nothing")
     group.addoption("--context", metavar="NAME", help="kubeconfig context to use")
     group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
                     help="image of the short-lived privileged pod used for node checks on an "
@@ -40,10 +43,6 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")
-    group.addoption("--keep-cluster", action="store_true",
-                    help="keep the kind clusters after the run (also after a failure)")
-    group.addoption("--kind-bin", metavar="PATH",
-                    help="kind binary to use instead of the test bed's")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -64,6 +63,7 @@ class Settings:
     context: str | None
     keep_cluster: bool
     kind_bin: Path | None
+    kubectl_bin: Path | None = None
     node_images: dict[str, str] = field(default_factory=dict)
     debug_image: str = DEBUG_IMAGE
     node_checks: bool = False
@@ -91,8 +91,19 @@ def _node_images(values: list[str]) -> dict[str, str]:
     return images
 
 
+def _existing_file(option: str, value) -> Path | None:
+    path = Path(value).expanduser() if value else None
+    if path and not path.is_file():
+        raise pytest.UsageError(f"{option} {path}: no such file")
+    return path
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Validate every crigate option; raise pytest.UsageError naming the valid values."""
+    if not config.pluginmanager.hasplugin(KIND_PLUGIN):
+        raise pytest.UsageError(f"crigate needs the {KIND_PLUGIN} plugin (its --kubeconfig, --keep-cluster, "
+                                "--kind-bin); it is not loaded: install crigate's dependencies, or "
+                                "add `-p pytest_kind.plugin` when plugin autoloading is off")
     opt = config.getoption
     try:
         minor = kubernetes_release(opt("k8s_version")).minor
@@ -110,13 +121,19 @@ def settings_from(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--latency-pods {opt('latency_pods')}: need at least 2")
     if opt("latency_slo") <= 0:
         raise pytest.UsageError(f"--latency-slo {opt('latency_slo')}: must be a positive number of seconds")
-    kind_bin = Path(opt("kind_bin")) if opt("kind_bin") else None
-    if kind_bin and not kind_bin.is_file():
-        raise pytest.UsageError(f"--kind-bin {kind_bin}: no such file")
+    runtimes = _runtimes(opt("runtime"))
+    node_images = _node_images(opt("node_image"))
+    if opt("kind_image"):
+        if len(runtimes) != 1:
+            raise pytest.UsageError(f"--kind-image names one node image, for one runtime; with "
+                                    f"{', '.join(runtimes)} use --node-image RUNTIME=IMAGE per runtime")
+        node_images.setdefault(runtimes[0], opt("kind_image"))
     return Settings(
-        runtimes=_runtimes(opt("runtime")), k8s_minor=minor, cluster=opt("cluster"),
+        runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
-        kind_bin=kind_bin, node_images=_node_images(opt("node_image")),
+        kind_bin=_existing_file("--kind-bin", opt("kind_bin")),
+        kubectl_bin=_existing_file("--kind-kubectl-bin", opt("kind_kubectl_bin")),
+        node_images=node_images,
         debug_image=opt("debug_image"), node_checks=opt("node_checks"),
         report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
         latency_slo=opt("latency_slo"))

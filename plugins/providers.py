@@ -60,18 +60,19 @@ class TestBedProvider:
 
     def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
                  kind_bin: Path | None = None, node_image: str | None = None,
-                 timings: Path | None = None):
+                 timings: Path | None = None, kubectl_bin: Path | None = None):
         self.runtime, self.timings = runtime, timings
         self.release = kubernetes_release(k8s_minor)
         self.name = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{session_token}"
         self.keep, self.kind_bin, self.node_image = keep, kind_bin, node_image
+        self.kubectl_bin = kubectl_bin
         self.cluster: kindcluster.Cluster | None = None
 
     def create(self) -> None:
         with timed(self.timings, self.runtime, "create"):
             self.cluster = kindcluster.up(self.release, self.runtime, self.name,
                                           keep_on_failure=self.keep, image=self.node_image,
-                                          kind_path=self.kind_bin)
+                                          kind_path=self.kind_bin, kubectl_path=self.kubectl_bin)
 
     def delete(self) -> None:
         if not self.keep and self.cluster:

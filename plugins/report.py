@@ -40,8 +40,17 @@ AREAS = tuple(AREA_MARKERS)
 REPORTER_NAME = "crigate-reporter"
 
 
+def crigate_run(config: pytest.Config) -> bool:
+    """A run of crigate's checks (not some other project's tests in an
+    environment where crigate's plugin is installed): --runtime or
+    --report-dir given, or pytest started in crigate's own tree."""
+    return bool(config.getoption("runtime") or "--report-dir" in " ".join(config.invocation_params.args)
+                or (config.rootpath / "plugins" / "crigate.py").is_file())
+
+
 def register(config: pytest.Config, settings) -> None:
-    if config.option.xmlpath is None and not getattr(config.option, "collectonly", False):
+    if config.option.xmlpath is None and not getattr(config.option, "collectonly", False) \
+            and crigate_run(config):
         config.option.xmlpath = str(settings.report_dir / "junit.xml")
     config.pluginmanager.register(Reporter(config, settings), REPORTER_NAME)
 

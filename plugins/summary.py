@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .render import SYMBOLS
+from .render import FAILING_OUTCOMES, SYMBOLS
 
 
 def columns_and_cells(docs: list[dict]) -> tuple[list[str], list[str], dict]:
@@ -26,7 +26,7 @@ def columns_and_cells(docs: list[dict]) -> tuple[list[str], list[str], dict]:
 
 def summary(docs: list[dict]) -> str:
     checks, columns, cells = columns_and_cells(docs)
-    bad = sorted({c for c, o in cells.items() if o in ("failed", "error")})
+    bad = sorted({c for c, o in cells.items() if o in FAILING_OUTCOMES})
     lines = [f"# crigate nightly: {'FAIL' if bad else 'PASS'}", "",
              "| check | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for check in checks:

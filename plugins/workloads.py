@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from clusters.images import BUSYBOX_IMAGE, LOGGER_IMAGE
 
+from .kube import MANAGED_BY
+
 PULL_POLICY = "IfNotPresent"
 
 
@@ -18,14 +20,20 @@ def container(name: str, image: str, *, command=None, args=None, privileged=Fals
 
 
 def pod(name: str, containers: list[dict], *, restart: str = "Never", **spec) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": dict(MANAGED_BY)},
             "spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 0,
                      "containers": containers, **spec}}
 
 
+LOGGER_NEXT_STEP = ["/logger", "--next"]    # exec'd in a stepped logger: write the next step
+
+
 def logger_pod(name: str = "logger", *, long_bytes: int = 40000, exit_code: int | None = None,
-               restart: str = "Never", **spec) -> dict:
+               restart: str = "Never", mode: str | None = None, **spec) -> dict:
+    """clusters/programs/logger: mode None writes everything at once, "steps" one
+    step per LOGGER_NEXT_STEP, "interleave" stages a stderr line inside a stdout one."""
     args = ["--long", str(long_bytes)] + (["--exit", str(exit_code)] if exit_code is not None else [])
+    args += [f"--{mode}"] if mode else []
     return pod(name, [container("logger", LOGGER_IMAGE, args=args)], restart=restart, **spec)
 
 

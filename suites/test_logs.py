@@ -1,16 +1,21 @@
 """Log paths and format: containers log where and how the kubelet's CRI
-logging says, and a Docker-JSON log shipper would read none of it."""
+logging says, and a Docker-JSON log shipper would read none of it.
+
+The logger writes in steps (clusters/programs/logger): each step is released
+only once the previous one is in the log file, so the file, and what the API
+returns, are the same on every run. The one case where the two streams meet
+inside a line is staged on purpose, in its own checks."""
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
 
 from plugins import workloads
-from plugins.crilog import join_partials, parse_cri, parse_docker_json
+from plugins.crilog import join_partials, parse_any, parse_cri, parse_docker_json
 from plugins.expectations import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
 from plugins.kube import container_id
+from plugins.waiting import until
 
 pytestmark = pytest.mark.logs
 
@@ -19,6 +24,12 @@ LONG_LINE = "crigate long line " + "x" * (LONG_LINE_BYTES - len("crigate long li
 EXPECTED_LINES = [("stdout", "crigate stdout line 1"), ("stdout", "crigate stdout line 2"),
                   ("stderr", "crigate stderr line 1"), ("stdout", LONG_LINE),
                   ("stdout", "crigate done")]
+# Interleaved: a stdout line longer than containerd's 16 KiB chunk (so every
+# runtime has written a P chunk of it), a stderr line, then the stdout line's end.
+SPLIT_BYTES = 20000
+SPLIT_LINE = "crigate split " + "y" * (SPLIT_BYTES - len("crigate split ")) + " end"
+BETWEEN_LINE = "crigate between"
+INTERLEAVED_LINES = [("stdout", SPLIT_LINE), ("stderr", BETWEEN_LINE), ("stdout", "crigate done")]
 
 
 def pod_log_path(pod, container: str, restart: int = 0) -> str:
@@ -76,7 +87,12 @@ def check_long_line_split(node: str, path: str, entries: list, expected: str) ->
 
 def check_no_docker_container_logs(host, node: str) -> None:
     __tracebackhide__ = True
-    found = host.run("find %s -type f 2>/dev/null | head -5", DOCKER_CONTAINER_LOGS).stdout.split()
+    if not host.file(DOCKER_CONTAINER_LOGS).exists:
+        return
+    listing = host.run("find %s -type f", DOCKER_CONTAINER_LOGS)
+    assert listing.rc == 0, (f"node {node}: expected to list {DOCKER_CONTAINER_LOGS}, observed "
+                             f"rc={listing.rc}: {listing.stderr.strip()[:200]}")
+    found = listing.stdout.split()[:5]
     assert not found, f"node {node}: expected nothing under {DOCKER_CONTAINER_LOGS}, observed {found}"
 
 
@@ -84,6 +100,7 @@ def check_log_shipper_break(node: str, path: str, lines: list[str]) -> None:
     """The break the seeds describe: a `Parser docker` shipper reads none of
     the lines, a CRI parser reads all of them."""
     __tracebackhide__ = True
+    assert lines, f"node {node}: {path}: expected the logger's lines, observed an empty file"
     as_docker = sum(parse_docker_json(line) is not None for line in lines)
     as_cri = sum(parse_cri(line) is not None for line in lines)
     assert as_docker == 0 and as_cri == len(lines), (
@@ -98,23 +115,77 @@ def check_kubectl_logs_match_file(pod_name: str, kubectl_lines: list[str], entri
     __tracebackhide__ = True
     from_file = Counter(text for _, text, _ in join_partials(entries))
     from_api = Counter(kubectl_lines)
+    assert from_file, f"pod {pod_name}: expected log lines in the file, observed none"
     assert from_api == from_file, (
         f"pod {pod_name}: expected `kubectl logs` to return the log file's lines, observed "
         f"only via the API: {[t[:60] for t in from_api - from_file]}, only in the file: "
         f"{[t[:60] for t in from_file - from_api]}")
 
 
+def check_interleaved_order(node: str, path: str, entries: list) -> None:
+    """The runtime writes each stream's data as it arrives: the stderr line
+    lands between the stdout line's P chunks and the F that ends it, and each
+    stream joins back to its own line."""
+    __tracebackhide__ = True
+    order = [(i, e.stream, e.partial) for i, e in enumerate(entries) if e is not None]
+    first_p = next((i for i, stream, partial in order if stream == "stdout" and partial), None)
+    between = next((i for i, e in enumerate(entries) if e and e.stream == "stderr"
+                    and e.message == BETWEEN_LINE), None)
+    ends = next((i for i, stream, partial in order if stream == "stdout" and not partial
+                 and first_p is not None and i > first_p), None)
+    joined = [(stream, text) for stream, text, _ in join_partials(entries)]
+    assert None not in (first_p, between, ends) and first_p < between < ends \
+        and joined == INTERLEAVED_LINES, (
+        f"node {node}: {path}: expected stdout P chunk(s), the stderr line {BETWEEN_LINE!r}, then "
+        f"the stdout F ending the {len(SPLIT_LINE)}-byte line, observed first stdout P at entry "
+        f"{first_p}, stderr line at {between}, stdout F at {ends}; lines "
+        f"{[(s_, t[:30]) for s_, t in joined]}")
+
+
 # --- fixtures ---------------------------------------------------------------
+
+def file_entries(host, path: str) -> list:
+    """The log file's entries, CRI or Docker JSON (None where neither)."""
+    f = host.file(path)
+    return [parse_any(line) for line in f.content_string.splitlines()] if f.exists else []
+
+
+def has_line(stream: str, text: str):
+    return lambda entries: (stream, text) in [(s, t) for s, t, _ in join_partials(entries)]
+
+
+def has_partial(stream: str):
+    return lambda entries: any(e and e.stream == stream and e.partial for e in entries)
+
+
+LOGGER_STEPS = {   # mode -> what the log file shows when each step is written
+    "steps": [("stdout line 2", has_line("stdout", "crigate stdout line 2")),
+              ("stderr line 1", has_line("stderr", "crigate stderr line 1")),
+              ("the long line and 'crigate done'", has_line("stdout", "crigate done"))],
+    "interleave": [("a stdout P chunk", has_partial("stdout")),
+                   (repr(BETWEEN_LINE), has_line("stderr", BETWEEN_LINE)),
+                   ("'crigate done'", has_line("stdout", "crigate done"))],
+}
+
+
+def stepped_logger(cluster, namespace: str, name: str, mode: str, long_bytes: int):
+    """Run the logger in `mode` and release each step once the last one is in its file."""
+    kube = cluster.kube
+    pod = kube.run_pod(namespace, workloads.logger_pod(name, long_bytes=long_bytes, mode=mode))
+    node = pod.spec.node_name
+    host, path = cluster.host(node), pod_log_path(pod, "logger")
+    for step, (what, written) in enumerate(LOGGER_STEPS[mode]):
+        if step:
+            kube.exec(namespace, name, workloads.LOGGER_NEXT_STEP)
+        until(lambda: file_entries(host, path), written,
+              f"node {node}: {path}: logger step {step + 1} ({what}) in the log file")
+    return pod
+
 
 @pytest.fixture(scope="module")
 def logger(cluster, module_namespace):
-    """A running logger pod that has written all its lines."""
-    pod = cluster.kube.run_pod(module_namespace, workloads.logger_pod(long_bytes=LONG_LINE_BYTES))
-    deadline = time.monotonic() + 30
-    while "crigate done" not in cluster.kube.logs(module_namespace, "logger"):
-        assert time.monotonic() < deadline, "pod logger: 'crigate done' not logged within 30s"
-        time.sleep(0.3)
-    return pod
+    """A running logger pod whose every line is in its log file."""
+    return stepped_logger(cluster, module_namespace, "logger", "steps", LONG_LINE_BYTES)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +194,15 @@ def logger_file(cluster, logger):
     host = cluster.host(node)
     path = pod_log_path(logger, "logger")
     return node, host, path, host.file(path).content_string.splitlines()
+
+
+@pytest.fixture(scope="module")
+def interleaved(cluster, module_namespace):
+    """A logger that wrote a stderr line in the middle of a long stdout line."""
+    pod = stepped_logger(cluster, module_namespace, "interleaved", "interleave", SPLIT_BYTES)
+    host = cluster.host(pod.spec.node_name)
+    path = pod_log_path(pod, "logger")
+    return pod, path, host.file(path).content_string.splitlines()
 
 
 # --- tests ------------------------------------------------------------------
@@ -168,18 +248,29 @@ def test_docker_json_log_shipper_reads_nothing(logger_file):
     check_log_shipper_break(node, path, lines)
 
 
+def restarted_once(pod) -> bool:
+    statuses = pod.status.container_statuses or []
+    return bool(statuses and statuses[0].restart_count >= 1 and statuses[0].container_id)
+
+
+def test_stderr_written_mid_line_lands_between_the_stdout_chunks(interleaved):
+    pod, path, lines = interleaved
+    node = pod.spec.node_name
+    check_interleaved_order(node, path, check_cri_format(node, path, lines))
+
+
+def test_kubectl_logs_keeps_an_interleaved_line_whole(cluster, module_namespace, interleaved):
+    pod, path, lines = interleaved
+    api_lines = cluster.kube.logs(module_namespace, pod.metadata.name).splitlines()
+    check_kubectl_logs_match_file(f"{module_namespace}/{pod.metadata.name}", api_lines,
+                                  [parse_cri(line) for line in lines])
+
+
 def test_restarted_container_logs_to_1_log(cluster, module_namespace):
     kube = cluster.kube
     kube.core.create_namespaced_pod(module_namespace, workloads.logger_pod(
         "restarts", long_bytes=100, exit_code=3, restart="OnFailure"))
-    deadline = time.monotonic() + 90
-    while True:
-        pod = kube.core.read_namespaced_pod("restarts", module_namespace)
-        statuses = pod.status.container_statuses or []
-        if statuses and statuses[0].restart_count >= 1 and statuses[0].container_id:
-            break
-        assert time.monotonic() < deadline, (f"pod {module_namespace}/restarts: expected a restart "
-                                             f"within 90s, observed {statuses}")
-        time.sleep(0.5)
+    pod = kube.wait_pod(module_namespace, "restarts", until=restarted_once, timeout=90,
+                        what="a restart with a new container ID")
     node = pod.spec.node_name
     check_pod_log_file(cluster.host(node), node, pod_log_path(pod, "logger", restart=1))

@@ -9,7 +9,8 @@ import pytest
 
 from clusters.images import LOGGER_IMAGE
 from plugins import workloads
-from plugins.expectations import CONTAINERD_CRI_NAMESPACE, DOCKER_CONTAINERD_NAMESPACE
+from plugins.expectations import (CONTAINERD_CRI_NAMESPACE, DOCKER_API_SOCKETS, DOCKER_CONTAINERD_NAMESPACE,
+                                  DOCKER_UNREACHABLE)
 from plugins.kube import container_id
 
 pytestmark = pytest.mark.namespaces
@@ -101,13 +102,28 @@ def check_visible_to_crictl(host, node: str, ids: list[str]) -> None:
     assert not missing, f"node {node}: expected crictl to list containers {missing}, observed it does not"
 
 
-def check_none_visible_to_docker(host, node: str) -> None:
+def check_none_visible_to_docker(host, node: str) -> str:
+    """Docker holds no container on the node, established one of two ways:
+    no Docker engine to ask (no docker CLI and no Docker API socket, or a CLI
+    that finds no daemon), or `docker ps -a` listing nothing. Anything else
+    (a socket with no CLI to ask it, a CLI that fails otherwise) fails: the
+    answer is unknown. Returns the evidence."""
     __tracebackhide__ = True
+    sockets = [path for path in DOCKER_API_SOCKETS if host.file(path).exists]
     if not host.exists("docker"):
-        return
-    answer = host.run("docker ps -a -q")
-    assert answer.rc != 0 or not answer.stdout.split(), (
-        f"node {node}: expected Docker to see no containers, observed {answer.stdout.split()[:5]}")
+        assert not sockets, (f"node {node}: expected no Docker engine or a docker CLI to ask it, "
+                             f"observed Docker API socket(s) {sockets} and no docker CLI")
+        return "no docker CLI and no Docker API socket"
+    answer = host.run("docker ps -a -q --no-trunc")
+    if answer.rc != 0:
+        assert DOCKER_UNREACHABLE in answer.stderr and not sockets, (
+            f"node {node}: expected `docker ps -a` to list no containers or to find no Docker "
+            f"daemon, observed rc={answer.rc}: {answer.stderr.strip()[:200]!r}"
+            + (f" with Docker API socket(s) {sockets}" if sockets else ""))
+        return "docker CLI finds no Docker daemon"
+    listed = answer.stdout.split()
+    assert not listed, f"node {node}: expected Docker to see no containers, observed {listed[:5]}"
+    return "docker ps -a lists no containers"
 
 
 def check_shares_namespaces(node: str, what: str, observed: dict, reference: dict,

@@ -86,13 +86,17 @@ def docker_references(text: str) -> list[str]:
 
 def check_kubelet_mentions_no_docker(host, node: str) -> None:
     __tracebackhide__ = True
-    mentions = []
+    mentions, read = [], []
     for path in KUBELET_CONFIG_FILES:
         f = host.file(path)
         if f.exists:
+            read.append(path)
             mentions += [f"{path}: {ref}" for ref in docker_references(f.content_string)]
     for kubelet in host.process.filter(comm="kubelet"):
+        read.append(f"kubelet pid {kubelet.pid}")
         mentions += [f"kubelet command line: {ref}" for ref in docker_references(kubelet.args)]
+    assert read, (f"node {node}: expected a running kubelet or its files {list(KUBELET_CONFIG_FILES)} "
+                  "to read, observed neither")
     assert not mentions, (f"node {node}: expected no kubelet flag or config that makes Docker the "
                           f"runtime, observed {mentions}")
 

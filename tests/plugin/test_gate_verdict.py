@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-PLUGIN = ("-p", "plugins.crigate")
 
 GATE = """
 import pytest
@@ -35,7 +34,7 @@ def test_read_everything(runtime, request):
 
 def run(pytester, mode):
     pytester.makepyfile(test_fake_gate=GATE.format(mode=mode))
-    result = pytester.runpytest(*PLUGIN, "--report-dir", "out")
+    result = pytester.runpytest("--report-dir", "out")
     doc = json.loads((pytester.path / "out/results.json").read_text())
     return result, doc["gate"]["containerd"]
 
@@ -79,7 +78,7 @@ def test_gate_html_section(pytester):
 def test_undecided_without_gate_checks_does_not_change_other_runs(pytester):
     pytester.makepyfile(test_other="import pytest\npytestmark = pytest.mark.logs\n"
                                    "def test_x(runtime):\n    assert False\n")
-    result = pytester.runpytest(*PLUGIN, "--report-dir", "out")
+    result = pytester.runpytest("--report-dir", "out")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -91,7 +90,7 @@ def test_unreachable_api_server_exits_2_once_with_the_reason(pytester):
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
     suite = pytester.copy_example(str(pytest.importorskip("suites").__path__[0] + "/test_gate.py"))
-    result = pytester.runpytest(*PLUGIN, str(suite), "--cluster=existing", f"--kubeconfig={kubeconfig}",
+    result = pytester.runpytest(str(suite), "--cluster=existing", f"--kubeconfig={kubeconfig}",
                                 "--report-dir", "out")
     assert result.ret == 2
     reasons = [line for line in result.outlines if "could not decide:" in line]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from plugins import known
 
-PLUGIN = ("-p", "plugins.crigate")
+CHECK = "logs::test_kubectl_logs_match_the_file"
 
 
 def fake_logs_check(fails_on: str) -> str:
@@ -16,13 +18,22 @@ def test_kubectl_logs_match_the_file(runtime):
 """
 
 
+@pytest.fixture
+def differences(monkeypatch):
+    """Replace the list with the entries a test names."""
+    table: dict = {}
+    monkeypatch.setattr(known, "KNOWN_DIFFERENCES", table)
+    return table
+
+
 def outcomes(pytester, *args: str) -> dict[str, dict]:
-    pytester.runpytest(*PLUGIN, "--runtime", "all", "--report-dir", "out", *args)
+    pytester.runpytest("--runtime", "all", "--report-dir", "out", *args)
     doc = json.loads((pytester.path / "out/results.json").read_text())
     return {r["runtime"]: r for r in doc["results"]}
 
 
-def test_known_difference_is_xfail_with_its_reason(pytester):
+def test_known_difference_is_xfail_with_its_reason(pytester, differences):
+    differences[(CHECK, "cri-o", "1.24")] = ("a timing-dependent difference", False)
     pytester.makepyfile(test_logs=fake_logs_check("cri-o"))
     found = outcomes(pytester, "--k8s-version", "1.24")
     assert found["cri-o"]["outcome"] == "xfailed"
@@ -30,21 +41,40 @@ def test_known_difference_is_xfail_with_its_reason(pytester):
     assert found["containerd"]["outcome"] == "passed"
 
 
-def test_same_failure_on_another_version_is_a_failure(pytester):
+def test_same_failure_on_another_version_is_a_failure(pytester, differences):
+    differences[(CHECK, "cri-o", "1.24")] = ("a timing-dependent difference", False)
     pytester.makepyfile(test_logs=fake_logs_check("cri-o"))
     assert outcomes(pytester, "--k8s-version", "1.33")["cri-o"]["outcome"] == "failed"
 
 
-def test_strict_known_difference_that_passes_fails_the_run(pytester, monkeypatch):
-    monkeypatch.setitem(known.KNOWN_DIFFERENCES, ("logs::test_kubectl_logs_match_the_file", "cri-o", "1.24"),
-                        ("a deterministic difference", True))
+def test_strict_known_difference_that_passes_fails_the_run(pytester, differences):
+    differences[(CHECK, "cri-o", "1.24")] = ("a deterministic difference", True)
     pytester.makepyfile(test_logs=fake_logs_check("nothing"))
-    result = pytester.runpytest(*PLUGIN, "--runtime", "all", "--k8s-version", "1.24")
+    result = pytester.runpytest("--runtime", "all", "--k8s-version", "1.24")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*XPASS(strict)*known difference on cri-o*"])
 
 
-def test_timing_dependent_known_difference_may_pass(pytester):
+def test_timing_dependent_known_difference_may_pass(pytester, differences):
+    differences[(CHECK, "cri-o", "1.24")] = ("a timing-dependent difference", False)
     pytester.makepyfile(test_logs=fake_logs_check("nothing"))
-    result = pytester.runpytest(*PLUGIN, "--runtime", "all", "--k8s-version", "1.24")
+    result = pytester.runpytest("--runtime", "all", "--k8s-version", "1.24")
     result.assert_outcomes(passed=1, xpassed=1)
+
+
+def test_kubelet_limitation_applies_on_every_runtime_version_and_cluster(tmp_path):
+    """The interleaved-line entry (runtime and minor "*") marks every runtime,
+    on the test bed and on existing clusters, strict."""
+    check = "logs::test_kubectl_logs_keeps_an_interleaved_line_whole"
+    for runtime in ("containerd", "cri-o", "docker"):
+        for minor, mode in (("1.24", "kind"), ("1.33", "kind"), ("1.33", "existing")):
+            why, strict, where = known.known_difference(check, runtime, minor, mode)
+            assert strict and where == "on every runtime and Kubernetes version"
+            assert "logWriter.write" in why
+    assert known.known_difference(CHECK, "cri-o", "1.33", "kind") is None
+
+
+def test_version_bound_difference_is_not_applied_to_existing_clusters(differences):
+    differences[(CHECK, "cri-o", "1.24")] = ("why", True)
+    assert known.known_difference(CHECK, "cri-o", "1.24", "kind") is not None
+    assert known.known_difference(CHECK, "cri-o", "1.24", "existing") is None

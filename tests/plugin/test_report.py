@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-PLUGIN = ("-p", "plugins.crigate")
 
 CHECKS = """
 import pytest
@@ -32,7 +31,7 @@ def test_latency(runtime, request):
 @pytest.fixture
 def reported(pytester):
     pytester.makepyfile(test_fake_checks=CHECKS)
-    result = pytester.runpytest(*PLUGIN, "--runtime", "all", "--report-dir", "out")
+    result = pytester.runpytest("--runtime", "all", "--report-dir", "out")
     return result, pytester.path / "out"
 
 
@@ -78,7 +77,7 @@ def test_markdown_report(reported):
 
 def test_docker_baseline_is_marked_in_the_reports(pytester):
     pytester.makepyfile(test_fake_checks=CHECKS)
-    pytester.runpytest(*PLUGIN, "--runtime", "containerd,docker", "--report-dir", "out")
+    pytester.runpytest("--runtime", "containerd,docker", "--report-dir", "out")
     md = (pytester.path / "out/report.md").read_text()
     assert "| check | containerd | docker (baseline) |" in md
     assert "its FAILs on socket, log and namespace checks show what those checks detect" in md

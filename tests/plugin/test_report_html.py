@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from .test_report import CHECKS, PLUGIN
+from .test_report import CHECKS
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -23,7 +23,7 @@ def chromium():
 @pytest.fixture
 def report_html(pytester):
     pytester.makepyfile(test_fake_checks=CHECKS)
-    pytester.runpytest(*PLUGIN, "--runtime", "all", "--report-dir", "out")
+    pytester.runpytest("--runtime", "all", "--report-dir", "out")
     return pytester.path / "out" / "report.html"
 
 
@@ -55,7 +55,7 @@ def test_browser_renders_a_screenshot(chromium, report_html, tmp_path):
 def test_browser_shows_the_gate_verdict_findings_and_checklist(chromium, pytester, tmp_path):
     from .test_gate_verdict import GATE
     pytester.makepyfile(test_fake_gate=GATE.format(mode="breaks"))
-    pytester.runpytest(*PLUGIN, "--report-dir", "out")
+    pytester.runpytest("--report-dir", "out")
     dom = browse(chromium, tmp_path, "--dump-dom", (pytester.path / "out/report.html").as_uri())
     assert '<span id="verdict" class="verdict-NO-GO">NO-GO</span>' in dom
     section = re.search(r'<section class="gate" id="gate-containerd">(.*?)</section>', dom, re.S)
@@ -69,7 +69,7 @@ def test_browser_shows_the_gate_verdict_findings_and_checklist(chromium, pyteste
 
 def test_browser_shows_the_docker_baseline_and_both_latency_ratios(chromium, pytester, tmp_path):
     pytester.makepyfile(test_fake_checks=CHECKS)
-    pytester.runpytest(*PLUGIN, "--runtime", "containerd,docker", "--report-dir", "out")
+    pytester.runpytest("--runtime", "containerd,docker", "--report-dir", "out")
     dom = browse(chromium, tmp_path, "--dump-dom", (pytester.path / "out/report.html").as_uri())
     assert "<th>docker (baseline)</th>" in dom and 'id="baseline"' in dom
     ratios = re.findall(r'<p class="ratio">(.*?):', dom)

@@ -82,7 +82,7 @@ def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch, other_runs_clus
             os._exit(3)      # the worker dies holding a cluster
     """)
     before = other_runs_clusters()
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "plugins.crigate", "--runtime=containerd",
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "--runtime=containerd",
                             "-n", "1", "--max-worker-restart=0", "-p", "no:cacheprovider"],
                            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     created: set[str] = set()

@@ -20,6 +20,7 @@ from plugins import workloads
 from plugins.crilog import CriLogEntry, join_partials, parse_cri
 from plugins.expectations import NVIDIA_HANDLER
 from plugins.kube import container_id
+from plugins.waiting import until
 from suites import test_gpu as gpu
 from suites import test_latency as latency
 from suites import test_logs as logs
@@ -55,12 +56,15 @@ def node_sh(node_name: str, script: str, detach: bool = False) -> None:
 
 @pytest.fixture(scope="module")
 def logger(cluster, module_namespace):
-    pod = cluster.kube.run_pod(module_namespace, workloads.logger_pod(long_bytes=logs.LONG_LINE_BYTES))
-    deadline = time.monotonic() + 30
-    while "crigate done" not in cluster.kube.logs(module_namespace, "logger"):
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-    return pod
+    return logs.stepped_logger(cluster, module_namespace, "logger", "steps", logs.LONG_LINE_BYTES)
+
+
+def node_file_exists(host, path: str, what: str) -> None:
+    until(lambda: host.file(path).exists, bool, f"{what}: {path} on the node")
+
+
+def node_process_runs(host, comm: str) -> None:
+    until(lambda: host.process.filter(comm=comm), bool, f"process {comm} on the node")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +107,7 @@ def test_docker_socket_check_fails_when_docker_sock_exists(node):
     name, host = node
     node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
     try:
-        time.sleep(0.5)
+        node_file_exists(host, "/run/docker.sock", "socat's socket")
         with fails_with(name, "/run/docker.sock"):
             sockets.check_no_docker_sockets(host, name)
     finally:
@@ -115,11 +119,17 @@ def test_docker_process_check_fails_when_dockerd_runs(node):
     # kind mounts /tmp noexec; a copy of sleep named dockerd stands in for the daemon
     node_sh(name, "cp /bin/sleep /usr/local/bin/dockerd && exec /usr/local/bin/dockerd 300", detach=True)
     try:
-        time.sleep(0.5)
+        node_process_runs(host, "dockerd")
         with fails_with(name, "dockerd"):
             sockets.check_no_docker_processes(host, name)
     finally:
         node_sh(name, "pkill -x dockerd; rm -f /usr/local/bin/dockerd")
+
+
+def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(cluster):
+    host = testinfra.get_host("local://")         # this machine runs no kubelet
+    with fails_with("this-machine", "expected a running kubelet or its files", "observed neither"):
+        sockets.check_kubelet_mentions_no_docker(host, "this-machine")
 
 
 def test_kubelet_config_check_fails_on_dockershim_flags(node):
@@ -164,6 +174,22 @@ def test_cri_format_and_shipper_checks_fail_on_docker_json_logs(docker_json_line
         logs.check_cri_format("docker-host", "json-file", docker_json_lines)
     with fails_with("expected a Docker JSON parser to read 0"):
         logs.check_log_shipper_break("docker-host", "json-file", docker_json_lines)
+
+
+def test_shipper_and_kubectl_logs_checks_fail_on_an_empty_log():
+    with fails_with("docker-host", "observed an empty file"):
+        logs.check_log_shipper_break("docker-host", "empty.log", [])
+    with fails_with("pod empty", "expected log lines in the file, observed none"):
+        logs.check_kubectl_logs_match_file("empty", [], [])
+
+
+def test_interleave_check_fails_when_the_streams_do_not_meet(cluster, node, logger):
+    """The stepped logger's file: its stderr line is not inside a stdout line."""
+    name, host = node
+    path = logs.pod_log_path(logger, "logger")
+    entries = [parse_cri(line) for line in host.file(path).content_string.splitlines()]
+    with fails_with(name, path, "expected stdout P chunk(s), the stderr line"):
+        logs.check_interleaved_order(name, path, entries)
 
 
 def test_long_line_check_fails_when_the_line_is_not_split(cluster, node, logger):
@@ -216,7 +242,7 @@ def test_containerd_namespace_checks_fail_on_a_container_in_moby(cluster, node):
         with fails_with(name, "crigate.local/absent:1"):
             namespaces.check_image_in_cri_namespace(host, name, "crigate.local/absent:1")
     finally:
-        node_sh(name, "ctr -n moby tasks kill -s KILL crigate-moby; sleep 1; "
+        node_sh(name, "ctr -n moby tasks rm -f crigate-moby; "
                       "ctr -n moby containers rm crigate-moby; "
                       f"ctr -n moby images rm {BUSYBOX_IMAGE}; rm -f /tmp/bb.tar")
 
@@ -225,6 +251,27 @@ def test_docker_visibility_check_fails_where_docker_runs_containers(cluster):
     host = testinfra.get_host("local://")         # this machine: Docker runs the kind nodes
     with fails_with("this-machine", "expected Docker to see no containers"):
         namespaces.check_none_visible_to_docker(host, "this-machine")
+
+
+def test_docker_visibility_check_fails_when_docker_cannot_be_asked(node):
+    """A Docker API socket with no CLI to ask it, then a CLI that fails for
+    another reason than a missing daemon: the answer is unknown, not a pass."""
+    name, host = node
+    node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
+    try:
+        node_file_exists(host, "/run/docker.sock", "socat's socket")
+        with fails_with(name, "observed Docker API socket(s) ['/run/docker.sock'] and no docker CLI"):
+            namespaces.check_none_visible_to_docker(host, name)
+    finally:
+        node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
+    node_sh(name, "printf '#!/bin/sh\\necho \"permission denied while trying to connect\" >&2\\nexit 1\\n' "
+                  "> /usr/local/bin/docker && chmod +x /usr/local/bin/docker")
+    try:
+        with fails_with(name, "expected `docker ps -a` to list no containers or to find no Docker daemon",
+                        "permission denied"):
+            namespaces.check_none_visible_to_docker(host, name)
+    finally:
+        node_sh(name, "rm -f /usr/local/bin/docker")
 
 
 def test_namespace_checks_fail_across_pods(cluster, node, module_namespace):
@@ -263,12 +310,30 @@ def test_gpu_checks_fail_when_routing_is_wrong(cluster, node, module_namespace):
         gpu.check_handler_recorded(host, name, container_id(plain, "c0"), "not-routed")
     with fails_with("observed phase Running"):
         gpu.check_failure_names_handler(kube, module_namespace, "not-routed", "crigate-unconfigured")
-    rc = kube.node_api.create_runtime_class({"metadata": {"name": "crigate-mislabelled"}, "handler": "runc"})
+    rc = kube.node_api.create_runtime_class({"metadata": {"name": "crigate-mislabelled",
+                                                          "labels": {"app.kubernetes.io/managed-by": "crigate"}},
+                                             "handler": "runc"})
     try:
         with fails_with("crigate-mislabelled", "expected handler 'nvidia'"):
-            gpu.check_runtime_class_handler(rc, NVIDIA_HANDLER)
+            gpu.check_runtime_class_handler(rc, "crigate-mislabelled", NVIDIA_HANDLER)
     finally:
         kube.node_api.delete_runtime_class("crigate-mislabelled")
+
+
+def test_runtime_class_check_fails_when_the_cluster_has_none(cluster, node):
+    """The test bed publishes RuntimeClass nvidia; without it the check fails
+    (it never creates the object it asserts)."""
+    kube = cluster.kube
+    saved = kube.node_api.read_runtime_class(NVIDIA_HANDLER)
+    kube.node_api.delete_runtime_class(NVIDIA_HANDLER)
+    try:
+        with fails_with(f"RuntimeClass {NVIDIA_HANDLER}", "observed none"):
+            gpu.check_runtime_class_handler(gpu.cluster_runtime_class(cluster), NVIDIA_HANDLER,
+                                            NVIDIA_HANDLER)
+    finally:
+        kube.node_api.create_runtime_class({"metadata": {"name": NVIDIA_HANDLER,
+                                                         "labels": saved.metadata.labels},
+                                            "handler": saved.handler})
 
 
 def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node):
