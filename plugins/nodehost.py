@@ -4,13 +4,14 @@ backend with every command run under `chroot /host`."""
 from __future__ import annotations
 
 import shlex
-import time
 import uuid
 from pathlib import Path
 
 import testinfra.host
-from kubernetes import client, config
+from kubernetes import client
 from testinfra.backend.kubectl import KubectlBackend
+
+from .kube import MANAGED_BY, Kube, PodFailed
 
 DEBUG_IMAGE = "busybox:1.36"        # must be pullable by the cluster's nodes
 DEBUG_NAMESPACE = "default"
@@ -28,7 +29,7 @@ class HostRootBackend(KubectlBackend):
 def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "crigate"}},
+        "metadata": {"name": name, "labels": dict(MANAGED_BY)},
         "spec": {
             "nodeName": node, "hostPID": True, "hostNetwork": True, "hostIPC": True,
             # OnFailure: the kubelet retries a start that failed for a passing reason
@@ -57,7 +58,8 @@ class DebugPodHost:
                  namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE):
         self.node, self.namespace = node, namespace
         self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
-        self.api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig), context))
+        self.kube = Kube(kubeconfig, context)
+        self.api = self.kube.core
         self.api.create_namespaced_pod(namespace, debug_pod_manifest(node, self.name, image))
         try:
             self._wait_running()
@@ -69,14 +71,11 @@ class DebugPodHost:
         self.host = testinfra.host.Host(backend)
 
     def _wait_running(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
+        try:
+            self.kube.wait_pod(self.namespace, self.name, until="Running", timeout=READY_TIMEOUT_S)
+            return
+        except PodFailed:
             pod = self.api.read_namespaced_pod(self.name, self.namespace)
-            if pod.status.phase == "Running":
-                return
-            if pod.status.phase in ("Failed", "Succeeded"):
-                break
-            time.sleep(1)
         raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
                            f"start within {READY_TIMEOUT_S}s (phase {pod.status.phase}"
                            f"{container_problem(pod)}); node checks need a privileged pod whose "

@@ -6,7 +6,6 @@ kubelet is stopped while critest runs (about 30 s per runtime).
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -29,14 +28,14 @@ def critest_specs(cluster):
     return node, specs
 
 
+def node_ready(node) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
 def wait_node_ready(cluster, node: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conditions = cluster.kube.core.read_node(node).status.conditions or []
-        if any(c.type == "Ready" and c.status == "True" for c in conditions):
-            return
-        time.sleep(1)
-    raise AssertionError(f"node {node}: not Ready {timeout}s after critest restarted the kubelet")
+    ready = cluster.kube.watch_until(cluster.kube.core.list_node, node_ready,
+                                     field_selector=f"metadata.name={node}", timeout=timeout)
+    assert ready is not None, f"node {node}: not Ready {timeout}s after critest restarted the kubelet"
 
 
 def check(critest_specs, cluster, group: str) -> None:

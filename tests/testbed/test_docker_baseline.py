@@ -31,7 +31,9 @@ MUST_FAIL = {
     "logs::test_var_log_containers_links_to_the_pod_log": ("observed /var/lib/docker/containers/",),
     "logs::test_restarted_container_logs_to_1_log": ("1.log (a regular file), observed a symlink to "
                                                      "/var/lib/docker/containers/",),
-    "logs::test_kubectl_logs_match_the_file": ("expected `kubectl logs` to return the log file's lines",),
+    "logs::test_kubectl_logs_match_the_file": ("expected CRI log lines in the file to compare with `kubectl logs`",
+                                               "not CRI format"),
+    "logs::test_stderr_written_mid_line_lands_between_the_stdout_chunks": ("expected every line in CRI format",),
     "logs::test_nothing_under_var_lib_docker_containers": ("expected nothing under /var/lib/docker/containers",),
     "logs::test_docker_json_log_shipper_reads_nothing": ("expected a Docker JSON parser to read 0",),
     "namespaces::test_pod_containers_live_in_the_runtimes_store": ("in containerd namespace k8s.io",),

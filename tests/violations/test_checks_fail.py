@@ -179,7 +179,7 @@ def test_cri_format_and_shipper_checks_fail_on_docker_json_logs(docker_json_line
 def test_shipper_and_kubectl_logs_checks_fail_on_an_empty_log():
     with fails_with("docker-host", "observed an empty file"):
         logs.check_log_shipper_break("docker-host", "empty.log", [])
-    with fails_with("pod empty", "expected log lines in the file, observed none"):
+    with fails_with("pod empty", "expected CRI log lines in the file", "observed none readable"):
         logs.check_kubectl_logs_match_file("empty", [], [])
 
 
