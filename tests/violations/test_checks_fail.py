@@ -126,10 +126,20 @@ def test_docker_process_check_fails_when_dockerd_runs(node):
         node_sh(name, "pkill -x dockerd; rm -f /usr/local/bin/dockerd")
 
 
-def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(cluster):
-    host = testinfra.get_host("local://")         # this machine runs no kubelet
-    with fails_with("this-machine", "expected a running kubelet or its files", "observed neither"):
-        sockets.check_kubelet_mentions_no_docker(host, "this-machine")
+def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(node):
+    """A node whose kubelet is stopped and whose kubelet files are gone: the
+    check has nothing to read, which must not pass as "no Docker mentioned"."""
+    name, host = node
+    files = " ".join(sockets.KUBELET_CONFIG_FILES)
+    node_sh(name, f"systemctl stop kubelet && mkdir -p /tmp/kubelet-aside && mv {files} /tmp/kubelet-aside/")
+    try:
+        until(lambda: host.process.filter(comm="kubelet"), lambda running: not running,
+              f"node {name}: kubelet stopped")
+        with fails_with(name, "expected a running kubelet or its files", "observed neither"):
+            sockets.check_kubelet_mentions_no_docker(host, name)
+    finally:
+        node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ && systemctl start kubelet")
+        node_process_runs(host, "kubelet")
 
 
 def test_kubelet_config_check_fails_on_dockershim_flags(node):
@@ -260,7 +270,7 @@ def test_docker_visibility_check_fails_when_docker_cannot_be_asked(node):
     node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
     try:
         node_file_exists(host, "/run/docker.sock", "socat's socket")
-        with fails_with(name, "observed Docker API socket(s) ['/run/docker.sock'] and no docker CLI"):
+        with fails_with(name, "observed Docker API socket(s)", "/run/docker.sock']", "and no docker CLI"):
             namespaces.check_none_visible_to_docker(host, name)
     finally:
         node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
