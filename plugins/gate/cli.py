@@ -48,7 +48,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
-    argv = [str(SUITE), "-p", "plugins.crigate", "-m", "gate", "--cluster=existing",
+    argv = [str(SUITE), "-m", "gate", "--cluster=existing",
             f"--kubeconfig={args.kubeconfig}", f"--runtime={args.runtime}",
             f"--report-dir={args.report_dir}", "-p", "no:cacheprovider", "-q"]
     if args.context:
