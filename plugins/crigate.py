@@ -80,6 +80,7 @@ def deselect_optional_areas(config: pytest.Config, items: list) -> None:
         items[:] = [i for i in items if i not in dropped]
 
 
+@pytest.hookimpl(tryfirst=True)      # before the test's own parametrize marks: its id leads
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "runtime" in metafunc.fixturenames:
         runtimes = metafunc.config.stash[SETTINGS].runtimes

@@ -22,15 +22,17 @@ _PARAMS = re.compile(r"\[(?P<ids>.*)\]$")
 
 
 def runtime_of(nodeid: str) -> str | None:
-    """'suites/test_logs.py::test_x[cri-o]' -> 'cri-o'; None without a runtime id."""
+    """'suites/test_logs.py::test_x[cri-o]' -> 'cri-o'; None without a runtime id.
+
+    The runtime is the first parameter (crigate parametrizes it before the
+    test's own marks, plugins/crigate.py), so its id leads: in
+    test_y[cri-o-containerd-socket-user] the runtime is cri-o, the rest is the
+    test's own parameter."""
     found = _PARAMS.search(nodeid)
     if not found:
         return None
     ids = found["ids"]
-    for runtime in _RUNTIME_IDS:
-        if re.search(rf"(?:^|-){re.escape(runtime)}(?:-|$)", ids):
-            return runtime
-    return None
+    return next((r for r in _RUNTIME_IDS if ids == r or ids.startswith(f"{r}-")), None)
 
 
 def scope_of(nodeid: str) -> str:

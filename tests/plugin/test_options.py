@@ -56,7 +56,9 @@ def test_options_parse_from_another_directory_in_both_forms(tmp_path, form):
     ("suites/test_logs.py::test_x[cri-o]", "cri-o"),
     ("suites/test_logs.py::test_x[containerd]", "containerd"),
     ("tests/test_g.py::test_where[cri-o-3]", "cri-o"),
-    ("tests/test_g.py::test_where[2-docker]", "docker"),
+    ("tests/testbed/test_gate.py::test_clean[cri-o-containerd-socket-user]", "cri-o"),
+    ("tests/testbed/test_gate.py::test_clean[containerd-docker-registry]", "containerd"),
+    ("tests/test_g.py::test_where[2-docker]", None),
     ("tests/plugin/test_stats.py::test_median", None),
     ("tests/test_g.py::test_p[cri-old]", None),
 ])
@@ -77,6 +79,17 @@ def test_runtime_is_repeatable_and_deduplicated(pytester):
     result = pytester.runpytest("--runtime", "cri-o", "--runtime", "cri-o",
                                 "--collect-only", "-q")
     assert result.stdout.str().count("test_check[") == 1
+
+
+def test_runtime_id_leads_the_test_id(pytester):
+    pytester.makepyfile(test_ids="""
+        import pytest
+        @pytest.mark.parametrize("name", ["containerd-socket-user"])
+        def test_check(runtime, name):
+            pass
+    """)
+    result = pytester.runpytest("--runtime", "cri-o", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_ids.py::test_check[[]cri-o-containerd-socket-user[]]"])
 
 
 def test_each_runtime_stays_on_one_xdist_worker(pytester):
