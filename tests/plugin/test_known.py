@@ -78,3 +78,25 @@ def test_version_bound_difference_is_not_applied_to_existing_clusters(difference
     differences[(CHECK, "cri-o", "1.24")] = ("why", True)
     assert known.known_difference(CHECK, "cri-o", "1.24", "kind") is not None
     assert known.known_difference(CHECK, "cri-o", "1.24", "existing") is None
+
+
+def test_one_verdict_everywhere_for_a_non_strict_xpass(pytester, differences):
+    """pytest exits 0, and report.md, report.html and the nightly summary say
+    PASS; a strict XPASS fails all four."""
+    from plugins import render, summary
+    differences[(CHECK, "cri-o", "1.24")] = ("a timing-dependent difference", False)
+    pytester.makepyfile(test_logs=fake_logs_check("nothing"))
+    result = pytester.runpytest("--runtime", "all", "--k8s-version", "1.24", "--report-dir", "out")
+    assert result.ret == 0
+    doc = json.loads((pytester.path / "out/results.json").read_text())
+    assert render.verdict(doc) == "PASS"
+    assert "crigate report: PASS" in (pytester.path / "out/report.md").read_text()
+    assert 'class="verdict-PASS">PASS' in (pytester.path / "out/report.html").read_text()
+    assert summary.summary([doc]).startswith("# crigate nightly: PASS")
+
+    differences[(CHECK, "cri-o", "1.24")] = ("a deterministic difference", True)
+    result = pytester.runpytest("--runtime", "all", "--k8s-version", "1.24", "--report-dir", "out2")
+    assert result.ret == 1
+    doc = json.loads((pytester.path / "out2/results.json").read_text())
+    assert render.verdict(doc) == "FAIL"
+    assert summary.summary([doc]).startswith("# crigate nightly: FAIL")
