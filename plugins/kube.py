@@ -75,21 +75,15 @@ class Kube:
         until(pod) holds (`what` says what that means); PodFailed names what was
         seen when it fails first."""
         reached = until if callable(until) else (lambda pod: pod_reached(pod, until))
-        wanted = what or str(until)
-        seen = []
-
-        def holds(pod) -> bool:
-            seen[:] = [pod]
-            return reached(pod) or (pod.status.phase == "Failed" and until != "Failed")
-
-        pod = self.watch_until(self.core.list_namespaced_pod, holds, namespace=namespace,
-                               field_selector=f"metadata.name={name}", timeout=timeout)
+        failed = lambda pod: pod.status.phase == "Failed" and until != "Failed"  # noqa: E731
+        pod = self.watch_until(self.core.list_namespaced_pod, lambda p: reached(p) or failed(p),
+                               namespace=namespace, field_selector=f"metadata.name={name}",
+                               timeout=timeout)
         if pod is not None and reached(pod):
             return pod
-        last = pod or (seen[0] if seen else None)
-        raise PodFailed(f"pod {namespace}/{name}: expected {wanted} within {timeout}s, observed "
-                        f"phase {last.status.phase if last else 'none'}; events: "
-                        f"{self.event_messages(namespace, name)}")
+        last = pod or self.core.read_namespaced_pod(name, namespace)
+        raise PodFailed(f"pod {namespace}/{name}: expected {what or until} within {timeout}s, observed "
+                        f"phase {last.status.phase}; events: {self.event_messages(namespace, name)}")
 
     def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
         """Run command in a pod's container (pods/exec); its stdout and stderr."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from . import render, stats
+from .options import DEFAULT_REPORT_DIR
 from .gate.checklist import CHECKLIST
 
 GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
@@ -44,7 +45,7 @@ def crigate_run(config: pytest.Config) -> bool:
     """A run of crigate's checks (not some other project's tests in an
     environment where crigate's plugin is installed): --runtime or
     --report-dir given, or pytest started in crigate's own tree."""
-    return bool(config.getoption("runtime") or "--report-dir" in " ".join(config.invocation_params.args)
+    return bool(config.getoption("runtime") or config.getoption("report_dir") != DEFAULT_REPORT_DIR
                 or (config.rootpath / "plugins" / "crigate.py").is_file())
 
 

@@ -67,6 +67,17 @@ def node_process_runs(host, comm: str) -> None:
     until(lambda: host.process.filter(comm=comm), bool, f"process {comm} on the node")
 
 
+@contextmanager
+def docker_sock_served(name: str, host):
+    """A listening /run/docker.sock on the node (socat), removed afterwards."""
+    node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
+    try:
+        node_file_exists(host, "/run/docker.sock", "socat's socket")
+        yield
+    finally:
+        node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
+
+
 @pytest.fixture(scope="module")
 def docker_json_lines():
     """Real json-file log lines, written by the host's Docker engine."""
@@ -105,13 +116,8 @@ def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node)
 
 def test_docker_socket_check_fails_when_docker_sock_exists(node):
     name, host = node
-    node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
-    try:
-        node_file_exists(host, "/run/docker.sock", "socat's socket")
-        with fails_with(name, "/run/docker.sock"):
-            sockets.check_no_docker_sockets(host, name)
-    finally:
-        node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
+    with docker_sock_served(name, host), fails_with(name, "/run/docker.sock"):
+        sockets.check_no_docker_sockets(host, name)
 
 
 def test_docker_process_check_fails_when_dockerd_runs(node):
@@ -267,13 +273,9 @@ def test_docker_visibility_check_fails_when_docker_cannot_be_asked(node):
     """A Docker API socket with no CLI to ask it, then a CLI that fails for
     another reason than a missing daemon: the answer is unknown, not a pass."""
     name, host = node
-    node_sh(name, "socat UNIX-LISTEN:/run/docker.sock,fork /dev/null", detach=True)
-    try:
-        node_file_exists(host, "/run/docker.sock", "socat's socket")
-        with fails_with(name, "observed Docker API socket(s)", "/run/docker.sock']", "and no docker CLI"):
-            namespaces.check_none_visible_to_docker(host, name)
-    finally:
-        node_sh(name, "pkill -x socat; rm -f /run/docker.sock")
+    with docker_sock_served(name, host), \
+            fails_with(name, "observed Docker API socket(s)", "/run/docker.sock']", "and no docker CLI"):
+        namespaces.check_none_visible_to_docker(host, name)
     node_sh(name, "printf '#!/bin/sh\\necho \"permission denied while trying to connect\" >&2\\nexit 1\\n' "
                   "> /usr/local/bin/docker && chmod +x /usr/local/bin/docker")
     try:
