@@ -19,6 +19,9 @@ from . import cache
 from .progress import run_logged, step
 from .versions import KubernetesRelease, tool_version
 
+CONTAINERD_COMMANDS = ("containerd", "containerd-shim-runc-v2", "ctr")
+# containerd's Makefile tags for a build without the optional snapshotters.
+CONTAINERD_TAGS = "urfave_cli_no_docs no_btrfs no_devmapper no_zfs"
 KUBERNETES_COMMANDS = ("kubeadm", "kubelet", "kubectl", "kube-apiserver",
                        "kube-controller-manager", "kube-scheduler")
 
@@ -74,7 +77,8 @@ def _version_ldflags(release: KubernetesRelease) -> str:
 
 
 def build_with_module(name: str, version: str, go_mod: str, packages: dict[str, str], *,
-                      ldflags: str = "-s -w", toolchain: str = "", note: str = "") -> Path:
+                      ldflags: str = "-s -w", toolchain: str = "", note: str = "",
+                      tags: str = "") -> Path:
     """Build packages (binary name -> package) from a generated module that requires them."""
     home = cache.component(name, version)
     bin_dir = home / "bin"
@@ -93,7 +97,7 @@ def build_with_module(name: str, version: str, go_mod: str, packages: dict[str, 
         # One `go build` for all packages shares work; -o DIR names binaries by package.
         out = partial / binaries[0] if len(packages) == 1 else partial
         run_logged(["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out),
-                    *packages.values()],
+                    *(["-tags", tags] if tags else []), *packages.values()],
                    cache.logs() / f"{name}-{version}.log", env=env, cwd=src, title=f"go build {name}")
         shutil.rmtree(bin_dir, ignore_errors=True)
         partial.rename(bin_dir)
@@ -240,9 +244,23 @@ def build_actionlint() -> Path:
                            ldflags=f"-s -w -X github.com/rhysd/actionlint.version={version}")
 
 
-def build_crio() -> Path:
+def build_containerd() -> Path:
+    """containerd 2.x, its runc shim and ctr: static (no cgo, so no btrfs), from a
+    module of ours that requires github.com/containerd/containerd/v2 (its go.mod
+    has no replace directives). Tags and version variables as in its Makefile."""
+    version = tool_version("containerd")
+    module = "github.com/containerd/containerd/v2"
+    go_mod = f"module crigate.local/containerd-build\n\ngo 1.26\n\nrequire {module} {version}\n"
+    stamp = " ".join(f"-X {module}/version.{k}={v}" for k, v in
+                     (("Version", version), ("Revision", version), ("Package", module)))
+    return build_with_module(
+        "containerd", version, go_mod,
+        {c: f"{module}/cmd/{c}" for c in CONTAINERD_COMMANDS},
+        ldflags=f"-s -w {stamp}", tags=CONTAINERD_TAGS)
+
+
+def build_crio(version: str) -> Path:
     """crio (cgo, libseccomp) and pinns (a small static C program in the same module)."""
-    version = tool_version("cri_o")
     module = "github.com/cri-o/cri-o"
     bin_dir = build_in_module(
         "cri-o", module, version, {"crio": "./cmd/crio"}, cgo=True, tags=CRIO_TAGS)
@@ -252,3 +270,11 @@ def build_crio() -> Path:
             run_logged(["gcc", "-static", "-O2", "-s", "-o", str(bin_dir / "pinns"), *sources],
                        cache.logs() / f"cri-o-{version}.log", title="gcc pinns")
     return bin_dir
+
+
+# Built.component (clusters/runtimes.py) -> the build that makes its binaries.
+BUILDERS = {
+    "containerd": lambda release: build_containerd(),
+    "cri-o": lambda release: build_crio(release.cri_o),
+    "cri-dockerd": lambda release: build_cri_dockerd(),
+}

@@ -20,6 +20,7 @@ from . import cache, gobuild, nodeimage
 from .engine import docker, ensure_engine
 from .kindconfig import kind_config
 from .progress import say, step
+from .runtimes import PROFILES
 from .versions import KubernetesRelease
 
 CLUSTER_PREFIX = "crigate"
@@ -118,7 +119,7 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
         with step(f"create cluster {name} ({runtime}, Kubernetes {release.version})"):
             cluster = kind_cluster(name, kubeconfig, image, kind_path, kubectl)
             with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crigate-kind-") as cfg:
-                cfg.write(kind_config(runtime, image))
+                cfg.write(kind_config(release.profile(runtime), release, image))
                 cfg.flush()
                 try:
                     cluster.create(config_file=cfg.name)
@@ -172,7 +173,7 @@ def _node_diagnostics(name: str) -> str:
     """The last journal lines of the kubelet and runtime on each node."""
     lines = []
     for node in node_containers(name):
-        for unit in ("kubelet", "containerd", "crio"):
+        for unit in dict.fromkeys(u for p in PROFILES.values() for u in p.journal_units):
             out = docker("exec", node, "journalctl", "-u", unit, "--no-pager", "-n", "15",
                          check=False)
             if out.returncode == 0 and "No entries" not in out.stdout:
@@ -200,8 +201,8 @@ def crigate_clusters() -> list[dict]:
         image = info["Config"]["Image"]
         if not image.startswith(nodeimage.NODE_REPOSITORY + ":"):
             continue
-        found.append({"name": name, "runtime": image.rsplit("-", 1)[-1] if "containerd" in image
-                      else "cri-o", "image": image, "nodes": nodes,
+        found.append({"name": name, "runtime": nodeimage.runtime_of_ref(image),
+                      "image": image, "nodes": nodes,
                       "state": info["State"]["Status"]})
     return found
 

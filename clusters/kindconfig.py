@@ -1,27 +1,27 @@
 """The kind cluster config for a crigate node image."""
 from __future__ import annotations
 
-RUNTIME_SOCKETS = {
-    "containerd": "unix:///run/containerd/containerd.sock",
-    "cri-o": "unix:///var/run/crio/crio.sock",
-    "docker": "unix:///run/cri-dockerd.sock",        # the Docker baseline, through cri-dockerd
-}
+from .runtimes import RuntimeProfile
+from .versions import KubernetesRelease
+
 # kube-proxy and CoreDNS images are not built (no pulls, and the suites need
-# neither Services nor cluster DNS), so kubeadm skips those addons.
+# neither Services nor cluster DNS), so kubeadm skips those addons. kind's own
+# skipPhases list (preflight, addon/kube-proxy) is replaced by this patch (kind
+# merges patches as JSON merge patches; lists are replaced whole), so kubeadm
+# init runs its preflight checks, and these are the ones known to fail here:
+#  - ImagePull: kubeadm before 1.26 or so pre-pulls the skipped addons' images;
+#    every image it really needs is preloaded.
+#  - SystemVerification: from 1.35 on, the system validator reports cgroup v1
+#    as an error (k8s.io/system-validators, cgroup_validator_linux.go); the
+#    kubelet runs on it with failCgroupV1: false.
 SKIPPED_KUBEADM_PHASES = ("addon/kube-proxy", "addon/coredns")
-# kubeadm before 1.26 or so still pre-pulls the skipped addons' images in its
-# preflight phase; every image it really needs is preloaded, so a failed pull
-# there is only about the addons it will not install.
-IGNORED_PREFLIGHT_ERRORS = ("ImagePull",)
-# The Docker baseline runs on cgroupfs, as Docker's default and dockershim-era
-# nodes did: with the systemd driver on cgroup v1, systemd prunes the devices
-# cgroup of Docker's container scopes whenever a sibling pod slice goes away,
-# and exec into those containers then fails.
-KUBELET_CGROUP_DRIVER = {"docker": "cgroupfs"}
+IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification")
+# Since 1.35 the kubelet refuses cgroup v1 hosts unless failCgroupV1 is false
+# (KEP-5573; pkg/kubelet/apis/config/v1beta1/defaults.go); the field exists from 1.31.
+FAIL_CGROUP_V1_SINCE = "1.31"
 
 
-def kind_config(runtime: str, image: str) -> str:
-    socket = RUNTIME_SOCKETS[runtime]
+def kind_config(profile: RuntimeProfile, release: KubernetesRelease, image: str) -> str:
     phases = ", ".join(SKIPPED_KUBEADM_PHASES)
     ignored = ", ".join(IGNORED_PREFLIGHT_ERRORS)
     return f"""\
@@ -37,19 +37,21 @@ kubeadmConfigPatches:
   kind: InitConfiguration
   skipPhases: [{phases}]
   nodeRegistration:
-    criSocket: {socket}
+    criSocket: {profile.cri_socket}
     ignorePreflightErrors: [{ignored}]
 - |
   kind: JoinConfiguration
   nodeRegistration:
-    criSocket: {socket}
-""" + _kubelet_patch(runtime)
+    criSocket: {profile.cri_socket}
+""" + kubelet_patch(profile, release)
 
 
-def _kubelet_patch(runtime: str) -> str:
-    driver = KUBELET_CGROUP_DRIVER.get(runtime)
-    return f"""\
-- |
-  kind: KubeletConfiguration
-  cgroupDriver: {driver}
-""" if driver else ""
+def kubelet_patch(profile: RuntimeProfile, release: KubernetesRelease) -> str:
+    settings = []
+    if profile.cgroup_driver != "systemd":       # kind's template says systemd
+        settings.append(f"cgroupDriver: {profile.cgroup_driver}")
+    if release.at_least(FAIL_CGROUP_V1_SINCE):
+        settings.append("failCgroupV1: false")
+    if not settings:
+        return ""
+    return "- |\n  kind: KubeletConfiguration\n" + "".join(f"  {s}\n" for s in settings)

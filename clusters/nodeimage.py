@@ -1,13 +1,14 @@
 """Assemble crigate-node:<k8s>-<runtime> images from the Debian root.
 
-The node tree (clusters/node/common and clusters/node/<runtime>) mirrors the
-node's filesystem. Control-plane, pause and workload images are preloaded
+The node tree (clusters/node/common, then each layer the runtime profile
+names) mirrors the node's filesystem. Control-plane, pause and workload images are preloaded
 into the runtime's own store, so a cluster starts with zero pulls:
 containerd's content store through a throwaway containerd on the host,
 CRI-O's containers-storage through the host's skopeo.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,22 +16,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cache, gobuild, images, programs, rootfs
+from . import cache, gobuild, images, programs, rootfs, runtimes
 from .engine import docker
 from .progress import run_logged, say, step
+from .runtimes import RuntimeProfile
 from .versions import KubernetesRelease
 
 NODE_TREE = Path(__file__).with_name("node")
 NODE_REPOSITORY = "crigate-node"
 ENTRYPOINT = '["/usr/local/bin/crigate-entrypoint", "/sbin/init"]'
-RUNTIME_UNITS = {"containerd": ("containerd.service",), "cri-o": ("crio.service",),
-                 "docker": ("containerd.service", "docker.service", "cri-docker.service")}
 KIND_LABEL_VERSION = "crigate.kubernetes-version"
 NODE_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def node_image_ref(release: KubernetesRelease, runtime: str) -> str:
     return f"{NODE_REPOSITORY}:{release.minor}-{runtime}"
+
+
+def runtime_of_ref(ref: str) -> str:
+    """crigate-node:1.37-cri-o -> cri-o"""
+    return ref.rpartition(":")[2].partition("-")[2]
 
 
 def _stat_key(path: Path) -> str:
@@ -41,21 +46,20 @@ def _stat_key(path: Path) -> str:
 def build_node_image(release: KubernetesRelease, runtime: str) -> str:
     """Build (or reuse) the node image for release on runtime; return its ref."""
     ref = node_image_ref(release, runtime)
+    profile = release.profile(runtime)
     k8s_bin = gobuild.build_kubernetes(release)
     binaries = {f"usr/bin/{c}": k8s_bin / c for c in ("kubeadm", "kubelet", "kubectl")}
     binaries["usr/local/bin/crictl"] = gobuild.build_crictl() / "crictl"
     binaries["usr/local/libexec/crigate/oci-wrapper"] = programs.oci_wrapper()
-    if runtime == "cri-o":
-        crio_bin = gobuild.build_crio()
-        binaries["usr/local/bin/crio"] = crio_bin / "crio"
-        binaries["usr/local/bin/pinns"] = crio_bin / "pinns"
-    if runtime == "docker":
-        binaries["usr/local/bin/cri-dockerd"] = gobuild.build_cri_dockerd() / "cri-dockerd"
+    built = {b.component: gobuild.BUILDERS[b.component](release) for b in profile.built}
+    for b in profile.built:
+        binaries.update({f"{b.dest}/{name}": built[b.component] / name for name in b.binaries})
+    layers = [NODE_TREE / "common", *(NODE_TREE / layer for layer in profile.node_tree)]
     preload = images.control_plane_images(k8s_bin, release.version) + images.workload_images()
     pause_image = images.kubeadm_images(k8s_bin / "kubeadm", release.version)["pause"]
     base = rootfs.base_rootfs()
     fingerprint = cache.fingerprint(
-        str(base), NODE_TREE / "common", NODE_TREE / runtime, release.version, runtime,
+        str(base), *layers, release.version, profile.id,
         *(_stat_key(b) for b in binaries.values()),
         *(images.image_label(r) or r for r in preload))
     if images.image_label(ref) == fingerprint:
@@ -63,21 +67,24 @@ def build_node_image(release: KubernetesRelease, runtime: str) -> str:
     with step(f"node image {ref}"):
         stage = cache.root() / "stage" / f"{release.minor}-{runtime}"
         try:
-            _stage_root(base, stage, runtime, release, binaries, pause_image)
-            _preload(stage, runtime, [images.saved_archive(r) for r in preload])
+            _stage_root(base, stage, profile, layers, release, binaries, pause_image)
+            _preload(stage, profile, [images.saved_archive(r) for r in preload],
+                     built.get("containerd"))
             _import(stage, ref, fingerprint, release)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     return ref
 
 
-def _stage_root(base: Path, stage: Path, runtime: str, release: KubernetesRelease,
-                binaries: dict[str, Path], pause_image: str) -> None:
+def _stage_root(base: Path, stage: Path, profile: RuntimeProfile, layers: list[Path],
+                release: KubernetesRelease, binaries: dict[str, Path], pause_image: str) -> None:
+    """Copy the Debian root, purge other profiles' packages, lay the node tree's
+    layers on top in order (a later layer's file replaces an earlier one's)."""
     shutil.rmtree(stage, ignore_errors=True)
     stage.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(stage)], check=True)
-    rootfs.purge_packages(stage, rootfs.packages_to_purge(runtime))
-    for tree in (NODE_TREE / "common", NODE_TREE / runtime):
+    rootfs.purge_packages(stage, runtimes.packages_to_purge(profile))
+    for tree in layers:
         for src in sorted(tree.rglob("*")):
             dest = stage / src.relative_to(tree)
             if src.is_dir():
@@ -97,30 +104,48 @@ def _stage_root(base: Path, stage: Path, runtime: str, release: KubernetesReleas
     (stage / "kind/version").write_text(release.version + "\n")
     (stage / "var/log/crigate").mkdir(parents=True, exist_ok=True)
     subprocess.run(["chroot", str(stage), "systemctl", "enable", "kubelet.service",
-                    *RUNTIME_UNITS[runtime]], check=True, capture_output=True)
+                    *profile.units], check=True, capture_output=True)
 
 
-def _preload(stage: Path, runtime: str, archives: list[Path]) -> None:
-    log = cache.logs() / f"preload-{runtime}.log"
-    if runtime == "containerd":
-        _preload_containerd(stage, archives, log)
-    elif runtime == "docker":
+def _preload(stage: Path, profile: RuntimeProfile, archives: list[Path],
+             containerd_bin: Path | None) -> None:
+    log = cache.logs() / f"preload-{profile.id}.log"
+    if profile.preload == "ctr-import":
+        _preload_containerd(stage, archives, log, containerd_bin)
+    elif profile.preload == "docker-load":
         _preload_docker(stage, archives, log)
-    else:
+    elif profile.preload == "containers-storage":
         _preload_containers_storage(stage, archives, log)
+    else:
+        raise ValueError(f"profile {profile.id}: unknown preload {profile.preload!r}")
 
 
-def _preload_containerd(stage: Path, archives: list[Path], log: Path) -> None:
+# containerd 2.x splits CRI into several plugins; none is wanted in a daemon
+# that only imports content (NRI would make /var/run/nri/nri.sock on the host).
+IMPORT_ONLY_DISABLED = ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+                        "io.containerd.cri.v1.runtime",
+                        "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.nri.v1.nri")
+
+
+def _preload_containerd(stage: Path, archives: list[Path], log: Path,
+                        containerd_bin: Path | None) -> None:
+    """Import into the node's content store through a throwaway containerd of
+    the node's own build (the host's Debian containerd for profiles that use it)."""
+    containerd = str(containerd_bin / "containerd") if containerd_bin else "containerd"
+    ctr = str(containerd_bin / "ctr") if containerd_bin else "ctr"
+    # 2.x imports through the Transfer API by default, which names images
+    # without digests; --local is the 1.6 behaviour (digests, labels, all platforms).
+    local = ["--local"] if containerd_bin else []
     with tempfile.TemporaryDirectory(prefix="crigate-containerd-") as tmp:
         socket = f"{tmp}/containerd.sock"
         config = Path(tmp, "config.toml")
         config.write_text(
             "version = 2\n"
             f'root = "{stage}/var/lib/containerd"\nstate = "{tmp}/state"\n'
-            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f"disabled_plugins = {json.dumps(list(IMPORT_ONLY_DISABLED))}\n"
             f'[grpc]\n  address = "{socket}"\n')
         with log.open("ab") as out:
-            daemon = subprocess.Popen(["containerd", "--config", str(config)], stdout=out,
+            daemon = subprocess.Popen([containerd, "--config", str(config)], stdout=out,
                                       stderr=out, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
@@ -129,7 +154,7 @@ def _preload_containerd(stage: Path, archives: list[Path], log: Path) -> None:
                     raise RuntimeError(f"temporary containerd did not start; see {log}")
                 time.sleep(0.2)
             for archive in archives:
-                run_logged(["ctr", "--address", socket, "-n", "k8s.io", "images", "import",
+                run_logged([ctr, "--address", socket, "-n", "k8s.io", "images", "import", *local,
                             "--label", "io.cri-containerd.pinned=pinned", "--no-unpack",
                             "--all-platforms", "--digests", str(archive)], log, title="ctr import")
         finally:
@@ -184,7 +209,6 @@ def _preload_containers_storage(stage: Path, archives: list[Path], log: Path) ->
 
 
 def _archive_ref(archive: Path) -> str:
-    import json
     import tarfile
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))

@@ -1,7 +1,7 @@
 """The Debian root every node image starts from, made with debootstrap.
 
-One debootstrap holds both runtimes' packages; each node image copies it and
-purges the other runtime's packages, which needs no network.
+One debootstrap holds every runtime profile's Debian packages; each node
+image copies it and purges the other profiles' packages, which needs no network.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import cache
+from . import cache, runtimes
 from .progress import run_logged, step
 from .versions import PINS
 
@@ -19,17 +19,6 @@ COMMON_PACKAGES = (
     "conntrack", "socat", "ethtool", "containernetworking-plugins", "runc", "libseccomp2",
     "ca-certificates", "less",
 )
-RUNTIME_PACKAGES = {
-    "containerd": ("containerd",),
-    "cri-o": ("conmon", "crun", "skopeo"),   # skopeo loads images into containers-storage
-    "docker": ("docker.io", "containerd"),   # the baseline: Docker Engine 20.10 (on containerd)
-}
-
-
-def packages_to_purge(runtime: str) -> tuple[str, ...]:
-    """Other runtimes' packages, except those this runtime needs too."""
-    others = {p for r, pkgs in RUNTIME_PACKAGES.items() if r != runtime for p in pkgs}
-    return tuple(sorted(others - set(RUNTIME_PACKAGES[runtime])))
 # Units a container has no use for; getty would fight kind over the tty.
 MASKED_UNITS = ("getty.target", "console-getty.service", "systemd-firstboot.service",
                 "systemd-modules-load.service", "apt-daily.timer", "apt-daily-upgrade.timer",
@@ -62,7 +51,7 @@ def debian_mirror() -> str:
 
 def base_rootfs() -> Path:
     """A minbase Debian root with both runtimes' packages; cached by package list."""
-    packages = sorted(set(COMMON_PACKAGES).union(*RUNTIME_PACKAGES.values()))
+    packages = sorted(set(COMMON_PACKAGES) | runtimes.all_packages())
     key = cache.fingerprint(PINS["debian"]["suite"], *packages, *MASKED_UNITS)
     home = cache.component("rootfs", f"{PINS['debian']['suite']}-{key}")
     root = home / "root"
@@ -97,7 +86,7 @@ def _trim(root: Path) -> None:
 
 
 def purge_packages(root: Path, packages: tuple[str, ...]) -> None:
-    """dpkg --purge inside root (offline); used to drop the other runtime."""
+    """dpkg --purge inside root (offline); used to drop the other runtimes."""
     installed = [p for p in packages if (root / f"var/lib/dpkg/info/{p}.list").exists()]
     if installed:
         subprocess.run(["chroot", str(root), "dpkg", "--purge", *installed], check=True,

@@ -5,11 +5,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runtimes import BASELINE_RUNTIMES, NODE_RUNTIMES, PROFILES, RUNTIMES, RuntimeProfile
+
 PINS = tomllib.loads((Path(__file__).with_name("versions.toml")).read_text())
 
-RUNTIMES = ("containerd", "cri-o")          # the CRI runtimes: what "all" means
-BASELINE_RUNTIMES = ("docker",)             # Docker Engine via cri-dockerd: the old setup
-NODE_RUNTIMES = RUNTIMES + BASELINE_RUNTIMES
+__all__ = ["BASELINE_RUNTIMES", "NODE_RUNTIMES", "RUNTIMES", "profile"]
 KUBERNETES_MINORS = tuple(PINS["kubernetes"])
 DEFAULT_KUBERNETES = PINS["defaults"]["kubernetes"]
 
@@ -23,6 +23,18 @@ class KubernetesRelease:
     minor: str           # "1.33"
     version: str         # "v1.33.13"
     go_toolchain: str    # "" = the machine's Go
+    cri_o: str = ""      # the CRI-O release built for this minor
+    profiles: tuple[tuple[str, str], ...] = ()   # runtime -> node profile overrides
+
+    def profile(self, runtime: str) -> RuntimeProfile:
+        """The node profile (clusters/runtimes.py) this minor gives runtime."""
+        return PROFILES[dict(self.profiles).get(runtime) or PINS["profiles"][runtime]]
+
+    def at_least(self, minor: str) -> bool:
+        """at_least("1.35"): this release is Kubernetes 1.35 or newer."""
+        def key(text):
+            return tuple(int(p) for p in text.split("."))
+        return key(self.minor) >= key(minor)
 
     @property
     def staging_version(self) -> str:
@@ -40,7 +52,8 @@ def kubernetes_release(minor: str | None = None) -> KubernetesRelease:
             f"unknown Kubernetes version {minor!r}; valid: {', '.join(KUBERNETES_MINORS)}"
             " (pinned in clusters/versions.toml)")
     pin = PINS["kubernetes"][minor]
-    return KubernetesRelease(minor, pin["version"], pin.get("go_toolchain", ""))
+    return KubernetesRelease(minor, pin["version"], pin.get("go_toolchain", ""), pin["cri_o"],
+                             tuple(sorted(pin.get("profiles", {}).items())))
 
 
 def parse_runtimes(values: list[str]) -> list[str]:
@@ -60,3 +73,9 @@ def parse_runtimes(values: list[str]) -> list[str]:
 
 def tool_version(name: str) -> str:
     return PINS["tools"][name]
+
+
+def profile(runtime: str, minor: str | None = None) -> RuntimeProfile:
+    """runtime's profile on a Kubernetes minor (default: the default minor). What
+    users and the suites see is the same for every profile of one runtime."""
+    return kubernetes_release(minor).profile(runtime)

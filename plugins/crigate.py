@@ -101,6 +101,11 @@ class ClusterUnderTest:
         return self.provider.node_host(node)
 
     @property
+    def profile(self):
+        """The runtime's RuntimeProfile: checks branch on its capabilities."""
+        return self.provider.profile
+
+    @property
     def is_test_bed(self) -> bool:
         return isinstance(self.provider, TestBedProvider)
 

@@ -1,26 +1,7 @@
-"""What each runtime is expected to look like, in one place, with sources."""
+"""What a node looks like with or without Docker, and where the kubelet
+keeps logs: constants with their sources. What each runtime is lives in
+clusters/runtimes.py (RuntimeProfile)."""
 from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class RuntimeExpectation:
-    scheme: str            # node.status.nodeInfo.containerRuntimeVersion prefix
-    socket: str            # CRI endpoint the kubelet must use
-    crictl_name: str       # RuntimeName that `crictl version` reports
-
-
-RUNTIMES = {
-    # containerd's CRI plugin serves on its main socket (containerd docs, CRI plugin config).
-    "containerd": RuntimeExpectation("containerd://", "unix:///run/containerd/containerd.sock",
-                                     "containerd"),
-    # CRI-O's default listen path (crio.conf [crio.api] listen).
-    "cri-o": RuntimeExpectation("cri-o://", "unix:///var/run/crio/crio.sock", "cri-o"),
-    # The baseline: Docker Engine behind cri-dockerd (Mirantis), which reports
-    # RuntimeName "docker" and versions as docker://<engine version>.
-    "docker": RuntimeExpectation("docker://", "unix:///run/cri-dockerd.sock", "docker"),
-}
 
 # Sockets whose presence means Docker or dockershim is still on the node
 # (dockershim served /var/run/dockershim.sock; Docker serves docker.sock; /run

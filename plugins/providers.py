@@ -16,7 +16,8 @@ from typing import Protocol
 import testinfra
 
 from clusters import kindcluster
-from clusters.versions import kubernetes_release
+from clusters.runtimes import RuntimeProfile
+from clusters.versions import kubernetes_release, profile
 
 from clusters.engine import docker
 
@@ -26,6 +27,7 @@ from .nodehost import DEBUG_IMAGE, DebugPodHost
 class ClusterProvider(Protocol):
     runtime: str
     name: str
+    profile: RuntimeProfile     # what the runtime is and can do (clusters/runtimes.py)
 
     def create(self) -> None:
         """Make the cluster usable; raise with what to fix when it cannot be."""
@@ -63,6 +65,7 @@ class TestBedProvider:
                  timings: Path | None = None, kubectl_bin: Path | None = None):
         self.runtime, self.timings = runtime, timings
         self.release = kubernetes_release(k8s_minor)
+        self.profile = self.release.profile(runtime)
         self.name = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{session_token}"
         self.keep, self.kind_bin, self.node_image = keep, kind_bin, node_image
         self.kubectl_bin = kubectl_bin
@@ -90,7 +93,8 @@ class TestBedProvider:
         image = self.cluster.image if self.cluster else self.node_image
         image_id = docker("image", "inspect", "--format", "{{.Id}}", image, check=False).stdout.strip()
         return {"provider": "kind", "cluster": self.name, "node_image": image,
-                "node_image_id": image_id, "kubernetes": self.release.version}
+                "node_image_id": image_id, "kubernetes": self.release.version,
+                "runtime_profile": self.profile.id}
 
 
 class ExistingClusterProvider:
@@ -100,6 +104,7 @@ class ExistingClusterProvider:
     def __init__(self, runtime: str, kubeconfig: Path, context: str | None,
                  debug_image: str = DEBUG_IMAGE):
         self.runtime, self.path, self.context = runtime, kubeconfig, context
+        self.profile = profile(runtime)      # one runtime's profiles agree on what users see
         self.debug_image = debug_image
         self.name = context or "existing"
         self.hosts: dict[str, DebugPodHost] = {}

@@ -11,7 +11,6 @@ import pytest
 
 from clusters import gobuild
 from plugins import critest
-from plugins.expectations import RUNTIMES
 
 pytestmark = pytest.mark.cri
 
@@ -23,7 +22,7 @@ def critest_specs(cluster):
                     "test-bed nodes; on your own node: critest --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     specs = critest.run_on_node(node, gobuild.build_critest() / "critest",
-                                RUNTIMES[cluster.runtime].socket)
+                                cluster.profile.cri_socket)
     wait_node_ready(cluster, node)
     return node, specs
 

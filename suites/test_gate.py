@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.versions import RUNTIMES
 from plugins.gate import rules
 from plugins.gate.audit import breaking, run_audit
 from plugins.gate.inventory import Unreachable
@@ -35,10 +34,10 @@ def audit(cluster, crigate_settings, request):
 
 
 @pytest.fixture(scope="session")
-def target(runtime) -> str:
-    """The runtime the nodes move to: the one under test, or containerd (what
-    EKS 1.24 runs) when the cluster under test is the Docker baseline itself."""
-    return runtime if runtime in RUNTIMES else "containerd"
+def target(cluster) -> str:
+    """The runtime the nodes move to: the one under test, or the baseline's
+    migration target (containerd, what EKS 1.24 runs) on the Docker baseline."""
+    return cluster.profile.migration_target
 
 
 def report_findings(request, findings) -> None:

@@ -104,7 +104,8 @@ def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_set
         sli = {"pods": sli_after["count"] - sli_before["count"],
                "mean_s": (sli_after["sum"] - sli_before["sum"]) / (sli_after["count"] - sli_before["count"])}
     request.node.user_properties.append((LATENCY_PROP, {
-        "samples": samples, "kubelet_sli": sli, "low_level_runtime": "runc",
+        "samples": samples, "kubelet_sli": sli,
+        "low_level_runtime": cluster.profile.low_level_runtime, "runtime_profile": cluster.profile.id,
         "runtime_start_after_create_s": [round((s - c) / 1e9, 4) for c, s, _ in windows]}))
     check_runtime_start_inside_window(cluster.runtime, windows)
     check_p99_within_slo(cluster.runtime, samples, crigate_settings.latency_slo)

@@ -7,15 +7,16 @@ import re
 
 import pytest
 
+from clusters.runtimes import RuntimeProfile
 from plugins.expectations import (DOCKER_PROCESSES, DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS,
-                                  KUBELET_CONFIG_FILES, RUNTIMES)
+                                  KUBELET_CONFIG_FILES)
 
 pytestmark = pytest.mark.sockets
 
 
-def check_runtime_version(node, runtime: str) -> None:
+def check_runtime_version(node, profile: RuntimeProfile) -> None:
     __tracebackhide__ = True
-    expected = RUNTIMES[runtime].scheme
+    expected = profile.scheme
     observed = node.status.node_info.container_runtime_version
     assert observed.startswith(expected), (
         f"node {node.metadata.name}: nodeInfo.containerRuntimeVersion expected {expected}..., "
@@ -37,11 +38,11 @@ def kubelet_flag(host, flag: str) -> str:
     return ""
 
 
-def check_kubelet_endpoint(kube, node: str, runtime: str, host=None) -> None:
+def check_kubelet_endpoint(kube, node: str, profile: RuntimeProfile, host=None) -> None:
     """The endpoint is kubelet config since 1.27 (containerRuntimeEndpoint), a
     flag (--container-runtime-endpoint) before; configz first, then the flag."""
     __tracebackhide__ = True
-    expected = RUNTIMES[runtime].socket
+    expected = profile.cri_socket
     observed = kubelet_config(kube, node).get("containerRuntimeEndpoint", "")
     source = "kubelet config containerRuntimeEndpoint"
     if not observed and host is not None:
@@ -51,19 +52,19 @@ def check_kubelet_endpoint(kube, node: str, runtime: str, host=None) -> None:
         f"node {node}: {source} expected {expected}, observed {observed!r}")
 
 
-def check_socket_answers_cri(host, node: str, runtime: str) -> None:
+def check_socket_answers_cri(host, node: str, profile: RuntimeProfile) -> None:
     __tracebackhide__ = True
     if not host.exists("crictl"):
         pytest.skip(f"node {node}: crictl is not installed; install cri-tools on the node to "
                     "ask its CRI socket directly")
-    socket = RUNTIMES[runtime].socket
+    socket = profile.cri_socket
     answer = host.run("crictl --runtime-endpoint %s version", socket)
     assert answer.rc == 0, (f"node {node}: CRI socket {socket} expected to answer `crictl version`, "
                             f"observed rc={answer.rc}: {answer.stderr.strip()}")
     name = next((line.split(":", 1)[1].strip() for line in answer.stdout.splitlines()
                  if line.startswith("RuntimeName:")), "")
-    assert name == RUNTIMES[runtime].crictl_name, (
-        f"node {node}: CRI socket {socket} expected RuntimeName {RUNTIMES[runtime].crictl_name}, "
+    assert name == profile.crictl_name, (
+        f"node {node}: CRI socket {socket} expected RuntimeName {profile.crictl_name}, "
         f"observed {name!r}")
 
 
@@ -103,17 +104,17 @@ def check_kubelet_mentions_no_docker(host, node: str) -> None:
 
 def test_node_reports_the_runtime_scheme(cluster):
     for node in cluster.kube.nodes():
-        check_runtime_version(node, cluster.runtime)
+        check_runtime_version(node, cluster.profile)
 
 
 def test_kubelet_uses_the_runtime_socket(cluster):
     for node in cluster.nodes:
-        check_kubelet_endpoint(cluster.kube, node, cluster.runtime, cluster.host(node))
+        check_kubelet_endpoint(cluster.kube, node, cluster.profile, cluster.host(node))
 
 
 def test_runtime_socket_answers_cri(cluster):
     for node in cluster.nodes:
-        check_socket_answers_cri(cluster.host(node), node, cluster.runtime)
+        check_socket_answers_cri(cluster.host(node), node, cluster.profile)
 
 
 def test_no_docker_or_dockershim_socket(cluster):

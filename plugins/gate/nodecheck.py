@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from clusters import runtimes
 from plugins.expectations import DOCKER_CONTAINER_LOGS, DOCKER_SOCKETS
 
 from .findings import BREAKS, REVIEW, Finding
@@ -27,20 +28,6 @@ DAEMON_SETTINGS = {        # key -> (severity, the fix)
                           "storage root instead"),
     "bip": (REVIEW, "nothing to move: CRI nodes have no docker0 bridge; pods use the CNI network"),
 }
-CONFIG_FILES = {
-    "containerd": ("/etc/containerd/config.toml", "/etc/containerd/conf.d/*.toml"),
-    "cri-o": ("/etc/crio/crio.conf", "/etc/crio/crio.conf.d/*"),
-}
-# Table headers that declare a handler: containerd's ...runtimes.NAME] (or
-# ...runtimes.NAME.options]), CRI-O's [crio.runtime.runtimes.NAME]; NAME may be quoted.
-_NAME = r"(?:\"([^\"]+)\"|([\w-]+))"
-HANDLER_PATTERNS = {
-    "containerd": re.compile(r"runtimes\." + _NAME + r"(?:\.options)?\]"),
-    "cri-o": re.compile(r"\[crio\.runtime\.runtimes\." + _NAME + r"\]"),
-}
-SOCKETS = (("cri-o", "/var/run/crio/crio.sock"), ("docker", "/var/run/dockershim.sock"),
-           ("docker", "/var/run/docker.sock"), ("containerd", "/run/containerd/containerd.sock"))
-DEFAULT_HANDLERS = {"containerd": {"runc"}, "cri-o": {"runc", "crun"}, "docker": {"runc"}}
 
 
 def daemon_json(host, node: str) -> list[Finding]:
@@ -66,26 +53,31 @@ def daemon_json(host, node: str) -> list[Finding]:
     return findings
 
 
-def runtime_of(host) -> str:
+def profile_of(host) -> runtimes.RuntimeProfile:
     """The runtime the kubelet most likely uses: by socket (Docker nodes also run
-    containerd underneath), then by config file."""
-    for runtime, socket in SOCKETS:
-        if host.file(socket).is_socket:
-            return runtime
-    for runtime, (main, _) in CONFIG_FILES.items():
-        if host.file(main).exists or host.file(main + ".d").exists:
-            return runtime
-    return "docker"
+    containerd underneath, so the baseline is looked for first), then by the
+    runtime's main config file; Docker when neither says."""
+    candidates = runtimes.detection_order()
+    for profile in candidates:
+        if any(host.file(socket).is_socket for socket in profile.node_sockets):
+            return profile
+    for profile in candidates:
+        main = profile.config_files[0] if profile.config_files else ""
+        if main and (host.file(main).exists or host.file(main + ".d").exists):
+            return profile
+    return runtimes.DOCKER
 
 
 def runtime_handlers(host) -> set[str]:
-    runtime = runtime_of(host)
-    if runtime == "docker":
-        return set(DEFAULT_HANDLERS["docker"])
-    main, extra = CONFIG_FILES[runtime]
-    text = host.run("cat %s %s 2>/dev/null; true" % (main, extra)).stdout
-    declared = {quoted or bare for quoted, bare in HANDLER_PATTERNS[runtime].findall(text)}
-    return set(DEFAULT_HANDLERS[runtime]) | declared
+    """Handlers the node's runtime provides: its defaults plus each table in its
+    config files that declares one."""
+    profile = profile_of(host)
+    declared = set()
+    if profile.config_files:
+        text = host.run("cat %s 2>/dev/null; true" % " ".join(profile.config_files)).stdout
+        declared = {next(filter(None, groups)) for groups in
+                    re.findall(profile.handler_table, text)}
+    return set(profile.default_handlers) | declared
 
 
 def facts(host) -> dict:
@@ -93,7 +85,7 @@ def facts(host) -> dict:
     return {"docker_sockets": [s for s in DOCKER_SOCKETS if host.file(s).exists],
             "docker_container_log_dirs": int(logs or 0),
             "daemon_json": host.file(DAEMON_JSON).exists,
-            "runtime_config": runtime_of(host)}
+            "runtime_config": profile_of(host).runtime}
 
 
 def facts_findings(node: str, found: dict) -> list[Finding]:

@@ -10,7 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugins.expectations import RUNTIMES
+from clusters.runtimes import DOCKER
+from clusters.versions import profile
 
 from . import logconfig
 from .findings import BREAKS, REVIEW, Finding, PodTemplate
@@ -40,9 +41,8 @@ def is_under(path: str, parent: str) -> bool:
 
 
 def cri_tools(runtime: str) -> str:
-    socket = RUNTIMES[runtime].socket
-    extra = " or `ctr -n k8s.io` / nerdctl" if runtime == "containerd" else ""
-    return f"the CRI socket {socket} with crictl{extra}"
+    target = profile(runtime)
+    return f"the CRI socket {target.cri_socket} with {target.cli_tools}"
 
 
 def where(template: PodTemplate, container: dict | None = None) -> str:
@@ -158,9 +158,7 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
                 "docker-cli", where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in "
                 f"{', '.join(sources)}",
                 "there is no Docker daemon on a CRI node for the CLI to talk to",
-                f"replace with crictl against {RUNTIMES[runtime].socket}"
-                + (" or nerdctl/ctr -n k8s.io" if runtime == "containerd" else "")
-                + "; build images with kaniko or buildkit"))
+                f"replace with {cri_tools(runtime)}; build images with kaniko or buildkit"))
     return findings
 
 
@@ -242,7 +240,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
                 f"no node's runtime provides it ({evidence}); pods using it fail to start",
                 f"add a runtime handler named {handler!r} to the {runtime} config of the GPU "
                 "nodes (NVIDIA Container Toolkit: `nvidia-ctk runtime configure --runtime="
-                f"{'containerd' if runtime == 'containerd' else 'crio'}`), or fix the "
+                f"{profile(runtime).nvidia_ctk_runtime}`), or fix the "
                 "RuntimeClass's handler"))
         elif not known:
             findings.append(Finding(
@@ -250,7 +248,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
                 "the nodes do not report their runtime handlers, so whether one provides it "
                 "is unknown", "run the gate with --node-checks, or check the runtime config of "
                 "the nodes that run these pods", REVIEW))
-    docker_nodes = [n for n, v in inventory.node_runtimes().items() if v.startswith("docker://")]
+    docker_nodes = [n for n, v in inventory.node_runtimes().items() if v.startswith(DOCKER.scheme)]
     for t in inventory.templates:
         if t.spec.get("runtimeClassName"):
             continue
@@ -282,18 +280,18 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
             findings.append(Finding(
                 "kubeadm-cri-socket", f"Node/{name}", f"annotation {KUBEADM_CRI_ANNOTATION}="
                 f"{annotation}", "kubeadm upgrade and join read the CRI socket from it",
-                f"after switching the node, set it to {RUNTIMES[runtime].socket} "
+                f"after switching the node, set it to {profile(runtime).cri_socket} "
                 f"(kubectl annotate node {name} --overwrite "
-                f"{KUBEADM_CRI_ANNOTATION}={RUNTIMES[runtime].socket})"))
+                f"{KUBEADM_CRI_ANNOTATION}={profile(runtime).cri_socket})"))
         endpoint = inventory.kubelet_configs.get(name, {}).get("containerRuntimeEndpoint", "")
         if re.search(DOCKER_ENDPOINT, endpoint):
             findings.append(Finding(
                 "kubelet-runtime-endpoint", f"Node/{name}", f"kubelet containerRuntimeEndpoint "
                 f"{endpoint}", "the kubelet talks to Docker (dockershim or cri-dockerd), not to "
-                f"{runtime}", f"set containerRuntimeEndpoint to {RUNTIMES[runtime].socket} when "
+                f"{runtime}", f"set containerRuntimeEndpoint to {profile(runtime).cri_socket} when "
                 "the node moves to the new runtime"))
         version = versions[name]
-        if version.startswith("docker://"):
+        if version.startswith(DOCKER.scheme):
             docker_nodes.append(f"{name} ({version})")
     if docker_nodes:
         findings.append(Finding(

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 
+from clusters.versions import KUBERNETES_MINORS
 from plugins.scheduling import runtime_of, scope_of
 
 @pytest.mark.parametrize("args, message", [
     (["--runtime", "rkt"], "--runtime 'rkt' is not a runtime crigate knows; valid: containerd, cri-o, docker, all"),
-    (["--k8s-version", "1.19"], "unknown Kubernetes version '1.19'; valid: 1.33, 1.24"),
+    (["--k8s-version", "1.19"], "unknown Kubernetes version '1.19'; valid: " + ", ".join(KUBERNETES_MINORS)),
     (["--cluster", "minikube"], "--cluster 'minikube': valid: kind, existing"),
     (["--cluster", "existing"], "--cluster=existing needs --kubeconfig PATH"),
     (["--cluster", "existing", "--kubeconfig", "/nonexistent"], "--kubeconfig /nonexistent: no such file"),

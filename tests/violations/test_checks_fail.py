@@ -16,6 +16,7 @@ import pytest
 import testinfra
 
 from clusters.images import BUSYBOX_IMAGE
+from clusters.versions import RUNTIMES, profile
 from plugins import workloads
 from plugins.crilog import CriLogEntry, join_partials, parse_cri
 from plugins.expectations import NVIDIA_HANDLER
@@ -29,7 +30,6 @@ from suites import test_sockets as sockets
 
 pytestmark = pytest.mark.violations
 
-OTHER = {"containerd": "cri-o", "cri-o": "containerd"}
 
 
 @contextmanager
@@ -102,13 +102,13 @@ def test_runtime_scheme_check_fails_on_a_node_reporting_docker(cluster, node):
     body = {"status": {"nodeInfo": {"containerRuntimeVersion": "docker://20.10.24"}}}
     cluster.kube.core.patch_node_status(name, body)       # the kubelet restores it on its next update
     with fails_with(name, "docker://20.10.24"):
-        sockets.check_runtime_version(cluster.kube.core.read_node(name), cluster.runtime)
+        sockets.check_runtime_version(cluster.kube.core.read_node(name), cluster.profile)
 
 
 def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node):
     name, host = node
-    other = OTHER[cluster.runtime]
-    with fails_with(name, "expected " + sockets.RUNTIMES[other].socket):
+    other = next(profile(r) for r in RUNTIMES if r != cluster.runtime)
+    with fails_with(name, "expected " + other.cri_socket):
         sockets.check_kubelet_endpoint(cluster.kube, name, other, host)
     with fails_with(name, "expected to answer"):
         sockets.check_socket_answers_cri(host, name, other)
@@ -242,8 +242,8 @@ def test_kubectl_logs_check_fails_on_different_output(cluster, node, logger, mod
 # --- namespaces -------------------------------------------------------------
 
 def test_containerd_namespace_checks_fail_on_a_container_in_moby(cluster, node):
-    if cluster.runtime != "containerd":
-        pytest.skip("containerd namespaces exist only on containerd")
+    if not cluster.profile.containerd_namespaces:
+        pytest.skip(f"{cluster.runtime} keeps no containers in containerd namespaces")
     name, host = node
     node_sh(name, f"ctr -n k8s.io images export /tmp/bb.tar {BUSYBOX_IMAGE} && "
                   "ctr -n moby images import /tmp/bb.tar && "
@@ -353,11 +353,10 @@ def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node
     from clusters import gobuild
     from clusters.images import LOGGER_IMAGE
     from plugins import critest
-    from plugins.expectations import RUNTIMES
     from suites.test_cri import wait_node_ready
 
     name, _ = node
-    specs = critest.run_on_node(name, gobuild.build_critest() / "critest", RUNTIMES[cluster.runtime].socket,
+    specs = critest.run_on_node(name, gobuild.build_critest() / "critest", cluster.profile.cri_socket,
                                 focus=r"execSync \[Conformance\]", default_image=LOGGER_IMAGE)
     wait_node_ready(cluster, name)
     with fails_with(f"node {name} ({cluster.runtime})", "critest specs of 'Container' failed", "execSync"):
