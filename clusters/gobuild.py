@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import cache
 from .progress import run_logged, step
-from .versions import KubernetesRelease, tool_version
+from .versions import PINS, KubernetesRelease, tool_version
 
 CONTAINERD_COMMANDS = ("containerd", "containerd-shim-runc-v2", "ctr")
 # containerd's Makefile tags for a build without the optional snapshotters.
@@ -186,6 +186,11 @@ def module_source(module: str, version: str) -> Path:
     return tree
 
 
+def replacements(module: str, version: str) -> dict[str, str]:
+    """Pinned stand-ins for dependencies of module@version the proxy refuses."""
+    return PINS.get("replacements", {}).get(f"{module}@{version}", {})
+
+
 def build_in_module(name: str, module: str, version: str, packages: dict[str, str], *,
                     cgo: bool = False, tags: str = "", ldflags: str = "-s -w") -> Path:
     """Build packages (binary name -> package dir) inside module@version's own tree."""
@@ -195,6 +200,10 @@ def build_in_module(name: str, module: str, version: str, packages: dict[str, st
     tree = module_source(module, version)
     with step(f"build {name} {version} ({', '.join(packages)})"):
         env = _go_env(cgo=cgo)
+        for dependency, served in replacements(module, version).items():
+            run_logged(["go", "mod", "edit", f"-replace={dependency}={dependency}@{served}"],
+                       cache.logs() / f"{name}-{version}.log", env=env, cwd=tree,
+                       title=f"go mod edit {dependency}")
         for binary, package in packages.items():
             cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(bin_dir / binary)]
             if tags:
