@@ -52,6 +52,10 @@ def kubelet_patch(profile: RuntimeProfile, release: KubernetesRelease) -> str:
         settings.append(f"cgroupDriver: {profile.cgroup_driver}")
     if release.at_least(FAIL_CGROUP_V1_SINCE):
         settings.append("failCgroupV1: false")
+    gates = [f"{gate}: {str(on).lower()}" for gate, on, since in profile.kubelet_feature_gates
+             if release.at_least(since)]
+    if gates:
+        settings.append("featureGates: {" + ", ".join(gates) + "}")
     if not settings:
         return ""
     return "- |\n  kind: KubeletConfiguration\n" + "".join(f"  {s}\n" for s in settings)

@@ -49,6 +49,7 @@ class RuntimeProfile:
     node_tree: tuple[str, ...] = ()        # layers under clusters/node/, after common/
     preload: str = ""           # "ctr-import" | "containers-storage" | "docker-load"
     cgroup_driver: str = "systemd"         # the kubelet's (and runtime's) cgroup driver
+    kubelet_feature_gates: tuple[tuple[str, bool, str], ...] = ()   # (gate, on, from minor)
     handlers: tuple[str, ...] = ("runc",)  # handlers the test bed's node configures
     low_level_runtime: str = "runc"        # what the default handler runs
     # --- capabilities (suites branch on these, never on names)
@@ -117,6 +118,14 @@ DOCKER = RuntimeProfile(
     built=(Built("cri-dockerd", ("cri-dockerd",)),),
     units=("containerd.service", "docker.service", "cri-docker.service"), node_tree=("docker",),
     preload="docker-load", cgroup_driver="cgroupfs", containerd_namespaces=True,
+    # cri-dockerd (0.3.x and 0.4.x, cmd/server.go) hands out streaming URLs
+    # without a scheme ("//[::]:PORT/cri/exec/..."). From 1.36 the kubelet
+    # translates WebSocket exec/attach to SPDY itself (ExtendWebSocketsToKubelet,
+    # beta, on), and client-go's SPDY dialer takes a scheme other than "http"
+    # for TLS: exec fails with "server gave HTTP response to HTTPS client".
+    # With the gate off, the API server translates and the kubelet proxies the
+    # URL as http, as before.
+    kubelet_feature_gates=(("ExtendWebSocketsToKubelet", False, "1.30"),),
     runtime_class_handlers=False,      # cri-dockerd: "RuntimeHandler nvidia not supported"
     baseline=True, gate_target="containerd",
     journal_units=("kubelet", "docker", "cri-docker"))

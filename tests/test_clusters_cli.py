@@ -20,7 +20,7 @@ def clusters_cli(*args: str, env: dict | None = None) -> subprocess.CompletedPro
                                  "containerd, cri-o, docker"),
     (["up", "--runtime", "all"], "`up` creates a cluster of one runtime"),
     (["build", "--runtime", "all,rkt"], "unknown runtime 'rkt'; valid: containerd, cri-o, docker, all"),
-    (["build", "--k8s", "1.99"], "unknown Kubernetes version '1.99'; valid: 1.33, 1.24"),
+    (["build", "--k8s", "1.99"], "unknown Kubernetes version '1.99'; valid: " + ", ".join(versions.KUBERNETES_MINORS)),
 ])
 def test_unknown_choice_lists_the_valid_ones(args, expected):
     done = clusters_cli(*args)
@@ -56,8 +56,10 @@ def test_build_module_points_every_staging_module_at_its_release():
     assert "godebug default=go1.24" in go_mod and "./staging" not in go_mod
 
 
-@pytest.mark.parametrize("runtime_name, socket", sorted(kindconfig.RUNTIME_SOCKETS.items()))
-def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime_name, socket):
-    config = kindconfig.kind_config(runtime_name, f"crigate-node:1.33-{runtime_name}")
-    assert config.count(f"criSocket: {socket}") == 2      # init and join
+@pytest.mark.parametrize("runtime_name", versions.NODE_RUNTIMES)
+def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime_name):
+    release = versions.kubernetes_release("1.33")
+    profile = release.profile(runtime_name)
+    config = kindconfig.kind_config(profile, release, f"crigate-node:1.33-{runtime_name}")
+    assert config.count(f"criSocket: {profile.cri_socket}") == 2      # init and join
     assert "skipPhases: [addon/kube-proxy, addon/coredns]" in config

@@ -99,7 +99,9 @@ def test_the_docker_baseline_kubelet_runs_on_cgroupfs():
     kubelet = next(yaml.safe_load(p) for p in doc["kubeadmConfigPatches"]
                    if "KubeletConfiguration" in p)
     assert kubelet == {"kind": "KubeletConfiguration", "cgroupDriver": "cgroupfs",
-                       "failCgroupV1": False}
+                       "failCgroupV1": False, "featureGates": {"ExtendWebSocketsToKubelet": False}}
+    old = kubernetes_release("1.24")          # a gate the kubelet does not know yet is an error
+    assert "featureGates" not in kindconfig.kind_config(old.profile("docker"), old, "img")
 
 
 @pytest.mark.parametrize("line", ['if cluster.runtime != "cri-o":', "if runtime == 'containerd':",
