@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import doctor, engine, gobuild, host, kindcluster, nodeimage
+from . import doctor, engine, gobuild, host, images, kindcluster, nodeimage
 from .progress import say
 from .versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                        kubernetes_release, parse_runtimes)
@@ -61,6 +61,14 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--name", help="cluster to delete")
     which.add_argument("--all", action="store_true", help="every crigate cluster")
     sub.add_parser("list", help="crigate clusters and node images")
+    pushing = sub.add_parser("images", help="the images crigate deploys, for clusters that pull them")
+    verbs = pushing.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="print the image refs the suites deploy")
+    push = verbs.add_parser("push", help="copy them to a registry the cluster's nodes can pull from")
+    push.add_argument("--registry", required=True, metavar="REPO",
+                      help="HOST[:PORT][/PREFIX]; then run pytest with --image-repo REPO")
+    push.add_argument("--insecure", action="store_true",
+                      help="the registry speaks plain http (or has a certificate this host does not trust)")
     return top
 
 
@@ -68,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (engine.EngineError, host.HostError, kindcluster.ClusterError, UnknownChoice) as err:
+    except (engine.EngineError, host.HostError, kindcluster.ClusterError, UnknownChoice,
+            images.PushError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -124,5 +133,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_images(args) -> int:
+    if args.verb == "list":
+        print("\n".join(images.WORKLOAD_IMAGES))
+        return 0
+    engine.ensure_engine()
+    pushed = images.push(args.registry, tls_verify=not args.insecure)
+    say(f"pushed {len(pushed)} images; run the suites with --image-repo {args.registry}")
+    return 0
+
+
 COMMANDS = {"doctor": cmd_doctor, "build": cmd_build, "up": cmd_up, "down": cmd_down,
-            "list": cmd_list}
+            "list": cmd_list, "images": cmd_images}

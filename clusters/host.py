@@ -16,6 +16,7 @@ HOST_PACKAGES = {
     "gcc": "gcc",                  # pause, logger, pinns
     "pkg-config": "pkg-config",    # CRI-O's cgo
     "chromium": "chromium",        # tests open report.html in headless Chromium
+    "docker-registry": "docker-registry",   # a real registry for clusters that pull crigate's images
 }
 HEADERS = {"/usr/include/seccomp.h": "libseccomp-dev"}
 

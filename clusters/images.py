@@ -23,12 +23,21 @@ PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
 BUSYBOX = Path("/bin/busybox")   # Debian's busybox-static
 PGREP = Path(__file__).with_name("programs") / "pgrep"
 
-# Images the suites' workloads use (pods set imagePullPolicy: IfNotPresent).
-LOGGER_IMAGE = "crigate.local/logger:1"
-HTTP_ECHO_IMAGE = "crigate.local/http-echo:1"
-BUSYBOX_IMAGE = "crigate.local/busybox:1"
-WEB_IMAGE = "crigate.local/web:1"      # http-echo on port 80: critest's web server image
+# Images the suites' workloads use (pods set imagePullPolicy: IfNotPresent),
+# named under a registry that does not exist: the test bed preloads them, other
+# clusters pull them from where `python -m clusters images push` put them.
+LOCAL_REGISTRY = "crigate.local"
+LOGGER_IMAGE = f"{LOCAL_REGISTRY}/logger:1"
+HTTP_ECHO_IMAGE = f"{LOCAL_REGISTRY}/http-echo:1"
+BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1"
+WEB_IMAGE = f"{LOCAL_REGISTRY}/web:1"      # http-echo on port 80: critest's web server image
 WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE, WEB_IMAGE)
+
+
+def image_in_repo(image: str, repo: str) -> str:
+    """crigate.local/logger:1 -> REPO/logger:1; other images stay as they are."""
+    prefix = LOCAL_REGISTRY + "/"
+    return f"{repo.rstrip('/')}/{image[len(prefix):]}" if image.startswith(prefix) else image
 
 
 @dataclass
@@ -144,3 +153,27 @@ def workload_images() -> list[str]:
     ]
     with step("workload images (logger, http-echo, web, busybox)"):
         return [ensure_image(spec) for spec in specs]
+
+
+def push(repo: str, *, tls_verify: bool = True) -> list[str]:
+    """Copy every image crigate deploys (workloads and the debug pod's busybox)
+    to repo with skopeo, from the local engine; return the pushed refs.
+    Credentials come from skopeo's usual places (`skopeo login REGISTRY`,
+    containers' auth.json or ~/.docker/config.json). linux/amd64 only: the
+    images hold static amd64 binaries built on this machine."""
+    pushed = []
+    for ref in workload_images():
+        target = image_in_repo(ref, repo)
+        with step(f"push {ref} -> {target}"):
+            done = subprocess.run(
+                ["skopeo", "copy", "--quiet", f"--dest-tls-verify={str(tls_verify).lower()}",
+                 f"docker-daemon:{ref}", f"docker://{target}"], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise PushError(f"skopeo could not push {ref} to {target}: {done.stderr.strip()[:400]}"
+                                " (log in with `skopeo login REGISTRY`; an http registry needs --insecure)")
+        pushed.append(target)
+    return pushed
+
+
+class PushError(RuntimeError):
+    pass

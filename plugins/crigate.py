@@ -113,7 +113,8 @@ class ClusterUnderTest:
 def make_provider(settings: options.Settings, runtime: str, token: str) -> ClusterProvider:
     if settings.cluster == "existing":
         return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context,
-                                       debug_image=settings.debug_image)
+                                       debug_image=settings.debug_image,
+                                       image_repo=settings.image_repo)
     return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
                            kind_bin=settings.kind_bin, kubectl_bin=settings.kubectl_bin,
                            node_image=settings.node_images.get(runtime),
@@ -136,7 +137,7 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     except Exception as err:
         pytest.fail(f"[{runtime}] cluster could not be created: {err}", pytrace=False)
     kubeconfig, context = provider.kubeconfig()
-    kube = Kube(kubeconfig, context)
+    kube = Kube(kubeconfig, context, image_repo=settings.image_repo)
     try:
         listed = kube.nodes()
         nodes = [n.metadata.name for n in listed]

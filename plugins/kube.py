@@ -9,6 +9,8 @@ from typing import Callable
 from kubernetes import client, config, watch
 from kubernetes.stream import stream as exec_stream
 
+from clusters.images import image_in_repo
+
 MANAGED_BY = {"app.kubernetes.io/managed-by": "crigate"}    # on every object crigate creates
 
 
@@ -16,10 +18,47 @@ class PodFailed(AssertionError):
     pass
 
 
+# Container waiting reasons that do not go away by waiting: the image cannot be
+# pulled (or named), or the container cannot be configured (kubelet,
+# pkg/kubelet/images/types.go and kuberuntime's CreateContainerConfigError).
+STUCK_WAITING = {
+    "ErrImagePull": "the node cannot pull {image}",
+    "ImagePullBackOff": "the node cannot pull {image}",
+    "InvalidImageName": "{image} is not a valid image name",
+    "ErrImageNeverPull": "{image} is not on the node and imagePullPolicy is Never",
+    "CreateContainerConfigError": "the kubelet cannot configure container {container}",
+}
+IMAGE_FIX = ("push crigate's images to a registry the nodes can pull from "
+             "(`python -m clusters images push --registry REPO`) and run with --image-repo REPO")
+# Unschedulable because of these taints clears as the node becomes Ready.
+TRANSIENT_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def stuck_reason(pod: client.V1Pod) -> str | None:
+    """Why a pod will not start however long one waits, with what to do; None
+    while it may still start."""
+    for status in pod.status.container_statuses or []:
+        waiting = status.state.waiting if status.state else None
+        if waiting and waiting.reason in STUCK_WAITING:
+            what = STUCK_WAITING[waiting.reason].format(image=status.image, container=status.name)
+            fix = IMAGE_FIX if "Image" in waiting.reason else "fix what the message names"
+            return (f"container {status.name}: {waiting.reason}: {what} "
+                    f"({(waiting.message or '')[:200]}); {fix}")
+    for condition in pod.status.conditions or []:
+        message = condition.message or ""
+        if (condition.type == "PodScheduled" and condition.status == "False"
+                and condition.reason == "Unschedulable"
+                and not any(taint in message for taint in TRANSIENT_TAINTS)):
+            return (f"Unschedulable: {message[:300]}; the pod asks for nodes this cluster does "
+                    "not have (check --nodes, taints and node selectors)")
+    return None
+
+
 class Kube:
     """The API of one cluster: core, node and raw clients, plus pod helpers."""
 
-    def __init__(self, kubeconfig: Path, context: str | None = None):
+    def __init__(self, kubeconfig: Path, context: str | None = None, image_repo: str | None = None):
+        self.image_repo = image_repo     # where the nodes pull crigate's images from (--image-repo)
         self.api_client = config.new_client_from_config(str(kubeconfig), context)
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
@@ -62,25 +101,36 @@ class Kube:
             if err.status != 404:
                 raise
 
+    def create_pod(self, namespace: str, manifest: dict) -> client.V1Pod:
+        """Create a pod from one of crigate's manifests, its images taken from
+        --image-repo when one is given (the one place pods are created)."""
+        return self.core.create_namespaced_pod(namespace, with_image_repo(manifest, self.image_repo))
+
     def run_pod(self, namespace: str, manifest: dict, timeout: float = 120,
                 until: str = "Ready") -> client.V1Pod:
         """Create a pod and wait (watch) until it is Ready, Running or Succeeded."""
         name = manifest["metadata"]["name"]
-        self.core.create_namespaced_pod(namespace, manifest)
+        self.create_pod(namespace, manifest)
         return self.wait_pod(namespace, name, until=until, timeout=timeout)
 
     def wait_pod(self, namespace: str, name: str, until: str | Callable = "Ready",
                  timeout: float = 120, what: str | None = None) -> client.V1Pod:
         """Watch the pod until it is Ready/Running/Succeeded/Failed (a string) or
         until(pod) holds (`what` says what that means); PodFailed names what was
-        seen when it fails first."""
+        seen when it fails first, and comes at once for a pod that cannot start
+        (an image it cannot pull, no node it fits on: stuck_reason)."""
         reached = until if callable(until) else (lambda pod: pod_reached(pod, until))
         failed = lambda pod: pod.status.phase == "Failed" and until != "Failed"  # noqa: E731
-        pod = self.watch_until(self.core.list_namespaced_pod, lambda p: reached(p) or failed(p),
+        stuck = lambda pod: until != "Failed" and stuck_reason(pod) is not None  # noqa: E731
+        pod = self.watch_until(self.core.list_namespaced_pod,
+                               lambda p: reached(p) or failed(p) or stuck(p),
                                namespace=namespace, field_selector=f"metadata.name={name}",
                                timeout=timeout)
         if pod is not None and reached(pod):
             return pod
+        if pod is not None and stuck(pod):
+            raise PodFailed(f"pod {namespace}/{name} on node {pod.spec.node_name or '(none)'}: "
+                            f"expected {what or until}, observed {stuck_reason(pod)}")
         last = pod or self.core.read_namespaced_pod(name, namespace)
         raise PodFailed(f"pod {namespace}/{name}: expected {what or until} within {timeout}s, observed "
                         f"phase {last.status.phase}; events: {self.event_messages(namespace, name)}")
@@ -113,6 +163,17 @@ class Kube:
             yield name
         finally:
             self.delete_namespace(name)
+
+
+def with_image_repo(manifest: dict, repo: str | None) -> dict:
+    """manifest with every crigate image (crigate.local/NAME:TAG) as REPO/NAME:TAG."""
+    if not repo:
+        return manifest
+    spec = dict(manifest["spec"])
+    for key in ("initContainers", "containers"):
+        if key in spec:
+            spec[key] = [{**c, "image": image_in_repo(c["image"], repo)} for c in spec[key]]
+    return {**manifest, "spec": spec}
 
 
 def pod_reached(pod: client.V1Pod, until: str) -> bool:

@@ -55,12 +55,13 @@ def container_problem(pod) -> str:
 
 class DebugPodHost:
     def __init__(self, node: str, kubeconfig: Path, context: str | None,
-                 namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE):
+                 namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE,
+                 image_repo: str | None = None):
         self.node, self.namespace = node, namespace
         self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
-        self.kube = Kube(kubeconfig, context)
+        self.kube = Kube(kubeconfig, context, image_repo=image_repo)
         self.api = self.kube.core
-        self.api.create_namespaced_pod(namespace, debug_pod_manifest(node, self.name, image))
+        self.kube.create_pod(namespace, debug_pod_manifest(node, self.name, image))
         try:
             self._wait_running()
         except BaseException:
@@ -74,12 +75,14 @@ class DebugPodHost:
         try:
             self.kube.wait_pod(self.namespace, self.name, until="Running", timeout=READY_TIMEOUT_S)
             return
-        except PodFailed:
+        except PodFailed as failed:
             pod = self.api.read_namespaced_pod(self.name, self.namespace)
+            seen = str(failed)
         raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
-                           f"start within {READY_TIMEOUT_S}s (phase {pod.status.phase}"
-                           f"{container_problem(pod)}); node checks need a privileged pod whose "
-                           "image the node can pull")
+                           f"start (phase {pod.status.phase}{container_problem(pod)}; {seen}); "
+                           "node checks need a privileged pod whose image the node can pull "
+                           "(--debug-image IMAGE, or --image-repo REPO after `python -m clusters "
+                           "images push --registry REPO`)")
 
     def close(self) -> None:
         try:

@@ -1,11 +1,13 @@
 """crigate's command-line options: one group, validated before anything starts."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from clusters.images import BUSYBOX_IMAGE, image_in_repo
 from clusters.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                               kubernetes_release, parse_runtimes)
 
@@ -40,6 +42,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
                     help="image of the short-lived privileged pod used for node checks on an "
                          f"existing cluster; its nodes must be able to pull it (default {DEBUG_IMAGE})")
+    group.addoption("--image-repo", metavar="REPO",
+                    help="pull every image crigate deploys from REPO (HOST[:PORT][/PREFIX]): "
+                         "crigate.local/NAME:TAG becomes REPO/NAME:TAG, the debug pod's image "
+                         "too unless --debug-image is given; fill REPO with `python -m clusters "
+                         "images push --registry REPO`")
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")
@@ -66,6 +73,7 @@ class Settings:
     kubectl_bin: Path | None = None
     node_images: dict[str, str] = field(default_factory=dict)
     debug_image: str = DEBUG_IMAGE
+    image_repo: str | None = None
     node_checks: bool = False
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
@@ -98,6 +106,21 @@ def _existing_file(option: str, value) -> Path | None:
     return path
 
 
+# HOST[:PORT][/PATH], lower case, as a registry reference starts (distribution's reference grammar).
+IMAGE_REPO = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
+
+
+def _image_repo(value: str | None) -> str | None:
+    if value is None:
+        return None
+    repo = value.rstrip("/")
+    if not IMAGE_REPO.match(repo):
+        raise pytest.UsageError(f"--image-repo {value!r}: expected HOST[:PORT][/PREFIX] in lower "
+                                "case without a scheme or tag, e.g. 123456789012.dkr.ecr."
+                                "eu-west-1.amazonaws.com/crigate or 127.0.0.1:5000/crigate")
+    return repo
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Validate every crigate option; raise pytest.UsageError naming the valid values."""
     if not config.pluginmanager.hasplugin(KIND_PLUGIN):
@@ -122,6 +145,10 @@ def settings_from(config: pytest.Config) -> Settings:
     if opt("latency_slo") <= 0:
         raise pytest.UsageError(f"--latency-slo {opt('latency_slo')}: must be a positive number of seconds")
     runtimes = _runtimes(opt("runtime"))
+    image_repo = _image_repo(opt("image_repo"))
+    debug_image = opt("debug_image")
+    if image_repo and debug_image == DEBUG_IMAGE:
+        debug_image = image_in_repo(BUSYBOX_IMAGE, image_repo)
     node_images = _node_images(opt("node_image"))
     if opt("kind_image"):
         if len(runtimes) != 1:
@@ -134,6 +161,6 @@ def settings_from(config: pytest.Config) -> Settings:
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),
         kubectl_bin=_existing_file("--kind-kubectl-bin", opt("kind_kubectl_bin")),
         node_images=node_images,
-        debug_image=opt("debug_image"), node_checks=opt("node_checks"),
+        debug_image=debug_image, image_repo=image_repo, node_checks=opt("node_checks"),
         report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
         latency_slo=opt("latency_slo"))

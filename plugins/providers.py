@@ -102,10 +102,10 @@ class ExistingClusterProvider:
     for node checks, a short-lived debug pod per node."""
 
     def __init__(self, runtime: str, kubeconfig: Path, context: str | None,
-                 debug_image: str = DEBUG_IMAGE):
+                 debug_image: str = DEBUG_IMAGE, image_repo: str | None = None):
         self.runtime, self.path, self.context = runtime, kubeconfig, context
         self.profile = profile(runtime)      # one runtime's profiles agree on what users see
-        self.debug_image = debug_image
+        self.debug_image, self.image_repo = debug_image, image_repo
         self.name = context or "existing"
         self.hosts: dict[str, DebugPodHost] = {}
 
@@ -128,7 +128,8 @@ class ExistingClusterProvider:
 
     def node_host(self, node: str) -> testinfra.host.Host:
         if node not in self.hosts:
-            self.hosts[node] = DebugPodHost(node, self.path, self.context, image=self.debug_image)
+            self.hosts[node] = DebugPodHost(node, self.path, self.context, image=self.debug_image,
+                                            image_repo=self.image_repo)
         return self.hosts[node].host
 
     def describe(self) -> dict:

@@ -94,8 +94,7 @@ def test_unconfigured_handler_fails_with_an_event_naming_it(cluster, namespace):
                                                 "metadata": {"name": name, "labels": dict(MANAGED_BY)},
                                                 "handler": MISSING_HANDLER})
     try:
-        cluster.kube.core.create_namespaced_pod(
-            namespace, workloads.sleeper_pod("unrouted", runtimeClassName=name))
+        cluster.kube.create_pod(namespace, workloads.sleeper_pod("unrouted", runtimeClassName=name))
         check_failure_names_handler(cluster.kube, namespace, "unrouted", MISSING_HANDLER)
     finally:
         cluster.kube.node_api.delete_runtime_class(name)

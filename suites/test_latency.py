@@ -26,7 +26,7 @@ def timed_pod_start(kube, namespace: str, name: str, timeout: float = 120) -> tu
     version = kube.core.list_namespaced_pod(namespace, limit=1).metadata.resource_version
     wall_ns = time.time_ns()
     started = time.monotonic()
-    kube.core.create_namespaced_pod(namespace, workloads.sleeper_pod(name))
+    kube.create_pod(namespace, workloads.sleeper_pod(name))
     stream = watch.Watch()
     for event in stream.stream(kube.core.list_namespaced_pod, namespace, resource_version=version,
                                field_selector=f"metadata.name={name}", timeout_seconds=int(timeout)):

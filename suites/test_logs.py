@@ -271,7 +271,7 @@ def test_kubectl_logs_keeps_an_interleaved_line_whole(cluster, module_namespace,
 
 def test_restarted_container_logs_to_1_log(cluster, module_namespace):
     kube = cluster.kube
-    kube.core.create_namespaced_pod(module_namespace, workloads.logger_pod(
+    kube.create_pod(module_namespace, workloads.logger_pod(
         "restarts", long_bytes=100, exit_code=3, restart="OnFailure"))
     pod = kube.wait_pod(module_namespace, "restarts", until=restarted_once, timeout=90,
                         what="a restart with a new container ID")

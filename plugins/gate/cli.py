@@ -40,6 +40,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--node-checks", action="store_true",
                         help="also read node files through a short-lived privileged debug pod per node")
     parser.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
+    parser.add_argument("--image-repo", help="registry prefix the nodes pull crigate's images from "
+                        "(filled by `python -m clusters images push --registry REPO`); the debug "
+                        "pod's image comes from there unless --debug-image is given")
     parser.add_argument("--report-dir", default="reports/gate",
                         help="where junit.xml, results.json, report.md and report.html go")
     parser.add_argument("--print-rbac", action="store_true",
@@ -57,6 +60,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         argv.append("--node-checks")
     if args.debug_image:
         argv.append(f"--debug-image={args.debug_image}")
+    if args.image_repo:
+        argv.append(f"--image-repo={args.image_repo}")
     return argv + [a for a in extra if a != "--"]
 
 
