@@ -21,12 +21,13 @@ PACE_S = 1.0               # one create per second (TESTBED-NOTES)
 SLI_METRIC = "kubelet_pod_start_sli_duration_seconds"
 
 
-def timed_pod_start(kube, namespace: str, name: str, timeout: float = 120) -> tuple[float, int]:
+def timed_pod_start(kube, namespace: str, name: str, node_selector: dict,
+                    timeout: float = 120) -> tuple[float, int]:
     """(seconds from create call to the Ready watch event, wall-clock ns at create)."""
     version = kube.core.list_namespaced_pod(namespace, limit=1).metadata.resource_version
     wall_ns = time.time_ns()
     started = time.monotonic()
-    kube.create_pod(namespace, workloads.sleeper_pod(name))
+    kube.create_pod(namespace, workloads.sleeper_pod(name, nodeSelector=node_selector))
     stream = watch.Watch()
     for event in stream.stream(kube.core.list_namespaced_pod, namespace, resource_version=version,
                                field_selector=f"metadata.name={name}", timeout_seconds=int(timeout)):
@@ -52,6 +53,23 @@ def _rfc3339_ns(text: str) -> int:
     return int(seconds) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
 
 
+def node_clock_offset(host, tries: int = 5) -> tuple[int, int]:
+    """(ns the node's clock is ahead of this machine's, +/- ns it is known to):
+    the node's time read between two local readings, the tightest of a few
+    (how NTP bounds an offset by the round trip). On a real cluster the two
+    clocks differ by up to a few hundred ms; the test bed's share one kernel."""
+    best = None
+    for _ in range(tries):
+        before = time.time_ns()
+        answer = host.run("date +%s%N").stdout.strip()
+        after = time.time_ns()
+        assert answer.isdigit(), f"node clock: expected `date +%s%N` to print ns, observed {answer!r}"
+        half = (after - before) // 2
+        if best is None or half < best[1]:
+            best = (int(answer) - (before + half), half)
+    return best
+
+
 def kubelet_sli(kube, node: str) -> dict | None:
     """Sum and count of the kubelet's pod start SLI histogram (1.26+), or None."""
     text = kube.node_proxy(node, "metrics")
@@ -72,28 +90,36 @@ def check_p99_within_slo(runtime: str, samples: list[float], slo: float) -> stat
     return summary
 
 
-def check_runtime_start_inside_window(runtime: str, windows: list[tuple[int, int, int]]) -> None:
-    """The runtime's container start must fall between the create call and the Ready event."""
+def check_runtime_start_inside_window(runtime: str, windows: list[tuple[int, int, int]],
+                                      offset_ns: int = 0, uncertainty_ns: int = 0) -> None:
+    """The runtime's container start (node clock, less the node's measured offset)
+    must fall between the create call and the Ready event (this machine's clock),
+    give or take what the offset is known to."""
     __tracebackhide__ = True
-    outside = [(i, (s - c) / 1e9, (r - c) / 1e9) for i, (c, s, r) in enumerate(windows)
-               if not c <= s <= r]
+    outside = [(i, (s - offset_ns - c) / 1e9, (r - c) / 1e9) for i, (c, s, r) in enumerate(windows)
+               if not c - uncertainty_ns <= s - offset_ns <= r + uncertainty_ns]
     assert not outside, (f"runtime {runtime}: expected each container's startedAt between its "
-                         f"create call and Ready event, observed (pod, started s, ready s) {outside[:3]}")
+                         f"create call and Ready event (node clock offset {offset_ns / 1e6:+.1f} ms "
+                         f"+/- {uncertainty_ns / 1e6:.1f} ms), observed (pod, started s, ready s) "
+                         f"{outside[:3]}")
 
 
 def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, request):
     kube = cluster.kube
     n = crigate_settings.latency_pods
-    node = cluster.nodes[0]
+    node = cluster.nodes[0]          # every pod on one node: its kubelet's SLI, its clock
+    pinned = {"kubernetes.io/hostname": kube.core.read_node(node).metadata.labels.get(
+        "kubernetes.io/hostname", node)}
+    host = cluster.host(node)
+    offset_ns, uncertainty_ns = node_clock_offset(host)
     sli_before = kubelet_sli(kube, node)
-    timed_pod_start(kube, module_namespace, "warmup")                 # discarded
+    timed_pod_start(kube, module_namespace, "warmup", pinned)         # discarded
     samples, windows = [], []
     for i in range(n):
         name = f"latency-{i}"
-        elapsed, created_ns = timed_pod_start(kube, module_namespace, name)
+        elapsed, created_ns = timed_pod_start(kube, module_namespace, name, pinned)
         ready_ns = created_ns + int(elapsed * 1e9)
         pod = kube.core.read_namespaced_pod(name, module_namespace)
-        host = cluster.host(pod.spec.node_name)
         windows.append((created_ns, runtime_started_ns(host, container_id(pod, "c0")), ready_ns))
         samples.append(round(elapsed, 4))
         kube.core.delete_namespaced_pod(name, module_namespace, grace_period_seconds=0)
@@ -106,6 +132,8 @@ def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_set
     request.node.user_properties.append((LATENCY_PROP, {
         "samples": samples, "kubelet_sli": sli,
         "low_level_runtime": cluster.profile.low_level_runtime, "runtime_profile": cluster.profile.id,
-        "runtime_start_after_create_s": [round((s - c) / 1e9, 4) for c, s, _ in windows]}))
-    check_runtime_start_inside_window(cluster.runtime, windows)
+        "node": node, "node_clock_offset_ms": round(offset_ns / 1e6, 3),
+        "node_clock_uncertainty_ms": round(uncertainty_ns / 1e6, 3),
+        "runtime_start_after_create_s": [round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows]}))
+    check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
     check_p99_within_slo(cluster.runtime, samples, crigate_settings.latency_slo)

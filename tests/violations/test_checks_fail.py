@@ -303,13 +303,28 @@ def test_namespace_checks_fail_across_pods(cluster, node, module_namespace):
 # --- latency ----------------------------------------------------------------
 
 def test_latency_checks_fail_on_slow_or_inconsistent_samples(cluster, module_namespace):
-    samples = [latency.timed_pod_start(cluster.kube, module_namespace, f"slow-{i}")[0]
+    samples = [latency.timed_pod_start(cluster.kube, module_namespace, f"slow-{i}", {})[0]
                for i in range(3)]
     with fails_with(cluster.runtime, "p99 expected <= 0.001s"):
         latency.check_p99_within_slo(cluster.runtime, samples, 0.001)
     created, ready = time.time_ns(), time.time_ns() + 10**9
     with fails_with(cluster.runtime, "startedAt between"):
         latency.check_runtime_start_inside_window(cluster.runtime, [(created, created - 10**9, ready)])
+
+
+def test_latency_window_check_uses_the_measured_node_clock_offset(cluster, node):
+    """A node clock 400 ms ahead: its startedAt is past the Ready event unless the
+    offset is taken off; with the offset measured (here: the test bed's, ~0) the
+    real node passes."""
+    name, host = node
+    offset, uncertainty = latency.node_clock_offset(host)
+    # one kernel, one clock: the node's reading lies between the two local ones
+    assert abs(offset) <= uncertainty + 1, f"node {name}: offset {offset} ns +/- {uncertainty} on one clock"
+    created, ready = time.time_ns(), time.time_ns() + 10**9
+    skewed = [(created, created + 8 * 10**8 + 4 * 10**8, ready)]      # started 0.8 s in, clock +0.4 s
+    with fails_with(cluster.runtime, "startedAt between", "offset +0.0 ms"):
+        latency.check_runtime_start_inside_window(cluster.runtime, skewed)
+    latency.check_runtime_start_inside_window(cluster.runtime, skewed, 4 * 10**8, 10**6)
 
 
 # --- gpu --------------------------------------------------------------------
