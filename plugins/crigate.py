@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,18 @@ TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per e
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
+
+
+SUITE_RBAC = Path(__file__).with_name("clusterrole.yaml")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    """--print-rbac: the suites' ClusterRole, before anything is set up."""
+    if config.getoption("print_rbac", False):
+        print(SUITE_RBAC.read_text(), end="")
+        return 0
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)

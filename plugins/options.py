@@ -47,6 +47,9 @@ def add_options(parser: pytest.Parser) -> None:
                          "crigate.local/NAME:TAG becomes REPO/NAME:TAG, the debug pod's image "
                          "too unless --debug-image is given; fill REPO with `python -m clusters "
                          "images push --registry REPO`")
+    group.addoption("--print-rbac", action="store_true",
+                    help="print the least-privilege ClusterRole a run on an existing cluster "
+                         "needs (apply it, bind it to the identity of --kubeconfig) and exit")
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 
 import pytest
 
@@ -41,3 +42,14 @@ def kubectl(cluster, release):
     if not cluster.is_test_bed:
         pytest.skip("the test bed's own tests need --cluster=kind")
     return Kubectl(kindcluster.kubectl_bin(release), cluster.provider.kubeconfig()[0])
+
+
+@pytest.fixture
+def gate_identity(kubectl):
+    """ServiceAccount names made for one test; accounts and bindings removed after."""
+    made = []
+    yield lambda: made.append(f"crigate-test-{uuid.uuid4().hex[:6]}") or made[-1]
+    for name in made:
+        kubectl("delete", "clusterrolebinding,clusterrole", name, "--ignore-not-found")
+        kubectl("delete", "rolebinding", "-A", "-l", f"crigate-test={name}", "--ignore-not-found")
+        kubectl("delete", "serviceaccount", name, "-n", "default", "--ignore-not-found")

@@ -18,6 +18,7 @@ from clusters.images import BUSYBOX_IMAGE
 from plugins.gate.inventory import READ_ONLY_RESOURCES
 from plugins.gate.rules import KUBEADM_CRI_ANNOTATION
 
+from .identity import service_account_kubeconfig
 from .gate_seeds import CLEAN_TWINS, EXPECTED, seeds
 
 pytestmark = pytest.mark.testbed
@@ -36,33 +37,6 @@ def run_gate(kubeconfig: Path, runtime: str, report_dir: Path, *extra: str) -> t
     results = report_dir / "results.json"
     doc = json.loads(results.read_text())["gate"].get(runtime, {}) if results.exists() else {}
     return done.returncode, done.stdout + done.stderr, doc
-
-
-def service_account_kubeconfig(cluster, kubectl, tmp_path: Path, name: str) -> Path:
-    """A kubeconfig that authenticates as ServiceAccount default/<name>."""
-    kubectl("create", "serviceaccount", name, "-n", "default")
-    token = cluster.kube.core.create_namespaced_service_account_token(
-        name, "default", {"spec": {"expirationSeconds": 3600}}).status.token
-    admin = yaml.safe_load(Path(cluster.provider.kubeconfig()[0]).read_text())
-    config = {"apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"],
-              "users": [{"name": name, "user": {"token": token}}],
-              "contexts": [{"name": name, "context": {"cluster": admin["clusters"][0]["name"],
-                                                      "user": name}}],
-              "current-context": name}
-    path = tmp_path / f"{name}.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-@pytest.fixture
-def gate_identity(kubectl):
-    """ServiceAccount names made for one test; accounts and bindings removed after."""
-    made = []
-    yield lambda: made.append(f"crigate-gate-{uuid.uuid4().hex[:6]}") or made[-1]
-    for name in made:
-        kubectl("delete", "clusterrolebinding,clusterrole", name, "--ignore-not-found")
-        kubectl("delete", "rolebinding", "-A", "-l", f"crigate-test={name}", "--ignore-not-found")
-        kubectl("delete", "serviceaccount", name, "-n", "default", "--ignore-not-found")
 
 
 def test_clean_cluster_is_go_with_only_the_shipped_clusterrole(cluster, kubectl, gate_identity,
