@@ -10,14 +10,14 @@ Ctrl-C leaves nothing behind unless --keep-cluster.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from clusters import kindcluster
 
-from . import known, options, report, scheduling
+from . import known, nodes, options, report, scheduling
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
 from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
@@ -49,11 +49,15 @@ def pytest_cmdline_main(config: pytest.Config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings_from(config)
+    worker_input = getattr(config, "workerinput", None)
+    if settings.runtimes == (options.AUTO,):
+        settings = replace(settings, runtimes_from_nodes=True,
+                           runtimes=tuple(worker_input["crigate_runtimes"]) if worker_input
+                           else resolve_auto_runtimes(settings))
     config.stash[SETTINGS] = settings
     config.stash[PROVIDERS] = []
     for area, what in report.AREA_MARKERS.items():
         config.addinivalue_line("markers", f"{area}: {what}")
-    worker_input = getattr(config, "workerinput", None)
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
     if worker_input:
         return
@@ -67,8 +71,10 @@ class XdistHooks:
 
     @staticmethod
     def pytest_configure_node(node) -> None:
-        """controller -> worker: the session token (cluster names, cleanup)."""
+        """controller -> worker: the session token (cluster names, cleanup) and
+        the runtimes (--runtime auto is read from the nodes once, here)."""
         node.workerinput["crigate_token"] = node.config.stash[TOKEN]
+        node.workerinput["crigate_runtimes"] = list(node.config.stash[SETTINGS].runtimes)
 
     @staticmethod
     def pytest_xdist_make_scheduler(config, log):
@@ -102,13 +108,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             scope="session")
 
 
+def resolve_auto_runtimes(settings: options.Settings) -> tuple[str, ...]:
+    """--runtime auto: the runtimes the (selected) Ready nodes report."""
+    try:
+        listed = Kube(settings.kubeconfig, settings.context).core.list_node(
+            label_selector=settings.node_selector or "").items
+        found = nodes.runtimes_present(listed)
+    except ValueError as err:
+        raise pytest.UsageError(f"--runtime auto: {err}") from None
+    except Exception as err:
+        raise pytest.UsageError(f"--runtime auto: cannot list the nodes of {settings.kubeconfig}: "
+                                f"{getattr(err, 'reason', None) or err}") from None
+    if not found:
+        picked = f" that --nodes {settings.node_selector} selects" if settings.node_selector else ""
+        raise pytest.UsageError(f"--runtime auto: no Ready node{picked} in {settings.kubeconfig}")
+    return found
+
+
 @dataclass
 class ClusterUnderTest:
-    """What a check needs of one runtime's cluster."""
+    """What a check needs of one runtime's cluster: its nodes are the Ready
+    nodes that run that runtime (on a mixed cluster, some of them)."""
     runtime: str
     provider: ClusterProvider
     kube: Kube
     nodes: list[str] = field(default_factory=list)
+    all_nodes: list[str] = field(default_factory=list)    # every node, whatever it runs
 
     def host(self, node: str):
         return self.provider.node_host(node)
@@ -152,20 +177,56 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     kubeconfig, context = provider.kubeconfig()
     kube = Kube(kubeconfig, context, image_repo=settings.image_repo)
     try:
-        listed = kube.nodes()
-        nodes = [n.metadata.name for n in listed]
+        listed = kube.core.list_node(label_selector=settings.node_selector or "").items
     except Exception as err:
         provider.delete()
         reason = getattr(err, "reason", None) or err
         pytest.fail(f"[{runtime}] cannot list the nodes of cluster {provider.name} "
                     f"({kubeconfig}): {reason}", pytrace=False)
-    under_test = ClusterUnderTest(runtime, provider, kube, nodes)
+    # --runtime auto: each runtime's checks on the nodes that report it; a named
+    # runtime: every Ready node, so a node that runs something else fails them
+    own = (nodes.of_runtime(listed, runtime) if settings.runtimes_from_nodes
+           else [n.metadata.name for n in listed if nodes.is_ready(n)])
+    if not own:
+        provider.delete()
+        pytest.fail(f"[{runtime}] no Ready node of cluster {provider.name} to check {runtime} on"
+                    + (f" among those --nodes {settings.node_selector} selects" if settings.node_selector else "")
+                    + "; nodes: " + ", ".join(f"{n.metadata.name} {nodes.runtime_version(n)}" for n in listed),
+                    pytrace=False)
+    if len(own) < len(listed):
+        kube.pin_pods_to(own)            # pod checks run on this runtime's nodes only
+    under_test = ClusterUnderTest(runtime, provider, kube, own, [n.metadata.name for n in listed])
     report.record_cluster(pytestconfig, runtime, {
         **provider.describe(),
-        "node_runtimes": {n.metadata.name: n.status.node_info.container_runtime_version for n in listed}})
+        "node_runtimes": {n.metadata.name: nodes.runtime_version(n) for n in listed},
+        "nodes_checked": own,
+        "node_groups": {n.metadata.name: nodes.node_group(n) for n in listed if nodes.node_group(n)}})
     yield under_test
     provider.delete()
     pytestconfig.stash[PROVIDERS].remove(provider)
+
+
+@pytest.fixture
+def every_node(cluster, request):
+    """every_node(check): check(node) on each node under test. Every node is
+    checked; the failure names each node that failed, and each node's outcome
+    goes to the report's per-node table."""
+    def run(check) -> None:
+        __tracebackhide__ = True
+        failed = {}
+        for node in cluster.nodes:
+            try:
+                check(node)
+            except AssertionError as err:
+                failed[node] = str(err)
+        request.node.user_properties.append((report.NODE_RESULTS_PROP, {
+            node: "failed" if node in failed else "passed" for node in cluster.nodes}))
+        if len(failed) == 1:
+            raise AssertionError(next(iter(failed.values())))
+        if failed:
+            raise AssertionError(f"{len(failed)} of {len(cluster.nodes)} nodes failed:\n"
+                                 + "\n".join(failed.values()))
+    return run
 
 
 @pytest.fixture

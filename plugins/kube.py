@@ -59,6 +59,7 @@ class Kube:
 
     def __init__(self, kubeconfig: Path, context: str | None = None, image_repo: str | None = None):
         self.image_repo = image_repo     # where the nodes pull crigate's images from (--image-repo)
+        self.pinned_nodes: list[str] = []     # pods go to these nodes only (pin_pods_to)
         self.api_client = config.new_client_from_config(str(kubeconfig), context)
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
@@ -101,10 +102,18 @@ class Kube:
             if err.status != 404:
                 raise
 
+    def pin_pods_to(self, nodes: list[str]) -> None:
+        self.pinned_nodes = list(nodes)
+
     def create_pod(self, namespace: str, manifest: dict) -> client.V1Pod:
         """Create a pod from one of crigate's manifests, its images taken from
-        --image-repo when one is given (the one place pods are created)."""
-        return self.core.create_namespaced_pod(namespace, with_image_repo(manifest, self.image_repo))
+        --image-repo when one is given and, on a cluster of several runtimes,
+        kept to the nodes of the runtime under test (the one place pods are
+        created)."""
+        manifest = with_image_repo(manifest, self.image_repo)
+        if self.pinned_nodes:
+            manifest = on_nodes(manifest, self.pinned_nodes)
+        return self.core.create_namespaced_pod(namespace, manifest)
 
     def run_pod(self, namespace: str, manifest: dict, timeout: float = 120,
                 until: str = "Ready") -> client.V1Pod:
@@ -174,6 +183,18 @@ def with_image_repo(manifest: dict, repo: str | None) -> dict:
         if key in spec:
             spec[key] = [{**c, "image": image_in_repo(c["image"], repo)} for c in spec[key]]
     return {**manifest, "spec": spec}
+
+
+def on_nodes(manifest: dict, names: list[str]) -> dict:
+    """manifest required to schedule on one of names (node affinity on
+    metadata.name; a pod that names its node already keeps it)."""
+    spec = manifest["spec"]
+    if spec.get("nodeName"):
+        return manifest
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": list(names)}]}
+    affinity = {**spec.get("affinity", {}), "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+    return {**manifest, "spec": {**spec, "affinity": affinity}}
 
 
 def pod_reached(pod: client.V1Pod, until: str) -> bool:

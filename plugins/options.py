@@ -31,7 +31,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--runtime", action="append", default=[], metavar="NAME",
                     help=f"runtime to check: {', '.join(NODE_RUNTIMES)} or all (= "
                          f"{', '.join(RUNTIMES)}; docker is the Docker Engine baseline); "
-                         "repeatable or comma-separated (default: containerd)")
+                         "repeatable or comma-separated (default: containerd); auto (with "
+                         "--cluster=existing): every runtime the cluster's Ready nodes report, "
+                         "each checked on its own nodes")
     group.addoption("--k8s-version", default=DEFAULT_KUBERNETES, metavar="MINOR",
                     help=f"Kubernetes of the test bed: {', '.join(KUBERNETES_MINORS)} "
                          f"(default {DEFAULT_KUBERNETES})")
@@ -39,6 +41,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="kind: create a kind cluster per runtime (default); existing: use the "
                          "cluster of --kubeconfig (pytest-kind's option)/--context, create nothing")
     group.addoption("--context", metavar="NAME", help="kubeconfig context to use")
+    group.addoption("--nodes", metavar="SELECTOR",
+                    help="check only the nodes this label selector picks (existing clusters), "
+                         "e.g. eks.amazonaws.com/nodegroup=gpu-pool")
     group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
                     help="image of the short-lived privileged pod used for node checks on an "
                          f"existing cluster; its nodes must be able to pull it (default {DEBUG_IMAGE})")
@@ -77,13 +82,22 @@ class Settings:
     node_images: dict[str, str] = field(default_factory=dict)
     debug_image: str = DEBUG_IMAGE
     image_repo: str | None = None
+    node_selector: str | None = None
+    runtimes_from_nodes: bool = False    # --runtime auto: each runtime on the nodes that run it
     node_checks: bool = False
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
 
 
+AUTO = "auto"     # --runtime auto: the runtimes the nodes report
+
+
 def _runtimes(values: list[str]) -> tuple[str, ...]:
+    if AUTO in ",".join(values).split(","):
+        if values != [AUTO]:
+            raise pytest.UsageError("--runtime auto reads the runtimes from the nodes; give it alone")
+        return (AUTO,)
     try:
         return tuple(parse_runtimes(values or ["containerd"]))
     except UnknownChoice as bad:
@@ -148,6 +162,12 @@ def settings_from(config: pytest.Config) -> Settings:
     if opt("latency_slo") <= 0:
         raise pytest.UsageError(f"--latency-slo {opt('latency_slo')}: must be a positive number of seconds")
     runtimes = _runtimes(opt("runtime"))
+    if runtimes == (AUTO,) and opt("cluster") != "existing":
+        raise pytest.UsageError("--runtime auto reads the runtimes from the nodes of an existing "
+                                "cluster (--cluster=existing --kubeconfig PATH); the test bed builds "
+                                "one cluster per named runtime: --runtime containerd,cri-o")
+    if opt("nodes") and opt("cluster") != "existing":
+        raise pytest.UsageError("--nodes selects nodes of an existing cluster (--cluster=existing)")
     image_repo = _image_repo(opt("image_repo"))
     debug_image = opt("debug_image")
     if image_repo and debug_image == DEBUG_IMAGE:
@@ -164,6 +184,7 @@ def settings_from(config: pytest.Config) -> Settings:
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),
         kubectl_bin=_existing_file("--kind-kubectl-bin", opt("kind_kubectl_bin")),
         node_images=node_images,
-        debug_image=debug_image, image_repo=image_repo, node_checks=opt("node_checks"),
+        debug_image=debug_image, image_repo=image_repo, node_selector=opt("nodes"),
+        node_checks=opt("node_checks"),
         report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
         latency_slo=opt("latency_slo"))

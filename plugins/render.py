@@ -105,6 +105,7 @@ def markdown(doc: dict) -> str:
                          f"median({c['a']}) / median({c['b']}) = {c['median_ratio']:.3f}, 95% CI "
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
+    lines += nodes_markdown(doc.get("nodes", []))
     lines += gate_markdown(doc.get("gate", {}))
     problems = not_passed(doc)
     if problems:
@@ -112,6 +113,19 @@ def markdown(doc: dict) -> str:
         for r in problems:
             lines.append(f"- **{r['outcome']}** `{r['check']}` [{r['runtime']}]: {r['message']}")
     return "\n".join(lines) + "\n"
+
+
+def nodes_markdown(rows: list[dict]) -> list[str]:
+    """Per node, grouped by node group then runtime: the node checks it failed."""
+    if not rows:
+        return []
+    lines = ["", "## Per node", "", "| node | group | runtime | checked as | node checks | failed |",
+             "|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r.get("group", ""), r.get("runtime_version", ""), r["node"])):
+        failed = ", ".join(f"`{c}`" for c in r["failed"]) or "none"
+        lines.append(f"| `{r['node']}` | {r.get('group') or '-'} | {r.get('runtime_version', '')} | "
+                     f"{runtime_label(r['checked_as'])} | {len(r['checks'])} | {failed} |")
+    return lines
 
 
 def gate_markdown(gates: dict) -> list[str]:
@@ -178,6 +192,20 @@ def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, hei
             f'aria-label="latency samples">{slo_line}{ticks}{dots}</svg>')
 
 
+def nodes_html(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    e = html_lib.escape
+    body = "".join(
+        f'<tr class="{"breaks" if r["failed"] else "review"}"><td><code>{e(r["node"])}</code></td>'
+        f'<td>{e(r.get("group") or "-")}</td><td>{e(r.get("runtime_version", ""))}</td>'
+        f'<td>{e(runtime_label(r["checked_as"]))}</td><td>{len(r["checks"])}</td>'
+        f'<td>{e(", ".join(r["failed"]) or "none")}</td></tr>'
+        for r in sorted(rows, key=lambda r: (r.get("group", ""), r.get("runtime_version", ""), r["node"])))
+    return ('<h2>Per node</h2><table id="nodes"><tr><th>node</th><th>group</th><th>runtime</th>'
+            f"<th>checked as</th><th>node checks</th><th>failed</th></tr>{body}</table>")
+
+
 def html(doc: dict) -> str:
     e = html_lib.escape
     checks, runtimes, cells = _matrix(doc)
@@ -233,6 +261,7 @@ table.findings th:first-child{{width:5em}}
 <table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
 {f'<p id="baseline">{e(baseline_note(runtimes))}</p>' if baseline_note(runtimes) else ""}
 {latency_section}
+{nodes_html(doc.get("nodes", []))}
 {gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
 </body></html>

@@ -28,6 +28,7 @@ CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
+NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check run on every node
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
     "logs": "log paths and format",
@@ -123,6 +124,7 @@ class Reporter:
         self.findings: dict[str, dict[tuple, dict]] = defaultdict(dict)
         self.undecided: dict[str, list[str]] = defaultdict(list)
         self.gate_facts: dict[str, dict] = {}
+        self.node_results: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # node -> runtime -> check
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -140,6 +142,9 @@ class Reporter:
             self.findings[runtime][tuple(sorted(found.items()))] = found
         if GATE_FACTS_PROP in props:
             self.gate_facts[runtime] = props[GATE_FACTS_PROP]
+        if NODE_RESULTS_PROP in props and report.when == "call":
+            for node, outcome in props[NODE_RESULTS_PROP].items():
+                self.node_results[node].setdefault(runtime, {})[check_name(report.nodeid)] = outcome
         if UNDECIDED_PROP in props and props[UNDECIDED_PROP] not in self.undecided[runtime]:
             self.undecided[runtime].append(props[UNDECIDED_PROP])
         key = (check_name(report.nodeid), runtime)
@@ -195,6 +200,22 @@ class Reporter:
                                  "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
         return verdicts
 
+    def per_node(self) -> list[dict]:
+        """Each node checked: its runtime and group (from the cluster facts) and
+        the outcome of every check that ran on each node."""
+        facts = {}
+        for cluster in self.clusters.values():
+            for node, version in cluster.get("node_runtimes", {}).items():
+                facts[node] = {"runtime_version": version,
+                               "group": cluster.get("node_groups", {}).get(node, "")}
+        rows = []
+        for node, by_runtime in sorted(self.node_results.items()):
+            for runtime, checks in sorted(by_runtime.items()):
+                rows.append({"node": node, "checked_as": runtime, **facts.get(node, {}),
+                             "checks": checks,
+                             "failed": sorted(c for c, o in checks.items() if o != "passed")})
+        return rows
+
     def _metric(self, runtime: str, metric: str) -> list[float]:
         if metric == "ready_s":
             return self.latency[runtime]
@@ -225,6 +246,7 @@ class Reporter:
             "clusters": self.clusters, "results": list(self.results.values()),
             "latency": latency, "latency_comparisons": comparisons,
             "gate": self.gate(),
+            "nodes": self.per_node(),
         }
 
     @pytest.hookimpl(trylast=True)

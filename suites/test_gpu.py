@@ -26,9 +26,10 @@ def read_runtime_class(kube, name: str) -> client.V1RuntimeClass | None:
     return None
 
 
-def gpu_nodes(kube) -> list[str]:
-    return [n.metadata.name for n in kube.nodes()
-            if int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0]
+def gpu_nodes(cluster) -> list[str]:
+    """The nodes under test that advertise a GPU."""
+    return [n.metadata.name for n in cluster.kube.nodes() if n.metadata.name in cluster.nodes
+            and int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0]
 
 
 def cluster_runtime_class(cluster) -> client.V1RuntimeClass | None:
@@ -101,7 +102,7 @@ def test_unconfigured_handler_fails_with_an_event_naming_it(cluster, namespace):
 
 
 def test_gpu_pod_sees_the_device(cluster, namespace):
-    on_nodes = gpu_nodes(cluster.kube)
+    on_nodes = gpu_nodes(cluster)
     if not on_nodes:
         pytest.skip(f"no node advertises {GPU_RESOURCE}; run on a GPU node pool (NVIDIA device "
                     "plugin installed) to check that pods see their device")

@@ -102,31 +102,26 @@ def check_kubelet_mentions_no_docker(host, node: str) -> None:
                           f"runtime, observed {mentions}")
 
 
-def test_node_reports_the_runtime_scheme(cluster):
-    for node in cluster.kube.nodes():
-        check_runtime_version(node, cluster.profile)
+def test_node_reports_the_runtime_scheme(cluster, every_node):
+    every_node(lambda node: check_runtime_version(cluster.kube.core.read_node(node), cluster.profile))
 
 
-def test_kubelet_uses_the_runtime_socket(cluster):
-    for node in cluster.nodes:
-        check_kubelet_endpoint(cluster.kube, node, cluster.profile, cluster.host(node))
+def test_kubelet_uses_the_runtime_socket(cluster, every_node):
+    every_node(lambda node: check_kubelet_endpoint(cluster.kube, node, cluster.profile,
+                                                   cluster.host(node)))
 
 
-def test_runtime_socket_answers_cri(cluster):
-    for node in cluster.nodes:
-        check_socket_answers_cri(cluster.host(node), node, cluster.profile)
+def test_runtime_socket_answers_cri(cluster, every_node):
+    every_node(lambda node: check_socket_answers_cri(cluster.host(node), node, cluster.profile))
 
 
-def test_no_docker_or_dockershim_socket(cluster):
-    for node in cluster.nodes:
-        check_no_docker_sockets(cluster.host(node), node)
+def test_no_docker_or_dockershim_socket(cluster, every_node):
+    every_node(lambda node: check_no_docker_sockets(cluster.host(node), node))
 
 
-def test_no_docker_daemon_runs(cluster):
-    for node in cluster.nodes:
-        check_no_docker_processes(cluster.host(node), node)
+def test_no_docker_daemon_runs(cluster, every_node):
+    every_node(lambda node: check_no_docker_processes(cluster.host(node), node))
 
 
-def test_kubelet_flags_and_config_do_not_mention_docker(cluster):
-    for node in cluster.nodes:
-        check_kubelet_mentions_no_docker(cluster.host(node), node)
+def test_kubelet_flags_and_config_do_not_mention_docker(cluster, every_node):
+    every_node(lambda node: check_kubelet_mentions_no_docker(cluster.host(node), node))
