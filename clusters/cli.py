@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import doctor, engine, gobuild, host, images, kindcluster, nodeimage
+from . import doctor, engine, gobuild, host, images, kindcluster, nodeimage, registry
 from .progress import say
 from .versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                        kubernetes_release, parse_runtimes)
@@ -56,6 +56,17 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig")
     up.add_argument("--keep-on-failure", action="store_true",
                     help="leave a cluster that failed to come up, for debugging")
+    up.add_argument("--workers", type=_runtimes, default=[], metavar="RUNTIMES",
+                    help="add a worker per runtime listed (comma-separated, e.g. docker,cri-o): "
+                         "a cluster mid-way through a migration")
+    up.add_argument("--pull", action="store_true",
+                    help="nodes without crigate's workload images: they pull them from a registry "
+                         "(python -m clusters registry up; images push; --image-repo)")
+    registry_cmd = sub.add_parser("registry", help="a registry on kind's network the nodes pull from")
+    registry_verbs = registry_cmd.add_subparsers(dest="verb", required=True)
+    registry_up = registry_verbs.add_parser("up", help="start it (push to 127.0.0.1:PORT)")
+    registry_up.add_argument("--port", type=int, default=5000)
+    registry_verbs.add_parser("down", help="stop and remove it")
     down = sub.add_parser("down", help="delete clusters and what they left behind")
     which = down.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", help="cluster to delete")
@@ -108,7 +119,8 @@ def cmd_up(args) -> int:
     release = kubernetes_release(args.k8s)
     runtime = args.runtime[0]
     started = time.monotonic()
-    cluster = kindcluster.up(release, runtime, args.name, args.kubeconfig, args.keep_on_failure)
+    cluster = kindcluster.up(release, runtime, args.name, args.kubeconfig, args.keep_on_failure,
+                             workers=tuple(args.workers), workloads=not args.pull)
     say(f"cluster {cluster.name} ready in {time.monotonic() - started:.1f}s "
         f"(nodes: {', '.join(cluster.nodes)})")
     print(f"export KUBECONFIG={cluster.kubeconfig}")
@@ -133,6 +145,17 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_registry(args) -> int:
+    if args.verb == "down":
+        registry.down()
+        return 0
+    address = registry.up(args.port)
+    say(f"registry {registry.CONTAINER} up: push with `python -m clusters images push --registry "
+        f"{address}/crigate --insecure`; nodes pull it as {registry.NODE_ADDRESS}: run the suites "
+        f"with --image-repo {registry.NODE_ADDRESS}/crigate")
+    return 0
+
+
 def cmd_images(args) -> int:
     if args.verb == "list":
         print("\n".join(images.WORKLOAD_IMAGES))
@@ -144,4 +167,4 @@ def cmd_images(args) -> int:
 
 
 COMMANDS = {"doctor": cmd_doctor, "build": cmd_build, "up": cmd_up, "down": cmd_down,
-            "list": cmd_list, "images": cmd_images}
+            "list": cmd_list, "images": cmd_images, "registry": cmd_registry}

@@ -18,7 +18,7 @@ from pytest_kind import KindCluster
 
 from . import cache, gobuild, nodeimage
 from .engine import docker, ensure_engine
-from .kindconfig import kind_config
+from .kindconfig import cluster_config
 from .progress import say, step
 from .runtimes import PROFILES
 from .versions import KubernetesRelease
@@ -99,15 +99,25 @@ def node_containers(name: str) -> list[str]:
 def up(release: KubernetesRelease, runtime: str, name: str | None = None,
        kubeconfig: Path | None = None, keep_on_failure: bool = False, *,
        image: str | None = None, kind_path: Path | None = None,
-       kubectl_path: Path | None = None) -> Cluster:
-    """Create a one-node cluster on runtime and wait until its node is Ready.
+       kubectl_path: Path | None = None, workers: tuple[str, ...] = (),
+       workloads: bool = True) -> Cluster:
+    """Create a cluster whose control plane runs runtime, with a worker per
+    runtime in workers (each joined through its own CRI socket), and wait
+    until every node is Ready.
 
     image and kind_path replace the test bed's node image and kind binary
-    (bring your own). On any failure (or Ctrl-C) the half-made cluster is
-    deleted unless keep_on_failure is set.
+    (bring your own). workloads=False: nodes without crigate's workload images,
+    which then pull them (--image-repo). On any failure (or Ctrl-C) the
+    half-made cluster is deleted unless keep_on_failure is set.
     """
     ensure_engine()
-    image = image or nodeimage.build_node_image(release, runtime)
+    image = image or nodeimage.build_node_image(release, runtime, workloads)
+    nodes = [(release.profile(runtime), image)] + [
+        (release.profile(w), nodeimage.build_node_image(release, w, workloads)) for w in workers]
+    try:
+        config = cluster_config(release, nodes)
+    except ValueError as err:
+        raise ClusterError(str(err)) from None
     name = name or default_name(runtime)
     kubeconfig = Path(kubeconfig or default_kubeconfig(name)).resolve()
     if name in existing_clusters(kind_path):
@@ -116,10 +126,11 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     kubectl = Path(kubectl_path or kubectl_bin(release))
     try:
-        with step(f"create cluster {name} ({runtime}, Kubernetes {release.version})"):
+        shape = runtime + "".join(f" + {w} worker" for w in workers)
+        with step(f"create cluster {name} ({shape}, Kubernetes {release.version})"):
             cluster = kind_cluster(name, kubeconfig, image, kind_path, kubectl)
             with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crigate-kind-") as cfg:
-                cfg.write(kind_config(release.profile(runtime), release, image))
+                cfg.write(config)
                 cfg.flush()
                 try:
                     cluster.create(config_file=cfg.name)
@@ -127,12 +138,22 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
                     raise ClusterError(f"kind create cluster {name} failed (exit {failed.returncode}; "
                                        "kind's own output is above)" + _node_diagnostics(name)) from None
             _wait_ready(kubectl, kubeconfig, name)
+            if workers:      # kind untaints only a lone control plane; here it is its runtime's node
+                _untaint_control_plane(kubectl, kubeconfig)
             _apply_node_manifests(name)
     except BaseException:
         if not keep_on_failure:
             delete(name, kind_path)
         raise
     return Cluster(name, runtime, image, kubeconfig, node_containers(name))
+
+
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule"
+
+
+def _untaint_control_plane(kubectl_path: Path, kubeconfig: Path) -> None:
+    subprocess.run([str(kubectl_path), "--kubeconfig", str(kubeconfig), "taint", "nodes", "--all",
+                    f"{CONTROL_PLANE_TAINT}-"], capture_output=True, text=True)
 
 
 def _wait_ready(kubectl_path: Path, kubeconfig: Path, name: str) -> None:
@@ -199,7 +220,7 @@ def crigate_clusters() -> list[dict]:
             continue
         info = json.loads(docker("inspect", nodes[0]).stdout)[0]
         image = info["Config"]["Image"]
-        if not image.startswith(nodeimage.NODE_REPOSITORY + ":"):
+        if not nodeimage.is_node_image(image):
             continue
         found.append({"name": name, "runtime": nodeimage.runtime_of_ref(image),
                       "image": image, "nodes": nodes,

@@ -21,41 +21,55 @@ IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification")
 FAIL_CGROUP_V1_SINCE = "1.31"
 
 
+# Nodes of several runtimes in one cluster share one kubelet configuration;
+# the kubelet takes each runtime's cgroup driver from the CRI (RuntimeConfig,
+# KubeletCgroupDriverFromCRI: on from 1.31, GA 1.34) where the runtime reports
+# it, and the configured one elsewhere (cri-dockerd).
+MIXED_RUNTIMES_SINCE = "1.31"
+
+
 def kind_config(profile: RuntimeProfile, release: KubernetesRelease, image: str) -> str:
+    """One control-plane node."""
+    return cluster_config(release, [(profile, image)])
+
+
+def cluster_config(release: KubernetesRelease, nodes: list[tuple[RuntimeProfile, str]]) -> str:
+    """A control plane (the first node) and a worker per further node, each
+    joined through its own runtime's CRI socket."""
+    (first, first_image), workers = nodes[0], nodes[1:]
+    if len({p.id for p, _ in nodes}) > 1 and not release.at_least(MIXED_RUNTIMES_SINCE):
+        raise ValueError(f"nodes of several runtimes need Kubernetes {MIXED_RUNTIMES_SINCE}+ (the "
+                         f"kubelet reads each runtime's cgroup driver from the CRI); {release.minor} "
+                         "cannot")
     phases = ", ".join(SKIPPED_KUBEADM_PHASES)
     ignored = ", ".join(IGNORED_PREFLIGHT_ERRORS)
-    return f"""\
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-networking:
-  kubeProxyMode: none
-nodes:
-- role: control-plane
-  image: {image}
-kubeadmConfigPatches:
-- |
-  kind: InitConfiguration
-  skipPhases: [{phases}]
-  nodeRegistration:
-    criSocket: {profile.cri_socket}
-    ignorePreflightErrors: [{ignored}]
-- |
-  kind: JoinConfiguration
-  nodeRegistration:
-    criSocket: {profile.cri_socket}
-""" + kubelet_patch(profile, release)
+    lines = ["kind: Cluster", "apiVersion: kind.x-k8s.io/v1alpha4", "networking:",
+             "  kubeProxyMode: none", "nodes:", "- role: control-plane", f"  image: {first_image}"]
+    for profile, image in workers:
+        lines += ["- role: worker", f"  image: {image}", "  kubeadmConfigPatches:", "  - |",
+                  "    kind: JoinConfiguration", "    nodeRegistration:",
+                  f"      criSocket: {profile.cri_socket}"]
+    lines += ["kubeadmConfigPatches:", "- |", "  kind: InitConfiguration", f"  skipPhases: [{phases}]",
+              "  nodeRegistration:", f"    criSocket: {first.cri_socket}",
+              f"    ignorePreflightErrors: [{ignored}]",
+              "- |", "  kind: JoinConfiguration", "  nodeRegistration:",
+              f"    criSocket: {first.cri_socket}"]
+    return "\n".join(lines) + "\n" + kubelet_patch([p for p, _ in nodes], release)
 
 
-def kubelet_patch(profile: RuntimeProfile, release: KubernetesRelease) -> str:
+def kubelet_patch(profiles: list[RuntimeProfile], release: KubernetesRelease) -> str:
+    """The cluster's KubeletConfiguration: what any of its nodes' profiles needs."""
     settings = []
-    if profile.cgroup_driver != "systemd":       # kind's template says systemd
-        settings.append(f"cgroupDriver: {profile.cgroup_driver}")
+    drivers = {p.cgroup_driver for p in profiles} - {"systemd"}     # kind's template says systemd
+    if drivers:
+        settings.append(f"cgroupDriver: {drivers.pop()}")
     if release.at_least(FAIL_CGROUP_V1_SINCE):
         settings.append("failCgroupV1: false")
-    gates = [f"{gate}: {str(on).lower()}" for gate, on, since in profile.kubelet_feature_gates
-             if release.at_least(since)]
+    gates = {gate: on for p in profiles for gate, on, since in p.kubelet_feature_gates
+             if release.at_least(since)}
     if gates:
-        settings.append("featureGates: {" + ", ".join(gates) + "}")
+        settings.append("featureGates: {" + ", ".join(f"{g}: {str(on).lower()}"
+                                                      for g, on in sorted(gates.items())) + "}")
     if not settings:
         return ""
     return "- |\n  kind: KubeletConfiguration\n" + "".join(f"  {s}\n" for s in settings)

@@ -24,13 +24,20 @@ from .versions import KubernetesRelease
 
 NODE_TREE = Path(__file__).with_name("node")
 NODE_REPOSITORY = "crigate-node"
+# Nodes without crigate's workload images: they pull them (--image-repo), as
+# nodes of clusters crigate did not build do.
+BARE_REPOSITORY = "crigate-node-bare"
 ENTRYPOINT = '["/usr/local/bin/crigate-entrypoint", "/sbin/init"]'
 KIND_LABEL_VERSION = "crigate.kubernetes-version"
 NODE_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def node_image_ref(release: KubernetesRelease, runtime: str) -> str:
-    return f"{NODE_REPOSITORY}:{release.minor}-{runtime}"
+def node_image_ref(release: KubernetesRelease, runtime: str, workloads: bool = True) -> str:
+    return f"{NODE_REPOSITORY if workloads else BARE_REPOSITORY}:{release.minor}-{runtime}"
+
+
+def is_node_image(ref: str) -> bool:
+    return ref.partition(":")[0] in (NODE_REPOSITORY, BARE_REPOSITORY)
 
 
 def runtime_of_ref(ref: str) -> str:
@@ -43,9 +50,10 @@ def _stat_key(path: Path) -> str:
     return f"{path}:{st.st_size}:{int(st.st_mtime)}"
 
 
-def build_node_image(release: KubernetesRelease, runtime: str) -> str:
-    """Build (or reuse) the node image for release on runtime; return its ref."""
-    ref = node_image_ref(release, runtime)
+def build_node_image(release: KubernetesRelease, runtime: str, workloads: bool = True) -> str:
+    """Build (or reuse) the node image for release on runtime; return its ref.
+    workloads=False leaves crigate's workload images out (the node pulls them)."""
+    ref = node_image_ref(release, runtime, workloads)
     profile = release.profile(runtime)
     k8s_bin = gobuild.build_kubernetes(release)
     binaries = {f"usr/bin/{c}": k8s_bin / c for c in ("kubeadm", "kubelet", "kubectl")}
@@ -55,7 +63,9 @@ def build_node_image(release: KubernetesRelease, runtime: str) -> str:
     for b in profile.built:
         binaries.update({f"{b.dest}/{name}": built[b.component] / name for name in b.binaries})
     layers = [NODE_TREE / "common", *(NODE_TREE / layer for layer in profile.node_tree)]
-    preload = images.control_plane_images(k8s_bin, release.version) + images.workload_images()
+    preload = images.control_plane_images(k8s_bin, release.version)
+    if workloads:
+        preload += images.workload_images()
     pause_image = images.kubeadm_images(k8s_bin / "kubeadm", release.version)["pause"]
     base = rootfs.base_rootfs()
     fingerprint = cache.fingerprint(
@@ -65,7 +75,7 @@ def build_node_image(release: KubernetesRelease, runtime: str) -> str:
     if images.image_label(ref) == fingerprint:
         return ref
     with step(f"node image {ref}"):
-        stage = cache.root() / "stage" / f"{release.minor}-{runtime}"
+        stage = cache.root() / "stage" / ref.replace(":", "-")
         try:
             _stage_root(base, stage, profile, layers, release, binaries, pause_image)
             _preload(stage, profile, [images.saved_archive(r) for r in preload],

@@ -37,7 +37,7 @@ def cluster_runtime_class(cluster) -> client.V1RuntimeClass | None:
     it. The test bed publishes one (its nodes configure the handler); a cluster
     with GPU nodes must have one; elsewhere its absence is skipped."""
     rc = read_runtime_class(cluster.kube, NVIDIA_HANDLER)
-    if rc is None and not cluster.is_test_bed and not gpu_nodes(cluster.kube):
+    if rc is None and not cluster.is_test_bed and not gpu_nodes(cluster):
         pytest.skip(f"no RuntimeClass {NVIDIA_HANDLER} and no node advertises {GPU_RESOURCE}: "
                     "nothing here routes pods to the NVIDIA runtime; run on a cluster with a GPU "
                     "node pool to check it")
