@@ -128,7 +128,8 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
     try:
         shape = runtime + "".join(f" + {w} worker" for w in workers)
         with step(f"create cluster {name} ({shape}, Kubernetes {release.version})"):
-            cluster = kind_cluster(name, kubeconfig, image, kind_path, kubectl)
+            # each node's image is in the config: `kind --image` would put one on every node
+            cluster = kind_cluster(name, kubeconfig, None, kind_path, kubectl)
             with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crigate-kind-") as cfg:
                 cfg.write(config)
                 cfg.flush()

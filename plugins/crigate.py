@@ -177,7 +177,9 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     kubeconfig, context = provider.kubeconfig()
     kube = Kube(kubeconfig, context, image_repo=settings.image_repo)
     try:
-        listed = kube.core.list_node(label_selector=settings.node_selector or "").items
+        every = kube.nodes()
+        listed = (kube.core.list_node(label_selector=settings.node_selector).items
+                  if settings.node_selector else every)
     except Exception as err:
         provider.delete()
         reason = getattr(err, "reason", None) or err
@@ -193,8 +195,8 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
                     + (f" among those --nodes {settings.node_selector} selects" if settings.node_selector else "")
                     + "; nodes: " + ", ".join(f"{n.metadata.name} {nodes.runtime_version(n)}" for n in listed),
                     pytrace=False)
-    if len(own) < len(listed):
-        kube.pin_pods_to(own)            # pod checks run on this runtime's nodes only
+    if set(own) != {n.metadata.name for n in every if nodes.is_ready(n)}:
+        kube.pin_pods_to(own)            # pod checks run on the nodes under test only
     under_test = ClusterUnderTest(runtime, provider, kube, own, [n.metadata.name for n in listed])
     report.record_cluster(pytestconfig, runtime, {
         **provider.describe(),

@@ -95,12 +95,34 @@ class Kube:
                 return event["object"]
         return None
 
-    def delete_namespace(self, name: str) -> None:
+    def delete_namespace(self, name: str, timeout: float = 120) -> None:
+        """Delete the namespace and wait until it is gone, its pods with it, so
+        that a run that ended has left nothing (not even a Terminating one)."""
         try:
             self.core.delete_namespace(name, grace_period_seconds=0)
         except client.ApiException as err:
             if err.status != 404:
                 raise
+            return
+        self.wait_gone(self.core.list_namespace, name, timeout=timeout)
+
+    def wait_gone(self, list_call, name: str, *, namespace: str | None = None,
+                  timeout: float = 120) -> None:
+        """Watch until the object called name is deleted; AssertionError names it
+        if it is still there after timeout."""
+        args = (namespace,) if namespace else ()
+        selector = f"metadata.name={name}"
+        listed = list_call(*args, field_selector=selector)
+        if not listed.items:
+            return
+        stream = watch.Watch()
+        for event in stream.stream(list_call, *args, field_selector=selector, timeout_seconds=int(timeout),
+                                   resource_version=listed.metadata.resource_version):
+            if event["type"] == "DELETED":
+                stream.stop()
+                return
+        if list_call(*args, field_selector=selector).items:
+            raise AssertionError(f"{name}: expected deleted within {timeout:.0f}s, observed it still there")
 
     def pin_pods_to(self, nodes: list[str]) -> None:
         self.pinned_nodes = list(nodes)

@@ -19,11 +19,29 @@ DEBUG_POD_DEADLINE_S = 3600         # the pod ends itself if crigate dies
 READY_TIMEOUT_S = 120
 
 
+# runc's words when the container's own cgroup went away under it. Seen on
+# cgroup v1 nodes with the systemd driver (CRI-O worker of a mixed cluster):
+# systemd drops the devices cgroup of a running scope, and every exec into that
+# container fails from then on, while a new container starts fine.
+CGROUP_LOST = "error adding pid"
+
+
 class HostRootBackend(KubectlBackend):
-    """kubectl exec into the debug pod, then chroot into the node's root."""
+    """kubectl exec into the debug pod, then chroot into the node's root. When
+    the debug container can no longer be exec'd into (CGROUP_LOST), replace()
+    gives a fresh debug pod and the command runs again, once."""
+
+    replace = None      # set by DebugPodHost: () -> the new pod's name
 
     def get_command(self, command, *args):
         return "chroot /host /bin/sh -c " + shlex.quote(super().get_command(command, *args))
+
+    def run(self, command, *args, **kwargs):
+        result = super().run(command, *args, **kwargs)
+        if result.rc == 255 and CGROUP_LOST in result.stderr and self.replace:
+            self.name = self.replace()
+            result = super().run(command, *args, **kwargs)
+        return result
 
 
 def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
@@ -57,19 +75,28 @@ class DebugPodHost:
     def __init__(self, node: str, kubeconfig: Path, context: str | None,
                  namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE,
                  image_repo: str | None = None):
-        self.node, self.namespace = node, namespace
-        self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
+        self.node, self.namespace, self.image = node, namespace, image
         self.kube = Kube(kubeconfig, context, image_repo=image_repo)
         self.api = self.kube.core
-        self.kube.create_pod(namespace, debug_pod_manifest(node, self.name, image))
+        self._start()
+        backend = HostRootBackend(self.name, namespace=namespace, container="debug",
+                                  kubeconfig=str(kubeconfig), context=context)
+        backend.replace = self._replace
+        self.host = testinfra.host.Host(backend)
+
+    def _start(self) -> None:
+        self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
+        self.kube.create_pod(self.namespace, debug_pod_manifest(self.node, self.name, self.image))
         try:
             self._wait_running()
         except BaseException:
             self.close()
             raise
-        backend = HostRootBackend(self.name, namespace=namespace, container="debug",
-                                  kubeconfig=str(kubeconfig), context=context)
-        self.host = testinfra.host.Host(backend)
+
+    def _replace(self) -> str:
+        self.close()
+        self._start()
+        return self.name
 
     def _wait_running(self) -> None:
         try:
