@@ -133,7 +133,6 @@ class ClusterUnderTest:
     provider: ClusterProvider
     kube: Kube
     nodes: list[str] = field(default_factory=list)
-    all_nodes: list[str] = field(default_factory=list)    # every node, whatever it runs
 
     def host(self, node: str):
         return self.provider.node_host(node)
@@ -191,13 +190,13 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
            else [n.metadata.name for n in listed if nodes.is_ready(n)])
     if not own:
         provider.delete()
+        picked = f" among those --nodes {settings.node_selector} selects" if settings.node_selector else ""
+        seen = ", ".join(f"{n.metadata.name} {nodes.runtime_version(n)}" for n in listed)
         pytest.fail(f"[{runtime}] no Ready node of cluster {provider.name} to check {runtime} on"
-                    + (f" among those --nodes {settings.node_selector} selects" if settings.node_selector else "")
-                    + "; nodes: " + ", ".join(f"{n.metadata.name} {nodes.runtime_version(n)}" for n in listed),
-                    pytrace=False)
+                    f"{picked}; nodes: {seen}", pytrace=False)
     if set(own) != {n.metadata.name for n in every if nodes.is_ready(n)}:
         kube.pin_pods_to(own)            # pod checks run on the nodes under test only
-    under_test = ClusterUnderTest(runtime, provider, kube, own, [n.metadata.name for n in listed])
+    under_test = ClusterUnderTest(runtime, provider, kube, own)
     report.record_cluster(pytestconfig, runtime, {
         **provider.describe(),
         "node_runtimes": {n.metadata.name: nodes.runtime_version(n) for n in listed},

@@ -21,6 +21,11 @@ from plugins.scheduling import runtime_of, scope_of
     (["--runtime", "all", "--kind-image", "img:1"], "--kind-image names one node image, for one runtime"),
     (["--kind-bin", "/nonexistent/kind"], "--kind-bin /nonexistent/kind: no such file"),
     (["--kind-kubectl-bin", "/nonexistent/kubectl"], "--kind-kubectl-bin /nonexistent/kubectl: no such file"),
+    (["--runtime", "auto"], "--runtime auto reads the runtimes from the nodes of an existing cluster"),
+    (["--runtime", "auto,cri-o"], "--runtime auto reads the runtimes from the nodes; give it alone"),
+    (["--nodes", "pool=a"], "--nodes selects nodes of an existing cluster"),
+    (["--image-repo", "https://r.example/crigate"], "expected HOST[:PORT][/PREFIX] in lower case"),
+    (["--image-repo", "R.example/Crigate"], "expected HOST[:PORT][/PREFIX] in lower case"),
 ])
 def test_bad_values_are_usage_errors_naming_the_valid_ones(pytester, args, message):
     result = pytester.runpytest(*args)
@@ -107,3 +112,19 @@ def test_each_runtime_stays_on_one_xdist_worker(pytester):
     for runtime in ("containerd", "cri-o"):
         workers = set((pytester.path / f"{runtime}.workers").read_text().split())
         assert len(workers) == 1, f"{runtime} ran on {workers}"
+
+
+def test_auto_on_a_cluster_that_cannot_be_reached_names_the_kubeconfig(pytester, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "
+                          "'https://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\n"
+                          "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n")
+    result = pytester.runpytest("--cluster=existing", f"--kubeconfig={kubeconfig}", "--runtime=auto")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--runtime auto: cannot list the nodes of {kubeconfig}" in result.stderr.str()
+
+
+def test_print_rbac_prints_the_suites_clusterrole_and_exits(pytester):
+    result = pytester.runpytest("--print-rbac")
+    assert result.ret == 0
+    assert "name: crigate-suites" in result.stdout.str() and "secrets" not in result.stdout.str()

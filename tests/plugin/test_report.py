@@ -87,3 +87,17 @@ def test_docker_baseline_is_marked_in_the_reports(pytester):
     assert [(c["a"], c["b"], c["metric"]) for c in comparisons] == [
         ("containerd", "docker", "ready_s"), ("containerd", "docker", "runtime_start_after_create_s")]
     assert "create to the runtime's container start: median(containerd) / median(docker) = 0.7" in md
+
+
+def test_per_node_table_groups_nodes_and_names_their_failed_checks():
+    from plugins import render
+    rows = [{"node": "ip-2", "checked_as": "docker", "runtime_version": "docker://20.10.24",
+             "group": "legacy", "checks": {"sockets::a": "failed", "sockets::b": "passed"},
+             "failed": ["sockets::a"]},
+            {"node": "ip-1", "checked_as": "containerd", "runtime_version": "containerd://2.4.2",
+             "group": "new", "checks": {"sockets::a": "passed"}, "failed": []}]
+    lines = render.nodes_markdown(rows)
+    assert lines[1] == "## Per node"
+    assert lines[-2] == "| `ip-2` | legacy | docker://20.10.24 | docker (baseline) | 2 | `sockets::a` |"
+    assert lines[-1] == "| `ip-1` | new | containerd://2.4.2 | containerd | 1 | none |"
+    assert 'id="nodes"' in render.nodes_html(rows) and render.nodes_markdown([]) == []
