@@ -5,8 +5,10 @@ RuntimeClass of crigate's making."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,22 @@ def test_the_shipped_clusterrole_reads_no_secrets_and_writes_little():
     writes = {(g, r) for g, r, v in granted if v in ("create", "delete", "update", "patch")}
     assert writes == {("", "namespaces"), ("", "pods"), ("", "pods/exec"),
                       ("node.k8s.io", "runtimeclasses")}, writes
+
+
+def test_ctrl_c_mid_run_on_an_existing_cluster_leaves_nothing(cluster, kubectl, tmp_path):
+    """SIGINT while a check's pods run: the namespaces, pods and debug pods go."""
+    kubeconfig, _ = cluster.provider.kubeconfig()
+    before = crigate_leftovers(kubectl)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "suites", "-m", "logs or namespaces", "--cluster=existing",
+         f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}", f"--debug-image={BUSYBOX_IMAGE}",
+         f"--report-dir={tmp_path}", "-p", "no:cacheprovider", "-q"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not crigate_leftovers(kubectl).get("pods"):
+        assert run.poll() is None and time.monotonic() < deadline, "the run made no pod"
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=180)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert crigate_leftovers(kubectl) == before, f"left after Ctrl-C:\n{output[-3000:]}"
