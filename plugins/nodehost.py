@@ -86,8 +86,8 @@ class DebugPodHost:
 
     def _start(self) -> None:
         self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
-        self.kube.create_pod(self.namespace, debug_pod_manifest(self.node, self.name, self.image))
-        try:
+        try:     # Ctrl-C may land after the API server made the pod, before its answer is read
+            self.kube.create_pod(self.namespace, debug_pod_manifest(self.node, self.name, self.image))
             self._wait_running()
         except BaseException:
             self.close()
