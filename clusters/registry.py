@@ -9,6 +9,7 @@ as crigate-registry:5000 (Docker's embedded DNS; each runtime's node tree
 trusts it over http)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -95,7 +96,7 @@ def image_spec() -> images.ImageSpec:
         raise HostError("no docker-registry binary: apt-get install docker-registry "
                         "(or run `python -m clusters build`, which installs it)")
     linked = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
-    libraries = [Path(p) for p in re_paths(linked)]
+    libraries = [Path(p) for p in linked_libraries(linked)]
     config = cache.root() / "registry" / "container-config.yml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(config_text(Path("/var/lib/registry"), "0.0.0.0:5000"))
@@ -106,9 +107,8 @@ def image_spec() -> images.ImageSpec:
                                         "/etc/docker/registry/config.yml"])
 
 
-def re_paths(ldd_output: str) -> list[str]:
+def linked_libraries(ldd_output: str) -> list[str]:
     """Absolute library paths in ldd's output."""
-    import re
     return re.findall(r"(/\S+\.so[\.\d]*)", ldd_output)
 
 
