@@ -230,6 +230,25 @@ def every_node(cluster, request):
     return run
 
 
+POD_NAMESPACE_FIXTURES = ("namespace", "module_namespace")
+
+
+@pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_pod_nodes(item, call):   # pytest reads only pytest_* names
+    """A pod-level check's outcome goes to the per-node table under each node its
+    pods ran on (node checks record theirs through every_node)."""
+    outcome = yield
+    rep = outcome.get_result()
+    cluster = getattr(item, "funcargs", {}).get("cluster")
+    if rep.when != "call" or not isinstance(cluster, ClusterUnderTest) or "every_node" in item.fixturenames:
+        return
+    namespaces = [item.funcargs[f] for f in POD_NAMESPACE_FIXTURES if f in item.funcargs]
+    ran_on = cluster.kube.nodes_of_pods_in(namespaces) if namespaces else set()
+    if ran_on:
+        result = ("xfailed" if rep.skipped else "xpassed") if hasattr(rep, "wasxfail") else rep.outcome
+        rep.user_properties.append((report.NODE_RESULTS_PROP, {n: result for n in sorted(ran_on)}))
+
+
 @pytest.fixture
 def namespace(cluster):
     """A fresh namespace for one test, deleted afterwards."""

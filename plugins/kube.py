@@ -60,6 +60,7 @@ class Kube:
     def __init__(self, kubeconfig: Path, context: str | None = None, image_repo: str | None = None):
         self.image_repo = image_repo     # where the nodes pull crigate's images from (--image-repo)
         self.pinned_nodes: list[str] = []     # pods go to these nodes only (pin_pods_to)
+        self.pod_nodes: dict[str, set[str]] = {}   # namespace -> nodes crigate's pods ran on
         self.api_client = config.new_client_from_config(str(kubeconfig), context)
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
@@ -127,6 +128,23 @@ class Kube:
     def pin_pods_to(self, nodes: list[str]) -> None:
         self.pinned_nodes = list(nodes)
 
+    def remember_node(self, pod: client.V1Pod) -> None:
+        """Note the node a pod was seen on, for the report's per-node table."""
+        if pod is not None and pod.spec and pod.spec.node_name:
+            self.pod_nodes.setdefault(pod.metadata.namespace, set()).add(pod.spec.node_name)
+
+    def nodes_of_pods_in(self, namespaces: list[str]) -> set[str]:
+        """Nodes that crigate's pods in these namespaces ran on: those seen
+        while waiting, and those of the pods still there."""
+        found = set().union(*(self.pod_nodes.get(ns, set()) for ns in namespaces))
+        for namespace in namespaces:
+            try:
+                found.update(p.spec.node_name for p in self.core.list_namespaced_pod(namespace).items
+                             if p.spec.node_name)
+            except client.ApiException:
+                pass          # the namespace is gone or not readable: what was seen stays
+        return found
+
     def create_pod(self, namespace: str, manifest: dict) -> client.V1Pod:
         """Create a pod from one of crigate's manifests, its images taken from
         --image-repo when one is given and, on a cluster of several runtimes,
@@ -157,6 +175,7 @@ class Kube:
                                lambda p: reached(p) or failed(p) or stuck(p),
                                namespace=namespace, field_selector=f"metadata.name={name}",
                                timeout=timeout)
+        self.remember_node(pod)
         if pod is not None and reached(pod):
             return pod
         if pod is not None and stuck(pod):

@@ -116,10 +116,11 @@ def markdown(doc: dict) -> str:
 
 
 def nodes_markdown(rows: list[dict]) -> list[str]:
-    """Per node, grouped by node group then runtime: the node checks it failed."""
+    """Per node, grouped by node group then runtime: the checks that ran there
+    (node checks, and pod checks whose pods it ran) and those it failed."""
     if not rows:
         return []
-    lines = ["", "## Per node", "", "| node | group | runtime | checked as | node checks | failed |",
+    lines = ["", "## Per node", "", "| node | group | runtime | checked as | checks | failed |",
              "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r.get("group", ""), r.get("runtime_version", ""), r["node"])):
         failed = ", ".join(f"`{c}`" for c in r["failed"]) or "none"
@@ -203,7 +204,7 @@ def nodes_html(rows: list[dict]) -> str:
         f'<td>{e(", ".join(r["failed"]) or "none")}</td></tr>'
         for r in sorted(rows, key=lambda r: (r.get("group", ""), r.get("runtime_version", ""), r["node"])))
     return ('<h2>Per node</h2><table id="nodes"><tr><th>node</th><th>group</th><th>runtime</th>'
-            f"<th>checked as</th><th>node checks</th><th>failed</th></tr>{body}</table>")
+            f"<th>checked as</th><th>checks</th><th>failed</th></tr>{body}</table>")
 
 
 def html(doc: dict) -> str:

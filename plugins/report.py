@@ -28,7 +28,7 @@ CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
-NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check run on every node
+NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check on each node it ran on
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
     "logs": "log paths and format",
@@ -213,7 +213,7 @@ class Reporter:
             for runtime, checks in sorted(by_runtime.items()):
                 rows.append({"node": node, "checked_as": runtime, **facts.get(node, {}),
                              "checks": checks,
-                             "failed": sorted(c for c, o in checks.items() if o != "passed")})
+                             "failed": sorted(c for c, o in checks.items() if o in ("failed", "error"))})
         return rows
 
     def _metric(self, runtime: str, metric: str) -> list[float]:

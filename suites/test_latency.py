@@ -34,6 +34,7 @@ def timed_pod_start(kube, namespace: str, name: str, node_selector: dict,
         if pod_reached(event["object"], "Ready"):
             elapsed = time.monotonic() - started
             stream.stop()
+            kube.remember_node(event["object"])
             return elapsed, wall_ns
     raise AssertionError(f"pod {namespace}/{name}: not Ready within {timeout}s; events: "
                          f"{kube.event_messages(namespace, name)}")

@@ -28,6 +28,8 @@ class Problem:
     depends_on: str
     why: str
     remediation: str
+    check: str = "log-shipper-config"     # the finding's check id (a family in families/)
+    severity: str = "breaks"
 
 
 def _reads_docker_dir(path: str) -> bool:

@@ -171,8 +171,8 @@ def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
             for problem in logconfig.problems(value):
                 used = f" (used by {', '.join(users)})" if users else ""
                 findings.append(Finding(
-                    "log-shipper-config", f"ConfigMap/{namespace}/{name}[{key}]{used}",
-                    problem.depends_on, problem.why, problem.remediation))
+                    problem.check, f"ConfigMap/{namespace}/{name}[{key}]{used}",
+                    problem.depends_on, problem.why, problem.remediation, problem.severity))
     return findings
 
 

@@ -96,6 +96,12 @@ def test_auto_checks_each_runtime_on_its_own_nodes(auto_run):
             {"containerd": "containerd://", "docker": "docker://", "cri-o": "cri-o://"}[runtime])
     per_node = {r["node"]: r for r in doc["nodes"]}
     assert len(per_node) == 3 and all(r["checks"] for r in per_node.values())
+    for runtime, cluster in doc["clusters"].items():
+        row = per_node[cluster["nodes_checked"][0]]
+        assert row["checked_as"] == runtime, row
+        # pod checks too, under the node their pods ran on: logs and namespaces deploy pods
+        pod_checks = {c for c in row["checks"] if "log" in c or "namespace" in c}
+        assert pod_checks, (runtime, sorted(row["checks"]))
 
 
 def test_cri_nodes_pass_every_area_but_the_gate(auto_run):
