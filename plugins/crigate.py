@@ -17,7 +17,8 @@ import pytest
 
 from clusters import kindcluster
 
-from . import known, nodes, options, report, scheduling
+from . import known, nodes, options, preflight, report, scheduling
+from .gate import manifests
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
 from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
@@ -25,6 +26,7 @@ from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
 SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
 PROVIDERS = pytest.StashKey[list]()
+MANIFEST_OBJECTS = pytest.StashKey[list]()   # --manifests, read once at configure
 
 OPTIONAL_AREAS = ("cri",)    # deselected unless the -m expression names them
 TIMINGS_FILE = "timings.jsonl"   # cluster create/delete seconds, one line per event
@@ -50,6 +52,16 @@ def pytest_cmdline_main(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings_from(config)
     worker_input = getattr(config, "workerinput", None)
+    if settings.cluster == "existing" and not worker_input:
+        try:                  # once, up front: one line instead of a failure per check
+            preflight.check(settings.kubeconfig, settings.context)
+        except preflight.PreflightError as err:      # 2: could not decide, as crigate-gate
+            pytest.exit(f"crigate: {err}", returncode=report.GATE_UNDECIDED_EXIT)
+    if settings.manifests:
+        try:
+            config.stash[MANIFEST_OBJECTS] = manifests.read_objects(list(settings.manifests))
+        except manifests.ManifestError as err:
+            raise pytest.UsageError(f"--manifests: {err}") from None
     if settings.runtimes == (options.AUTO,):
         settings = replace(settings, runtimes_from_nodes=True,
                            runtimes=tuple(worker_input["crigate_runtimes"]) if worker_input
@@ -90,10 +102,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
 
 
 def deselect_optional_areas(config: pytest.Config, items: list) -> None:
-    """Optional areas run only when `-m` names them."""
+    """Optional areas run only when `-m` names them; with --manifests (no
+    cluster) only the gate runs."""
     chosen = config.option.markexpr or ""
+    offline = bool(config.stash[SETTINGS].manifests)
     dropped = [i for i in items if any(i.get_closest_marker(a) and a not in chosen
-                                       for a in OPTIONAL_AREAS)]
+                                       for a in OPTIONAL_AREAS)
+               or (offline and not i.get_closest_marker("gate"))]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [i for i in items if i not in dropped]

@@ -11,6 +11,7 @@ from clusters.images import BUSYBOX_IMAGE, image_in_repo
 from clusters.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                               kubernetes_release, parse_runtimes)
 
+from .gate import suppress
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")
@@ -58,6 +59,17 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")
+    group.addoption("--manifests", action="append", default=[], metavar="PATH",
+                    help="gate: audit manifest files instead of a cluster (files, directories, - "
+                         "for stdin; multi-document YAML, List kinds, helm template / kustomize "
+                         "output); repeatable; runs only the gate area, creates nothing")
+    group.addoption("--manifests-namespace", default="default", metavar="NS",
+                    help="gate: namespace of manifest objects that name none (default: default)")
+    group.addoption("--gate-ignore", action="append", default=[], metavar="CHECK[=GLOB][:REASON]",
+                    help="gate: suppress findings of CHECK (on objects matching GLOB), with a "
+                         "reason; shown as suppressed, not counted toward the verdict; repeatable")
+    group.addoption("--gate-ignore-file", type=Path, metavar="PATH",
+                    help="gate: suppressions, one CHECK[=GLOB][:REASON] per line (# comments)")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -88,6 +100,9 @@ class Settings:
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
+    manifests: tuple[str, ...] = ()          # gate on files, no cluster
+    manifests_namespace: str = "default"
+    suppressions: tuple = ()                 # gate.suppress.Suppression, --gate-ignore(-file)
 
 
 AUTO = "auto"     # --runtime auto: the runtimes the nodes report
@@ -138,6 +153,14 @@ def _image_repo(value: str | None) -> str | None:
     return repo
 
 
+def _suppressions(specs: list[str], path: Path | None) -> tuple:
+    try:
+        found = [suppress.parse(spec) for spec in specs]
+        return tuple(found + (suppress.read_file(path) if path else []))
+    except suppress.SuppressionError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Validate every crigate option; raise pytest.UsageError naming the valid values."""
     if not config.pluginmanager.hasplugin(KIND_PLUGIN):
@@ -178,7 +201,13 @@ def settings_from(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--kind-image names one node image, for one runtime; with "
                                     f"{', '.join(runtimes)} use --node-image RUNTIME=IMAGE per runtime")
         node_images.setdefault(runtimes[0], opt("kind_image"))
+    manifests = tuple(opt("manifests"))
+    if manifests and (opt("cluster") != "kind" or runtimes == (AUTO,)):
+        raise pytest.UsageError("--manifests audits files, not a cluster: leave out --cluster "
+                                "and --runtime auto (name the runtime the nodes move to)")
     return Settings(
+        manifests=manifests, manifests_namespace=opt("manifests_namespace"),
+        suppressions=_suppressions(opt("gate_ignore"), opt("gate_ignore_file")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),

@@ -140,21 +140,31 @@ def gate_markdown(gates: dict) -> list[str]:
         if g.get("nodes"):
             lines.append("- nodes: " + ", ".join(f"`{n}` {v}" for n, v in sorted(g["nodes"].items())))
         if g["findings"]:
-            lines += ["| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
+            lines += ["", "| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
             cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
-            lines += [f"| {f['severity']} | `{cell(f['object'])}` | {cell(f['depends_on'])} | "
+            lines += [f"| {severity_label(f)} | `{cell(f['object'])}`{located(f)} | {cell(f['depends_on'])} | "
                       f"{cell(f['why'])} | {cell(f['remediation'])} |" for f in g["findings"]]
         lines += ["", "Check by hand (the API cannot show these):", ""]
         lines += [f"- [ ] **{c['item']}**: {c['check']}" for c in g["checklist"]]
     return lines
 
 
+def severity_label(f: dict) -> str:
+    return f"suppressed ({f['severity']}: {f['suppressed']})" if f.get("suppressed") else f["severity"]
+
+
+def located(f: dict) -> str:
+    return f" at `{f['location']}`" if f.get("location") else ""
+
+
 def gate_html(gates: dict) -> str:
     e = html_lib.escape
     parts = []
     for runtime, g in sorted(gates.items()):
-        rows = "".join(f'<tr class="{e(f["severity"])}"><td>{e(f["severity"])}</td>'
-                       f'<td><code>{e(f["object"])}</code></td><td>{e(f["depends_on"])}</td>'
+        rows = "".join(f'<tr class="{"suppressed" if f.get("suppressed") else e(f["severity"])}">'
+                       f'<td>{e(severity_label(f))}</td>'
+                       f'<td><code>{e(f["object"])}</code>{e(located(f).replace("`", ""))}</td>'
+                       f'<td>{e(f["depends_on"])}</td>'
                        f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
                        for f in g["findings"])
         reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])

@@ -114,6 +114,11 @@ def _message(rep) -> str:
     return (rep.longreprtext or "").strip().splitlines()[-1] if rep.longreprtext else ""
 
 
+def finding_order(f: dict) -> tuple:
+    """Counted breaks first, then review, then suppressed; by check and object."""
+    return (bool(f.get("suppressed")), f["severity"] != "breaks", f["check"], f["object"])
+
+
 class Reporter:
     def __init__(self, config: pytest.Config, settings):
         self.config, self.settings = config, settings
@@ -190,11 +195,10 @@ class Reporter:
                 message = r["message"].removeprefix("Failed: ")
                 if r["outcome"] == "error" and not any(message in u for u in reasons):
                     reasons.append(message)
-            breaks = [f for f in findings if f["severity"] == "breaks"]
+            breaks = [f for f in findings if f["severity"] == "breaks" and not f.get("suppressed")]
             verdict = "NO-GO" if breaks else "UNDECIDED" if reasons else "GO"
             verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,
-                                 "findings": sorted(findings, key=lambda f: (f["severity"] != "breaks",
-                                                                              f["check"], f["object"])),
+                                 "findings": sorted(findings, key=finding_order),
                                  "undecided": reasons,
                                  **self.gate_facts.get(runtime, {}),
                                  "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
@@ -281,12 +285,16 @@ class Reporter:
                           f"p99={s.p99:.3f}s max={s.max:.3f}s p50 95% CI "
                           f"[{s.p50_ci[0]:.3f}, {s.p50_ci[1]:.3f}]")
         for runtime, gate in self.gate().items():
-            breaks = [f for f in gate["findings"] if f["severity"] == "breaks"]
+            counted = [f for f in gate["findings"] if not f.get("suppressed")]
+            breaks = [f for f in counted if f["severity"] == "breaks"]
             tr.write_line(f"crigate gate [{runtime}]: {gate['verdict']}: {len(breaks)} finding(s) "
-                          f"break after the switch, {len(gate['findings']) - len(breaks)} to review",
+                          f"break after the switch, {len(counted) - len(breaks)} to review, "
+                          f"{len(gate['findings']) - len(counted)} suppressed",
                           red=gate["verdict"] != "GO", green=gate["verdict"] == "GO", bold=True)
             for f in gate["findings"]:
-                tr.write_line(f"  [{f['severity']}] {f['object']}: {f['depends_on']}")
+                shown = "suppressed" if f.get("suppressed") else f["severity"]
+                at = f" ({f['location']})" if f.get("location") else ""
+                tr.write_line(f"  [{shown}] {f['object']}{at}: {f['depends_on']}")
                 tr.write_line(f"      why: {f['why']}")
                 tr.write_line(f"      fix: {f['remediation']}")
             for reason in gate["undecided"]:

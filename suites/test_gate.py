@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from clusters.versions import profile
+from plugins.crigate import MANIFEST_OBJECTS
 from plugins.gate import rules
-from plugins.gate.audit import breaking, run_audit
+from plugins.gate.audit import Audit, breaking, finalize, run_audit
 from plugins.gate.inventory import Unreachable
+from plugins.gate.manifests import inventory_from
 from plugins.report import FINDINGS_PROP, GATE_FACTS_PROP, UNDECIDED_PROP
 
 pytestmark = pytest.mark.gate
@@ -25,7 +28,12 @@ def undecided(request, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def audit(cluster, crigate_settings, request):
+def audit(runtime, crigate_settings, pytestconfig, request):
+    """What the gate reads: the cluster's objects or, with --manifests, the files'."""
+    if crigate_settings.manifests:
+        return Audit(inventory_from(pytestconfig.stash[MANIFEST_OBJECTS],
+                                    crigate_settings.manifests_namespace))
+    cluster = request.getfixturevalue("cluster")
     hosts = ({n: cluster.host(n) for n in cluster.nodes} if crigate_settings.node_checks else None)
     try:
         return run_audit(cluster.kube.api_client, hosts)
@@ -34,18 +42,26 @@ def audit(cluster, crigate_settings, request):
 
 
 @pytest.fixture(scope="session")
-def target(cluster) -> str:
+def target(runtime, crigate_settings, request) -> str:
     """The runtime the nodes move to: the one under test, or the baseline's
     migration target (containerd, what EKS 1.24 runs) on the Docker baseline."""
-    return cluster.profile.migration_target
+    if crigate_settings.manifests:
+        return profile(runtime).migration_target
+    return request.getfixturevalue("cluster").profile.migration_target
 
 
-def report_findings(request, findings) -> None:
-    __tracebackhide__ = True
-    request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
-    broken = breaking(findings)
-    assert not broken, (f"{len(broken)} finding(s) break after the switch:\n"
-                        + "\n".join(f"- {f.line()}" for f in broken))
+@pytest.fixture
+def report_findings(request, audit, crigate_settings):
+    """report_findings(findings): record them (located, suppressions applied)
+    and fail on those that break and are not suppressed."""
+    def record(findings) -> None:
+        __tracebackhide__ = True
+        findings = finalize(findings, audit.inventory, crigate_settings.suppressions)
+        request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
+        broken = breaking(findings)
+        assert not broken, (f"{len(broken)} finding(s) break after the switch:\n"
+                            + "\n".join(f"- {f.line()}" for f in broken))
+    return record
 
 
 def test_audit_read_everything(audit, target, request):
@@ -59,40 +75,40 @@ def test_audit_read_everything(audit, target, request):
                   + " (grant the crigate-gate ClusterRole: crigate-gate --print-rbac)")
 
 
-def test_no_docker_socket_mounts(audit, target, request):
-    report_findings(request, rules.socket_mounts(audit.inventory, target))
+def test_no_docker_socket_mounts(audit, target, report_findings):
+    report_findings(rules.socket_mounts(audit.inventory, target))
 
 
-def test_no_docker_data_mounts(audit, target, request):
-    report_findings(request, rules.docker_data_mounts(audit.inventory, target))
+def test_no_docker_data_mounts(audit, target, report_findings):
+    report_findings(rules.docker_data_mounts(audit.inventory, target))
 
 
-def test_no_docker_env(audit, target, request):
-    report_findings(request, rules.docker_env(audit.inventory, target))
+def test_no_docker_env(audit, target, report_findings):
+    report_findings(rules.docker_env(audit.inventory, target))
 
 
-def test_no_docker_cli_calls(audit, target, request):
-    report_findings(request, rules.docker_cli(audit.inventory, target))
+def test_no_docker_cli_calls(audit, target, report_findings):
+    report_findings(rules.docker_cli(audit.inventory, target))
 
 
-def test_log_shippers_read_cri_logs(audit, target, request):
-    report_findings(request, rules.log_shippers(audit.inventory, target))
+def test_log_shippers_read_cri_logs(audit, target, report_findings):
+    report_findings(rules.log_shippers(audit.inventory, target))
 
 
-def test_node_agents_support_cri(audit, target, request):
-    report_findings(request, rules.node_agents(audit.inventory, target))
+def test_node_agents_support_cri(audit, target, report_findings):
+    report_findings(rules.node_agents(audit.inventory, target))
 
 
-def test_nodes_ready_to_switch(audit, target, request):
-    report_findings(request, rules.node_runtime(audit.inventory, target))
+def test_nodes_ready_to_switch(audit, target, report_findings):
+    report_findings(rules.node_runtime(audit.inventory, target))
 
 
-def test_gpu_runtime_classes(audit, target, request):
-    report_findings(request, rules.gpu_runtime(audit.inventory, target, audit.node_handlers))
+def test_gpu_runtime_classes(audit, target, report_findings):
+    report_findings(rules.gpu_runtime(audit.inventory, target, audit.node_handlers))
 
 
-def test_node_docker_config(audit, crigate_settings, request):
+def test_node_docker_config(audit, crigate_settings, report_findings):
     if not crigate_settings.node_checks:
         pytest.skip("node files not read: run with --node-checks (creates a short-lived "
                     "privileged debug pod per node)")
-    report_findings(request, audit.node_findings)
+    report_findings(audit.node_findings)

@@ -2,11 +2,13 @@
 hand each rule what it needs."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import nodecheck
+from . import suppress
 from .findings import BREAKS, Finding
 from .inventory import Inventory, read_inventory
+from .manifests import locate
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "crigate")
 
@@ -54,5 +56,14 @@ def run_audit(api_client, hosts: dict | None = None) -> Audit:
     return audit
 
 
+def finalize(findings: list[Finding], inventory: Inventory, suppressions=()) -> list[Finding]:
+    """Findings with the file:line of their object (manifests) and the
+    suppressions that match them marked."""
+    located = [replace(f, location=locate(f.object, inventory.locations)) if inventory.locations else f
+               for f in findings]
+    return suppress.apply(located, list(suppressions))
+
+
 def breaking(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity == BREAKS]
+    """What makes the verdict NO-GO: findings that break and nobody suppressed."""
+    return [f for f in findings if f.severity == BREAKS and not f.suppressed]

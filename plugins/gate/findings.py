@@ -16,6 +16,8 @@ class Finding:
     why: str                 # why that breaks on a CRI runtime
     remediation: str
     severity: str = BREAKS
+    location: str = ""       # file:line of the object, when read from manifests
+    suppressed: str = ""     # why it is ignored (--ignore / ignore file); "" when it counts
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -33,6 +35,7 @@ class PodTemplate:
     name: str
     spec: dict
     labels: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)   # the object's, then its pod template's
 
     @property
     def ref(self) -> str:

@@ -50,6 +50,8 @@ WORKLOADS = {           # kind -> resource, and where its pod spec sits
     "ReplicaSet": (Resource("apps/v1", "replicasets"), ("spec", "template", "spec")),
     "Job": (Resource("batch/v1", "jobs"), ("spec", "template", "spec")),
     "CronJob": (Resource("batch/v1", "cronjobs"), ("spec", "jobTemplate", "spec", "template", "spec")),
+    # core PodTemplates: pods made later from a stored template (CI runners, operators)
+    "PodTemplate": (Resource("v1", "podtemplates"), ("template", "spec")),
 }
 # Pods owned by these are covered by their owner's template.
 COVERED_OWNERS = {"ReplicaSet", "DaemonSet", "StatefulSet", "Job"}
@@ -68,6 +70,7 @@ class Inventory:
     denied: list[str] = field(default_factory=list)      # missing permissions, in words
     kubelet_configs: dict[str, dict] = field(default_factory=dict)   # node -> configz, where permitted
     notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
+    locations: dict[str, str] = field(default_factory=dict)   # object ref -> file:line (manifests)
 
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
@@ -162,8 +165,11 @@ def templates_from(kind: str, objects: list[dict], where: tuple[str, ...]) -> li
             continue
         if kind == "Job" and "CronJob" in owners:
             continue
+        template_meta = pod_spec(obj, where[:-1]).get("metadata") or {} if len(where) > 1 else {}
         found.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"],
-                                 pod_spec(obj, where), meta.get("labels") or {}))
+                                 pod_spec(obj, where), meta.get("labels") or {},
+                                 {**(meta.get("annotations") or {}),
+                                  **(template_meta.get("annotations") or {})}))
     return found
 
 
@@ -177,7 +183,7 @@ def pod_templates(pods: list[dict]) -> list[PodTemplate]:
             continue
         kind = "StaticPod" if MIRROR_ANNOTATION in (meta.get("annotations") or {}) else "Pod"
         found.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"], pod.get("spec", {}),
-                                 meta.get("labels") or {}))
+                                 meta.get("labels") or {}, meta.get("annotations") or {}))
     return found
 
 

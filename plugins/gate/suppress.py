@@ -1,0 +1,74 @@
+"""Suppressions: findings a person has looked at and accepted, each with a
+reason. A suppressed finding stays in every report, marked, and no longer
+counts toward the verdict.
+
+    --ignore CHECK[=OBJECT-GLOB][:REASON]
+    ignore file: one per line, the same syntax; `#` starts a comment
+
+OBJECT-GLOB is matched (fnmatch) against the finding's object, e.g.
+`docker-socket-mount=DaemonSet/monitoring/*`.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .findings import Finding
+
+SPEC = re.compile(r"^(?P<check>[a-z0-9][a-z0-9-]*|\*)(?:=(?P<glob>[^:]+))?(?::(?P<reason>.+))?$")
+
+
+class SuppressionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Suppression:
+    check: str
+    glob: str = "*"
+    reason: str = ""
+    origin: str = "--ignore"      # where it was given: --ignore, or FILE:LINE
+
+    def matches(self, finding: Finding) -> bool:
+        return (self.check in ("*", finding.check)) and fnmatch.fnmatchcase(finding.object, self.glob)
+
+    def label(self) -> str:
+        return f"{self.reason or 'no reason given'} ({self.origin})"
+
+
+def parse(spec: str, origin: str = "--ignore") -> Suppression:
+    found = SPEC.match(spec.strip())
+    if not found:
+        raise SuppressionError(f"{origin}: {spec!r} is not CHECK[=OBJECT-GLOB][:REASON] "
+                               "(e.g. docker-socket-mount=DaemonSet/ci/*:builds move to kaniko in Q3)")
+    return Suppression(found["check"], (found["glob"] or "*").strip(),
+                       (found["reason"] or "").strip(), origin)
+
+
+def read_file(path: Path) -> list[Suppression]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise SuppressionError(f"ignore file {path}: {err.strerror or err}") from None
+    found = []
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            found.append(parse(text, f"{path}:{number}"))
+    return found
+
+
+def apply(findings: list[Finding], suppressions: list[Suppression]) -> list[Finding]:
+    """findings, those a suppression matches marked with its reason (first match)."""
+    marked = []
+    for finding in findings:
+        rule = next((s for s in suppressions if s.matches(finding)), None)
+        marked.append(replace(finding, suppressed=rule.label()) if rule else finding)
+    return marked
+
+
+def unused(findings: list[Finding], suppressions: list[Suppression]) -> list[Suppression]:
+    """Suppressions that matched nothing: stale, worth removing."""
+    return [s for s in suppressions if not any(s.matches(f) for f in findings)]
