@@ -28,6 +28,17 @@ def _one_runtime(value: str) -> list[str]:
     return [value]
 
 
+def _platforms(value: str) -> tuple[str, ...]:
+    """Comma-separated OS/ARCH values images push can build."""
+    chosen = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+    unknown = [p for p in chosen if p not in images.PUSH_PLATFORMS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown platform {', '.join(unknown) or value!r}; valid: {', '.join(images.PUSH_PLATFORMS)} "
+            "(comma-separated)")
+    return chosen
+
+
 def _k8s(value: str) -> str:
     try:
         return kubernetes_release(value).minor
@@ -80,6 +91,10 @@ def parser() -> argparse.ArgumentParser:
                       help="HOST[:PORT][/PREFIX]; then run pytest with --image-repo REPO")
     push.add_argument("--insecure", action="store_true",
                       help="the registry speaks plain http (or has a certificate this host does not trust)")
+    push.add_argument("--platforms", type=_platforms, default=images.PUSH_PLATFORMS,
+                      metavar="OS/ARCH,...",
+                      help=f"platforms in each pushed image index (default {','.join(images.PUSH_PLATFORMS)}; "
+                           "arm64 is cross-compiled and installs Debian's gcc-aarch64-linux-gnu)")
     return top
 
 
@@ -160,9 +175,9 @@ def cmd_images(args) -> int:
     if args.verb == "list":
         print("\n".join(images.WORKLOAD_IMAGES))
         return 0
-    engine.ensure_engine()
-    pushed = images.push(args.registry, tls_verify=not args.insecure)
-    say(f"pushed {len(pushed)} images; run the suites with --image-repo {args.registry}")
+    pushed = images.push(args.registry, tls_verify=not args.insecure, platforms=args.platforms)
+    say(f"pushed {len(pushed)} images ({', '.join(args.platforms)}); run the suites with "
+        f"--image-repo {args.registry}")
     return 0
 
 

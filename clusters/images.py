@@ -1,8 +1,11 @@
-"""Container images the test bed builds locally; no registry is ever contacted.
+"""Container images the test bed builds locally, and the workload images
+`python -m clusters images push` puts in a registry.
 
 Every image is one layer assembled from a file map and given to `docker
 import`, labelled with a fingerprint of its inputs so an unchanged image is
 never rebuilt. Control-plane images carry the exact names kubeadm asks for.
+Pushed images are image indexes (amd64 and arm64 by default), written as an
+OCI layout from the same file maps with each platform's binaries.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cache, gobuild, programs
+from . import cache, debs, gobuild, host, ocilayout, programs
 from .engine import docker
 from .progress import step
 
@@ -32,6 +35,9 @@ HTTP_ECHO_IMAGE = f"{LOCAL_REGISTRY}/http-echo:1"
 BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1"
 WEB_IMAGE = f"{LOCAL_REGISTRY}/web:1"      # http-echo on port 80: critest's web server image
 WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE, WEB_IMAGE)
+# What `images push` builds (--platforms): EKS runs amd64 and Graviton (arm64) node groups.
+PUSH_PLATFORMS = ("linux/amd64", "linux/arm64")
+HOST_PLATFORM_ONLY = "or pass --platforms linux/amd64"
 
 
 def image_in_repo(image: str, repo: str) -> str:
@@ -138,41 +144,92 @@ def pause_spec(ref: str) -> ImageSpec:
     return ImageSpec(ref, {"pause": programs.pause()}, entrypoint=["/pause"])
 
 
-def workload_images() -> list[str]:
+def busybox(arch: str = programs.HOST_ARCH) -> Path:
+    """Debian's static busybox for arch: the host's own, or unpacked from busybox-static:arch."""
+    if arch == programs.HOST_ARCH:
+        return BUSYBOX
+    return debs.package_file("busybox-static", arch, "bin/busybox", alternative=HOST_PLATFORM_ONLY)
+
+
+def workload_specs(arch: str = programs.HOST_ARCH) -> list[ImageSpec]:
+    """The workload images' specs, with binaries for arch (the host's: what the test bed preloads)."""
+    # Applet names from the host's busybox (it cannot run another arch's binary);
+    # Debian builds every architecture from one configuration, tests/test_images_push.py
+    # compares the arm64 list under qemu.
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
                              check=True).stdout.split()
-    specs = [
-        ImageSpec(LOGGER_IMAGE, {"logger": programs.c_program("logger")}, entrypoint=["/logger"]),
-        ImageSpec(HTTP_ECHO_IMAGE, {"http-echo": programs.go_program("http-echo")},
-                  entrypoint=["/http-echo"]),
-        ImageSpec(WEB_IMAGE, {"http-echo": programs.go_program("http-echo")},
-                  entrypoint=["/http-echo", ":80"]),
-        ImageSpec(BUSYBOX_IMAGE, {"bin/busybox": BUSYBOX, "bin/pgrep": PGREP},
+    http_echo = programs.go_program("http-echo", arch)
+    return [
+        ImageSpec(LOGGER_IMAGE, {"logger": programs.c_program("logger", arch)}, entrypoint=["/logger"]),
+        ImageSpec(HTTP_ECHO_IMAGE, {"http-echo": http_echo}, entrypoint=["/http-echo"]),
+        ImageSpec(WEB_IMAGE, {"http-echo": http_echo}, entrypoint=["/http-echo", ":80"]),
+        ImageSpec(BUSYBOX_IMAGE, {"bin/busybox": busybox(arch), "bin/pgrep": PGREP},
                   symlinks={f"bin/{a}": "busybox" for a in applets if a not in ("busybox", "pgrep")},
                   entrypoint=None),
     ]
+
+
+def workload_images() -> list[str]:
+    specs = workload_specs()
     with step("workload images (logger, http-echo, web, busybox)"):
         return [ensure_image(spec) for spec in specs]
 
 
-def push(repo: str, *, tls_verify: bool = True) -> list[str]:
-    """Copy every image crigate deploys (workloads and the debug pod's busybox)
-    to repo with skopeo, from the local engine; return the pushed refs.
+def architecture(platform: str) -> str:
+    """linux/arm64 -> arm64, for the platforms push can build."""
+    if platform not in PUSH_PLATFORMS:
+        raise PushError(f"cannot build images for {platform!r}; choose from {', '.join(PUSH_PLATFORMS)}")
+    return platform.split("/", 1)[1]
+
+
+def ensure_cross_toolchain(arch: str) -> None:
+    """The C cross compiler for arch's static programs (installed on first use)."""
+    if arch in host.CROSS_TOOLCHAINS:
+        host.ensure_packages(host.CROSS_TOOLCHAINS[arch], f"building linux/{arch} images",
+                             alternative=HOST_PLATFORM_ONLY)
+
+
+def platform_image(spec: ImageSpec, arch: str) -> ocilayout.PlatformImage:
+    """spec as an OCI image of arch: the same layer and settings `docker import` gives it."""
+    settings: dict = {"Env": list(spec.env), "Labels": {FINGERPRINT_LABEL: spec.fingerprint()}}
+    if spec.entrypoint:
+        settings["Entrypoint"] = spec.entrypoint
+    return ocilayout.PlatformImage(arch, _layer(spec), settings)
+
+
+def push(repo: str, *, tls_verify: bool = True,
+         platforms: tuple[str, ...] = PUSH_PLATFORMS) -> list[str]:
+    """Push every image crigate deploys (workloads and the debug pod's busybox) to
+    repo as image indexes holding one image per platform; return the pushed refs.
+    Each is written as an OCI layout and copied with `skopeo copy --all`.
     Credentials come from skopeo's usual places (`skopeo login REGISTRY`,
-    containers' auth.json or ~/.docker/config.json). linux/amd64 only: the
-    images hold static amd64 binaries built on this machine."""
+    containers' auth.json or ~/.docker/config.json)."""
+    arches = [architecture(p) for p in platforms]
+    host.ensure_packages(host.PUSH_PACKAGES, "images push")     # no engine: nothing comes from it
+    for arch in arches:
+        ensure_cross_toolchain(arch)
+    specs_per_arch = {arch: workload_specs(arch) for arch in arches}
     pushed = []
-    for ref in workload_images():
-        target = image_in_repo(ref, repo)
-        with step(f"push {ref} -> {target}"):
-            done = subprocess.run(
-                ["skopeo", "copy", "--quiet", f"--dest-tls-verify={str(tls_verify).lower()}",
-                 f"docker-daemon:{ref}", f"docker://{target}"], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise PushError(f"skopeo could not push {ref} to {target}: {done.stderr.strip()[:400]}"
-                                " (log in with `skopeo login REGISTRY`; an http registry needs --insecure)")
-        pushed.append(target)
+    with tempfile.TemporaryDirectory(prefix="crigate-oci-") as layouts:
+        for specs in zip(*specs_per_arch.values()):     # one image, its spec for each arch
+            ref, tag = specs[0].ref, specs[0].ref.rsplit(":", 1)[1]
+            target = image_in_repo(ref, repo)
+            layout = ocilayout.write_layout(Path(layouts) / ref.rsplit("/", 1)[1].replace(":", "_"), tag,
+                                            [platform_image(s, a) for s, a in zip(specs, arches)])
+            with step(f"push {ref} ({', '.join(platforms)}) -> {target}"):
+                copy_layout(layout, tag, ref, target, tls_verify)
+            pushed.append(target)
     return pushed
+
+
+def copy_layout(layout: Path, tag: str, ref: str, target: str, tls_verify: bool) -> None:
+    # skopeo-copy(1): --all copies the index and every image in it, not just the host's.
+    done = subprocess.run(
+        ["skopeo", "copy", "--all", "--quiet", f"--dest-tls-verify={str(tls_verify).lower()}",
+         f"oci:{layout}:{tag}", f"docker://{target}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PushError(f"skopeo could not push {ref} to {target}: {done.stderr.strip()[:400]}"
+                        " (log in with `skopeo login REGISTRY`; an http registry needs --insecure)")
 
 
 class PushError(RuntimeError):

@@ -1,4 +1,5 @@
-"""The test bed's own small programs (clusters/programs/*), built with Go or gcc."""
+"""The test bed's own small programs (clusters/programs/*), built with Go or gcc,
+for this amd64 host or, cross-compiled, for arm64 (images pushed for Graviton nodes)."""
 from __future__ import annotations
 
 import os
@@ -8,26 +9,29 @@ from pathlib import Path
 from . import cache
 
 SOURCES = Path(__file__).with_name("programs")
+HOST_ARCH = "amd64"
+C_COMPILERS = {"amd64": "gcc", "arm64": "aarch64-linux-gnu-gcc"}   # Debian: gcc-aarch64-linux-gnu
 
 
-def _build(name: str, build) -> Path:
+def _build(name: str, build, arch: str = HOST_ARCH) -> Path:
     src = SOURCES / name
-    out = cache.component("programs", cache.fingerprint(src)) / name
+    folder = "programs" if arch == HOST_ARCH else f"programs-{arch}"   # host builds keep their keys
+    out = cache.component(folder, cache.fingerprint(src)) / name
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
-        build(src, out.with_suffix(".partial"))
+        build(src, out.with_suffix(".partial"), arch)
         out.with_suffix(".partial").rename(out)
     return out
 
 
-def _go(src: Path, out: Path) -> None:
+def _go(src: Path, out: Path, arch: str) -> None:
     subprocess.run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out), "."],
-                   cwd=src, check=True, env={**os.environ, "CGO_ENABLED": "0"})
+                   cwd=src, check=True, env={**os.environ, "CGO_ENABLED": "0", "GOARCH": arch})
 
 
-def _c(src: Path, out: Path) -> None:
-    subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(out), *sorted(map(str, src.glob("*.c")))],
-                   check=True)
+def _c(src: Path, out: Path, arch: str) -> None:
+    subprocess.run([C_COMPILERS[arch], "-static", "-Os", "-s", "-o", str(out),
+                    *sorted(map(str, src.glob("*.c")))], check=True)
 
 
 def oci_wrapper() -> Path:
@@ -38,9 +42,9 @@ def pause() -> Path:
     return _build("pause", _c)
 
 
-def go_program(name: str) -> Path:
-    return _build(name, _go)
+def go_program(name: str, arch: str = HOST_ARCH) -> Path:
+    return _build(name, _go, arch)
 
 
-def c_program(name: str) -> Path:
-    return _build(name, _c)
+def c_program(name: str, arch: str = HOST_ARCH) -> Path:
+    return _build(name, _c, arch)

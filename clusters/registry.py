@@ -141,9 +141,14 @@ def down() -> None:
 
 def delete_image(address: str, repository: str, tag: str) -> None:
     """Remove repository:tag from the registry at address (distribution's API:
-    HEAD the manifest for its digest, DELETE by digest)."""
+    HEAD the manifest for its digest, DELETE by digest). Accepting index types
+    gets the digest of what the tag names: a client that does not is answered
+    with one platform's manifest, and deleting that would leave the tag behind."""
     url = f"http://{address}/v2/{repository}/manifests/{tag}"
-    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    accept = ", ".join(("application/vnd.oci.image.index.v1+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "application/vnd.docker.distribution.manifest.v2+json",
+                        "application/vnd.oci.image.manifest.v1+json"))
     head = urllib.request.Request(url, method="HEAD", headers={"Accept": accept})
     with urllib.request.urlopen(head, timeout=10) as response:
         digest = response.headers["Docker-Content-Digest"]
