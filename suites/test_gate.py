@@ -13,7 +13,7 @@ import pytest
 
 from clusters.versions import profile
 from plugins.crigate import MANIFEST_OBJECTS
-from plugins.gate import rules
+from plugins.gate import ruleset
 from plugins.gate.audit import Audit, breaking, finalize, run_audit
 from plugins.gate.inventory import Unreachable
 from plugins.gate.manifests import inventory_from
@@ -76,39 +76,45 @@ def test_audit_read_everything(audit, target, request):
 
 
 def test_no_docker_socket_mounts(audit, target, report_findings):
-    report_findings(rules.socket_mounts(audit.inventory, target))
+    report_findings(ruleset.findings_of("docker_socket_mounts", audit, target))
 
 
 def test_no_docker_data_mounts(audit, target, report_findings):
-    report_findings(rules.docker_data_mounts(audit.inventory, target))
+    report_findings(ruleset.findings_of("docker_data_mounts", audit, target))
 
 
 def test_no_docker_env(audit, target, report_findings):
-    report_findings(rules.docker_env(audit.inventory, target))
+    report_findings(ruleset.findings_of("docker_env", audit, target))
 
 
 def test_no_docker_cli_calls(audit, target, report_findings):
-    report_findings(rules.docker_cli(audit.inventory, target))
+    report_findings(ruleset.findings_of("docker_cli", audit, target))
 
 
 def test_log_shippers_read_cri_logs(audit, target, report_findings):
-    report_findings(rules.log_shippers(audit.inventory, target))
+    report_findings(ruleset.findings_of("log_shippers", audit, target))
 
 
 def test_node_agents_support_cri(audit, target, report_findings):
-    report_findings(rules.node_agents(audit.inventory, target))
+    report_findings(ruleset.findings_of("node_agents", audit, target))
+
+
+def test_pods_made_from_configuration_need_no_docker(audit, target, report_findings):
+    """CI runners, workflow engines, node configurators and security profiles:
+    couplings held in configuration, not in a pod that runs now."""
+    report_findings(ruleset.findings_of("runtime_configured_pods", audit, target))
 
 
 def test_nodes_ready_to_switch(audit, target, report_findings):
-    report_findings(rules.node_runtime(audit.inventory, target))
+    report_findings(ruleset.findings_of("nodes", audit, target))
 
 
 def test_gpu_runtime_classes(audit, target, report_findings):
-    report_findings(rules.gpu_runtime(audit.inventory, target, audit.node_handlers))
+    report_findings(ruleset.findings_of("gpu", audit, target))
 
 
-def test_node_docker_config(audit, crigate_settings, report_findings):
+def test_node_docker_config(audit, target, crigate_settings, report_findings):
     if not crigate_settings.node_checks:
         pytest.skip("node files not read: run with --node-checks (creates a short-lived "
                     "privileged debug pod per node)")
-    report_findings(audit.node_findings)
+    report_findings(ruleset.findings_of("node_files", audit, target))

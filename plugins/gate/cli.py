@@ -73,6 +73,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="where junit.xml, results.json, report.md and report.html go")
     parser.add_argument("--print-rbac", action="store_true",
                         help="print the least-privilege ClusterRole manifest and exit")
+    parser.add_argument("--list-checks", action="store_true",
+                        help="print every Docker coupling the gate knows (markdown table) and exit")
     return parser.parse_known_args(argv)
 
 
@@ -170,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parse(sys.argv[1:] if argv is None else argv)
     if args.print_rbac:
         print(RBAC.read_text(), end="")
+        return GO
+    if args.list_checks:
+        print(outputs.families_markdown(), end="")
         return GO
     try:
         return run(args, extra)

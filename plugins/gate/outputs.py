@@ -33,6 +33,19 @@ def families() -> dict[str, dict]:
     return found
 
 
+def families_markdown() -> str:
+    """The families the gate knows, as a table (crigate-gate --list-checks)."""
+    cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    rows = ["| group | check | severity | what | why it breaks | fix | source |",
+            "|---|---|---|---|---|---|---|"]
+    for check, f in sorted(families().items(), key=lambda kv: (kv[1].get("group", ""), kv[0])):
+        sources = " ".join(f"[{i + 1}]({u})" for i, u in enumerate(f.get("sources", [])))
+        rows.append(f"| {cell(f.get('group', ''))} | `{check}` | {f.get('severity', '')} | "
+                    f"{cell(f.get('what', ''))} | {cell(f.get('breaks', ''))} | {cell(f.get('fix', ''))} | "
+                    f"{sources} |")
+    return "\n".join(rows) + "\n"
+
+
 def gate_document(gate: dict, source: dict) -> dict:
     """The versioned document every format renders: gate is one runtime's
     entry of results.json's "gate"; source says what was audited."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,11 +128,46 @@ def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> 
     return names
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+
+
+def remote_docker_host(value: str) -> str:
+    """The host a DOCKER_HOST names when it is neither local nor resolved per
+    node (`$(NODE_IP)`), else "": a daemon elsewhere (a Docker-in-Docker
+    Service, a build host) does not go away with the node's Docker."""
+    value = value.strip()
+    if "$(" in value or "${" in value:
+        return ""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("tcp", "http", "https", "ssh"):
+        return ""
+    return "" if (parsed.hostname or "") in LOCAL_HOSTS else parsed.hostname
+
+
+def remote_daemon_of(template: PodTemplate, container: dict, inventory: Inventory) -> str:
+    """The remote host of the container's DOCKER_HOST (an env value or an
+    envFrom ConfigMap's), or ""."""
+    values = [str(e.get("value", "")) for e in container.get("env", []) if e.get("name") == "DOCKER_HOST"]
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef", {}).get("name")
+        data = inventory.config_map(template.namespace, ref) if ref else {}
+        values += [str(v) for k, v in data.items() if f"{source.get('prefix', '')}{k}" == "DOCKER_HOST"]
+    return next((remote_docker_host(v) for v in values if remote_docker_host(v)), "")
+
+
 def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     for t, c in containers(inventory, skip_dind=True):
         names = _env_names(t, c, inventory)
-        if names:
+        remote = remote_daemon_of(t, c, inventory)
+        if remote:
+            findings.append(Finding(
+                "docker-remote-daemon", where(t, c), f"DOCKER_HOST on {remote}, a Docker daemon "
+                "that is not the node's", "a daemon elsewhere (a Docker-in-Docker Service, a build "
+                "host) keeps working after the switch, unless it is itself a node's Docker exposed "
+                "over TCP", f"nothing for the switch if {remote} runs its own dockerd (docker:dind); "
+                "check that it is not a node", REVIEW))
+        elif names:
             listed = ", ".join(f"{k} (from {v})" for k, v in sorted(names.items()))
             findings.append(Finding(
                 "docker-env", where(t, c), listed,
@@ -144,6 +180,8 @@ def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:
 def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     for t, c in containers(inventory, skip_dind=True):
+        if remote_daemon_of(t, c, inventory):
+            continue          # its daemon is elsewhere: docker_env says so, for review
         calls = command_calls(c.get("command", []), c.get("args", []))
         sources = ["command/args"] if calls else []
         for name in t.configmap_names(c):
@@ -184,6 +222,7 @@ class Agent:
     remediation: str
     source: str
     breaks_when_config_has: str = ""
+    cri_ready_since: str = ""
 
 
 def load_agents(path: Path = AGENTS_FILE) -> list[Agent]:

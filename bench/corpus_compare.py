@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""On crigate's corpus (tests/corpus), what the gate finds next to what the
+Detector for Docker Socket's approach finds, family group by family group.
+
+    python bench/corpus_compare.py
+
+DDS (AWS's `kubectl dds`) starts from the pods that exist and reports volumes
+whose hostPath ends in docker.sock. The corpus' workloads run no pods, so on
+a cluster DDS would report nothing at all; this counts it generously, as if
+every pod template had a pod. A coupled case is found when a finding that
+breaks or needs review names its object; a clean twin is a false alarm when
+anything that breaks is reported on it.
+"""
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from plugins.gate import outputs, ruleset  # noqa: E402
+from plugins.gate.audit import Audit  # noqa: E402
+from plugins.gate.manifests import inventory_from, read_objects  # noqa: E402
+from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
+
+
+def dds_finds(inventory) -> bool:
+    """Any pod template with a hostPath volume ending in docker.sock."""
+    return any(str((v.get("hostPath") or {}).get("path", "")).rstrip("/").endswith("docker.sock")
+               for t in inventory.templates for v in t.spec.get("volumes", []))
+
+
+def main() -> int:
+    families = outputs.families()
+    rows = defaultdict(lambda: {"coupled": 0, "crigate": 0, "dds": 0, "clean": 0,
+                                "crigate_false": 0, "dds_false": 0})
+    for case in cases():
+        inventory = inventory_from(read_objects([str(case.path)]), NAMESPACE)
+        found = ruleset.evaluate(Audit(inventory), "containerd")
+        group = families.get(case.family, {}).get("group", "?")
+        row = rows[group]
+        if case.coupled:
+            row["coupled"] += 1
+            row["crigate"] += any(e.matches(f.as_dict(), NAMESPACE) for e in case.expected for f in found)
+            row["dds"] += dds_finds(inventory)
+        else:
+            row["clean"] += 1
+            row["crigate_false"] += any(f.severity == "breaks" for f in found)
+            row["dds_false"] += dds_finds(inventory)
+    print("| family group | coupled shapes | crigate finds | DDS approach finds | clean twins | "
+          "crigate false NO-GO | DDS false alarms |")
+    print("|---|---|---|---|---|---|---|")
+    total = defaultdict(int)
+    for group, row in sorted(rows.items()):
+        print(f"| {group} | {row['coupled']} | {row['crigate']} | {row['dds']} | {row['clean']} | "
+              f"{row['crigate_false']} | {row['dds_false']} |")
+        for key, value in row.items():
+            total[key] += value
+    print(f"| **all** | {total['coupled']} | {total['crigate']} | {total['dds']} | {total['clean']} | "
+          f"{total['crigate_false']} | {total['dds_false']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

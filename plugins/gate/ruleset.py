@@ -1,0 +1,39 @@
+"""Which rules make up the gate, by area: the suite's checks (one per area)
+and the offline audit run the same list, so a cluster and its manifests give
+the same findings."""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import configured, rules, shipper_env
+from .audit import Audit
+from .findings import Finding
+
+Rule = Callable[[Audit, str], list[Finding]]
+
+
+def _on_inventory(rule) -> Rule:
+    return lambda audit, target: rule(audit.inventory, target)
+
+
+AREAS: dict[str, tuple[Rule, ...]] = {
+    "docker_socket_mounts": (_on_inventory(rules.socket_mounts),),
+    "docker_data_mounts": (_on_inventory(rules.docker_data_mounts),),
+    "docker_env": (_on_inventory(rules.docker_env),),
+    "docker_cli": (_on_inventory(rules.docker_cli),),
+    "log_shippers": (_on_inventory(rules.log_shippers), _on_inventory(shipper_env.find)),
+    "node_agents": (_on_inventory(rules.node_agents),),
+    "runtime_configured_pods": tuple(_on_inventory(r) for r in configured.RULES),
+    "nodes": (_on_inventory(rules.node_runtime),),
+    "gpu": (lambda audit, target: rules.gpu_runtime(audit.inventory, target, audit.node_handlers),),
+    "node_files": (lambda audit, target: list(audit.node_findings),),
+}
+
+
+def findings_of(area: str, audit: Audit, target: str) -> list[Finding]:
+    return [f for rule in AREAS[area] for f in rule(audit, target)]
+
+
+def evaluate(audit: Audit, target: str) -> list[Finding]:
+    """Every area's findings, in area order."""
+    return [f for area in AREAS for f in findings_of(area, audit, target)]

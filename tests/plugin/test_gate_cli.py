@@ -1,0 +1,186 @@
+"""crigate-gate offline (--manifests): formats on stdout, logs on stderr,
+exit codes, suppressions, manifests from files, directories, stdin, Lists
+and helm template output."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from plugins.gate import suppress
+from plugins.gate.manifests import ManifestError, documents, inventory_from, locate
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((REPO / "plugins/gate/gate-output.schema.json").read_text())
+
+SOCKET_DS = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: monitoring}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - name: main
+        image: example/agent:1
+        volumeMounts: [{name: sock, mountPath: /var/run/docker.sock}]
+      volumes: [{name: sock, hostPath: {path: /var/run/docker.sock}}]
+"""
+CLEAN_DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+"""
+
+
+def gate(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "plugins.gate.cli", *args], input=stdin, cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture
+def manifests(tmp_path):
+    (tmp_path / "agent.yaml").write_text(SOCKET_DS)
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps/web.yml").write_text(CLEAN_DEPLOY)
+    return tmp_path
+
+
+def check_against_schema(doc: dict, schema: dict = SCHEMA) -> None:
+    """The schema's required fields and types (a small check, no validator dependency)."""
+    for key in schema.get("required", []):
+        assert key in doc, f"missing {key}"
+    for key, prop in schema.get("properties", {}).items():
+        if key not in doc:
+            continue
+        if "enum" in prop:
+            assert doc[key] in prop["enum"], (key, doc[key])
+        if "const" in prop:
+            assert doc[key] == prop["const"], key
+        if prop.get("type") == "object":
+            check_against_schema(doc[key], prop)
+        if prop.get("type") == "array" and "items" in prop and prop["items"].get("type") == "object":
+            for item in doc[key]:
+                check_against_schema(item, prop["items"])
+
+
+def test_no_go_json_on_stdout_names_file_and_line(manifests, tmp_path):
+    done = gate("--manifests", str(manifests), "--output", "json", f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)              # stdout is the document and nothing else
+    check_against_schema(doc)
+    assert doc["verdict"] == "NO-GO" and doc["summary"]["breaks"] == 1
+    (finding,) = doc["findings"]
+    assert finding["object"] == "DaemonSet/monitoring/agent/main"
+    assert finding["location"] == f"{manifests / 'agent.yaml'}:1"
+    assert "crigate-gate: NO-GO" in done.stderr
+
+
+def test_clean_manifests_are_go(tmp_path):
+    (tmp_path / "web.yaml").write_text(CLEAN_DEPLOY)
+    done = gate("--manifests", str(tmp_path / "web.yaml"), f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("crigate-gate: GO")
+
+
+def test_stdin_and_list_kind(tmp_path):
+    listed = ("apiVersion: v1\nkind: List\nitems:\n"
+              + "".join("- " + line.replace("\n", "\n  ") + "\n" for line in [SOCKET_DS.rstrip()]))
+    done = gate("--manifests", "-", "-o", "json", f"--report-dir={tmp_path / 'r'}", stdin=listed)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["location"] == "<stdin>:4"
+
+
+def test_helm_template_output_names_the_template(tmp_path):
+    rendered = "---\n# Source: agent/templates/daemonset.yaml\n" + SOCKET_DS
+    (objects,) = documents(rendered, "rendered.yaml")
+    assert objects.where == "rendered.yaml:3 (agent/templates/daemonset.yaml)"
+
+
+def test_suppression_with_reason_is_shown_and_not_counted(manifests, tmp_path):
+    ignore = tmp_path / "ignore"
+    ignore.write_text("# accepted until the agent upgrade\n"
+                      "docker-socket-mount=DaemonSet/monitoring/*:agent 7.40 moves to containerd.sock\n")
+    done = gate("--manifests", str(manifests), "-o", "json", f"--ignore-file={ignore}",
+                f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["summary"] == {"breaks": 0, "review": 0, "suppressed": 1}
+    assert doc["findings"][0]["suppressed"] == f"agent 7.40 moves to containerd.sock ({ignore}:2)"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "sarif", "junit"])
+def test_every_format_carries_the_finding(manifests, tmp_path, fmt):
+    done = gate("--manifests", str(manifests), "-o", fmt, f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 1, done.stderr
+    assert "DaemonSet/monitoring/agent/main" in done.stdout
+    if fmt == "sarif":
+        run = json.loads(done.stdout)["runs"][0]
+        (result,) = run["results"]
+        assert result["level"] == "error" and result["ruleId"] == "docker-socket-mount"
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert region == {"startLine": 1}
+        assert run["tool"]["driver"]["rules"][0]["properties"]["sources"]
+    if fmt == "junit":
+        suite = ET.fromstring(done.stdout).find("testsuite")
+        assert suite.get("failures") == "1" and suite.get("tests") == "1"
+
+
+def test_bad_yaml_is_one_line_with_file_and_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text("kind: Deployment\nmetadata: {name: [\n")
+    done = gate("--manifests", str(tmp_path / "bad.yaml"), f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:3: not valid YAML" in done.stderr
+    assert done.stdout == ""
+
+
+def test_missing_path_and_bad_ignore_are_exit_2(tmp_path):
+    done = gate("--manifests", str(tmp_path / "nope.yaml"), f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 2 and "no such file or directory" in done.stderr
+    done = gate("--manifests", str(tmp_path), "--ignore", "Not A Spec")
+    assert done.returncode == 2 and "CHECK[=OBJECT-GLOB][:REASON]" in done.stderr
+
+
+def test_unparsable_kubeconfig_is_one_line_exit_2(tmp_path):
+    (tmp_path / "kubeconfig").write_text("clusters: [\n")
+    done = gate(f"--kubeconfig={tmp_path / 'kubeconfig'}")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not valid YAML" in done.stderr, done.stderr
+
+
+def test_suppression_specs():
+    rule = suppress.parse("docker-cli=CronJob/ops/*:cleanup moves to crictl")
+    assert (rule.check, rule.glob, rule.reason) == ("docker-cli", "CronJob/ops/*", "cleanup moves to crictl")
+    assert suppress.parse("docker-env").glob == "*"
+    with pytest.raises(suppress.SuppressionError):
+        suppress.parse("=x")
+
+
+def test_locate_picks_the_object_a_finding_names():
+    locations = {"ConfigMap/ns/fb": "a.yaml:3", "ConfigMap/ns/fb-2": "a.yaml:9", "DaemonSet/ns/fb": "b.yaml:1"}
+    assert locate("ConfigMap/ns/fb[fluent-bit.conf] (used by DaemonSet/ns/fb)", locations) == "a.yaml:3"
+    assert locate("DaemonSet/ns/fb/main", locations) == "b.yaml:1"
+    assert locate("Node/x", locations) == ""
+
+
+def test_objects_without_a_namespace_take_the_given_one():
+    (located,) = documents(CLEAN_DEPLOY, "web.yaml")
+    inventory = inventory_from([located], "team-a")
+    assert inventory.templates[0].ref == "Deployment/team-a/web"
+    with pytest.raises(ManifestError):
+        documents("- just\n- a list\n", "list.yaml")
