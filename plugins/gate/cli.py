@@ -151,6 +151,9 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     if code == 4:
         say("could not decide: bad input (see the usage error above)")
         return UNDECIDED
+    if code == 2 and gate is None:               # pytest's own 2: interrupted (Ctrl-C)
+        say("could not decide: interrupted before the audit finished")
+        return UNDECIDED
     if gate is None or code not in (GO, NO_GO, UNDECIDED):
         say(f"crigate's own error: pytest exited {code} (3 internal error, 5 no gate checks "
             "collected); please report it with the output above")

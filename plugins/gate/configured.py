@@ -22,7 +22,7 @@ import yaml
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .rules import DOCKER_DATA, DOCKER_SOCKET_PATHS, containers, cri_tools, is_under, normalize, \
-    remote_docker_host, where
+    node_addresses, remote_docker_host, where
 from .shell import DOCKER_COMMANDS, docker_calls, looks_like_script
 
 FAMILIES_DIR = Path(__file__).with_name("families")
@@ -145,7 +145,7 @@ def find_gitlab_runner_docker_executor(inventory: Inventory, runtime: str) -> li
             label = f"GitLab runner {runner['name']!r}" if runner.get("name") else "GitLab runner"
             label += ' executor = "docker"'
             host = str((runner.get("docker") or {}).get("host", ""))
-            remote = remote_docker_host(host)
+            remote = remote_docker_host(host, node_addresses(inventory))
             if remote:
                 findings.append(finding("docker-remote-daemon", cm_ref(namespace, name, key),
                                         f"{label} with [runners.docker] host {host}"))
@@ -260,7 +260,7 @@ def find_drone_runner_docker(inventory: Inventory, runtime: str) -> list[Finding
     findings = []
     for t, c in containers(inventory, skip_dind=True):
         if "drone-runner-docker" in c.get("image", "") and not any(
-                remote_docker_host(h) for h in docker_hosts(t, c, inventory)):
+                remote_docker_host(h, node_addresses(inventory)) for h in docker_hosts(t, c, inventory)):
             findings.append(finding("drone-runner-docker", where(t, c),
                                     f"image {c.get('image')} (pipelines as Docker containers)"))
     return findings

@@ -131,17 +131,25 @@ def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
 
 
-def remote_docker_host(value: str) -> str:
-    """The host a DOCKER_HOST names when it is neither local nor resolved per
-    node (`$(NODE_IP)`), else "": a daemon elsewhere (a Docker-in-Docker
-    Service, a build host) does not go away with the node's Docker."""
+def remote_docker_host(value: str, node_addresses: frozenset[str] = frozenset()) -> str:
+    """The host a DOCKER_HOST names when it is neither local, nor a node's
+    address, nor resolved per node (`$(NODE_IP)`), else "": a daemon elsewhere
+    (a Docker-in-Docker Service, a build host) does not go away with the
+    node's Docker."""
     value = value.strip()
     if "$(" in value or "${" in value:
         return ""
     parsed = urlsplit(value)
     if parsed.scheme not in ("tcp", "http", "https", "ssh"):
         return ""
-    return "" if (parsed.hostname or "") in LOCAL_HOSTS else parsed.hostname
+    host = parsed.hostname or ""
+    return "" if host in LOCAL_HOSTS or host in node_addresses else host
+
+
+def node_addresses(inventory: Inventory) -> frozenset[str]:
+    """Every address and host name the nodes report."""
+    return frozenset(a.get("address", "") for n in inventory.nodes
+                     for a in n.get("status", {}).get("addresses", []) or [])
 
 
 def remote_daemon_of(template: PodTemplate, container: dict, inventory: Inventory) -> str:
@@ -152,7 +160,8 @@ def remote_daemon_of(template: PodTemplate, container: dict, inventory: Inventor
         ref = source.get("configMapRef", {}).get("name")
         data = inventory.config_map(template.namespace, ref) if ref else {}
         values += [str(v) for k, v in data.items() if f"{source.get('prefix', '')}{k}" == "DOCKER_HOST"]
-    return next((remote_docker_host(v) for v in values if remote_docker_host(v)), "")
+    nodes = node_addresses(inventory)
+    return next((remote_docker_host(v, nodes) for v in values if remote_docker_host(v, nodes)), "")
 
 
 def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:

@@ -219,3 +219,22 @@ def test_node_state_findings_are_for_review():
     assert [(f.check, f.severity) for f in found] == [("docker-on-node", REVIEW), ("docker-logs-on-node", REVIEW)]
     assert facts_findings("n2", {"docker_sockets": [], "docker_container_log_dirs": 0,
                                  "daemon_json": False, "runtime_config": "containerd"}) == []
+
+
+def docker_host_inventory(value: str, node_ip: str = "10.0.0.7") -> Inventory:
+    spec = {"containers": [{"name": "build", "image": "docker:27-cli",
+                            "env": [{"name": "DOCKER_HOST", "value": value}]}]}
+    return Inventory(templates=[PodTemplate("Deployment", "ci", "builder", spec)],
+                     nodes=[{"metadata": {"name": "n1"},
+                             "status": {"addresses": [{"type": "InternalIP", "address": node_ip}]}}])
+
+
+@pytest.mark.parametrize("value, check, severity", [
+    ("tcp://dind.ci.svc:2375", "docker-remote-daemon", REVIEW),     # a DinD Service: not the node
+    ("tcp://10.0.0.7:2375", "docker-env", BREAKS),                 # a node's own address
+    ("tcp://$(HOST_IP):2375", "docker-env", BREAKS),                # resolved per node
+    ("unix:///var/run/docker.sock", "docker-env", BREAKS),
+])
+def test_docker_host_remote_only_when_it_is_no_node(value, check, severity):
+    (found,) = rules.docker_env(docker_host_inventory(value), "containerd")
+    assert (found.check, found.severity) == (check, severity)

@@ -89,7 +89,7 @@ def seeds() -> list[dict]:
     """The seeded objects; their names say what they are."""
     dind = container("dind", image=BUSYBOX_IMAGE + "-dind-stand-in", command=["dockerd"])
     return [
-        config_map("docker-env", {"DOCKER_HOST": "tcp://10.0.0.1:2375"}),
+        config_map("docker-env", {"DOCKER_HOST": "unix:///var/run/docker.sock"}),
         config_map("cleanup-script", {"cleanup.sh": CLEANUP_SCRIPT}),
         config_map("migrated-script", {"run.sh": MIGRATED_SCRIPT}),
         config_map("fluent-bit-docker", {"fluent-bit.conf": FLUENT_BIT_DOCKER}),
