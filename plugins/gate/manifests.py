@@ -63,7 +63,7 @@ def helm_sources(text: str) -> dict[int, str]:
 
 def documents(text: str, path: str) -> list[Located]:
     """Every object in one file, with the line it starts on; List items one by one."""
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)     # libyaml when PyYAML has it
     sources = helm_sources(text)
     found = []
     try:

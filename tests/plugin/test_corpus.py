@@ -3,7 +3,7 @@ header expects, every clean twin gives none; the same audit code the suite
 runs on a cluster (tests/testbed/test_gate_corpus.py compares the two)."""
 from __future__ import annotations
 
-import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +82,8 @@ def test_every_family_has_what_breaks_fix_and_a_source():
         assert family.get("what") and family.get("breaks") and family.get("fix"), check
         assert family.get("sources") and family.get("severity") in ("breaks", "review", "none"), check
         assert family.get("group"), check
+
+
+def test_the_readme_holds_the_family_table():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert outputs.families_markdown() in readme, "refresh it: crigate-gate --list-checks"
