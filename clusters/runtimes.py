@@ -61,6 +61,12 @@ class RuntimeProfile:
     cli_tools: str = "crictl"   # what replaces `docker` on such a node
     nvidia_ctk_runtime: str = ""    # `nvidia-ctk runtime configure --runtime=` value
     journal_units: tuple[str, ...] = field(default=())   # units whose journal explains a failure
+    # what the runtime costs its node: process names (comm, 15 chars at most)
+    # of its daemons and per-container shims, summed for CPU and memory
+    cost_processes: tuple[str, ...] = ()
+    # how the runtime sends CRI container events (the kubelet's EventedPLEG):
+    # "" none, "built-in", or a config drop-in path under the node tree
+    container_events: str = ""
 
     def built_binary(self, name: str) -> Built | None:
         return next((b for b in self.built if name in b.binaries), None)
@@ -82,7 +88,8 @@ CONTAINERD_1_6 = RuntimeProfile(
     packages=("containerd",), units=("containerd.service",), node_tree=("containerd",),
     preload="ctr-import", handlers=("runc", "nvidia"), containerd_namespaces=True,
     cli_tools="crictl, or `ctr -n k8s.io` / nerdctl", nvidia_ctk_runtime="containerd",
-    journal_units=("kubelet", "containerd"))
+    journal_units=("kubelet", "containerd"),
+    cost_processes=("containerd", "containerd-shim"))    # containerd-shim-runc-v2, truncated
 
 # containerd 2.x built from github.com/containerd/containerd/v2: config version
 # 3 (the node tree's containerd-2 layer), its own unit, ctr from the same build.
@@ -103,7 +110,8 @@ CRI_O = RuntimeProfile(
     packages=("conmon", "crun", "skopeo"),      # skopeo loads images into containers-storage
     built=(Built("cri-o", ("crio", "pinns")),), units=("crio.service",), node_tree=("cri-o",),
     preload="containers-storage", handlers=("runc", "crun", "nvidia"),
-    nvidia_ctk_runtime="crio", journal_units=("kubelet", "crio"))
+    nvidia_ctk_runtime="crio", journal_units=("kubelet", "crio"),
+    cost_processes=("crio", "conmon"))
 
 # The baseline: Docker Engine 20.10 (Debian, on containerd 1.6) behind
 # cri-dockerd (Mirantis), which reports RuntimeName "docker" and versions as
@@ -128,7 +136,9 @@ DOCKER = RuntimeProfile(
     kubelet_feature_gates=(("ExtendWebSocketsToKubelet", False, "1.30"),),
     runtime_class_handlers=False,      # cri-dockerd: "RuntimeHandler nvidia not supported"
     baseline=True, gate_target="containerd",
-    journal_units=("kubelet", "docker", "cri-docker"))
+    journal_units=("kubelet", "docker", "cri-docker"),
+    # dockershim's place: the engine, its containerd and shims, and cri-dockerd
+    cost_processes=("dockerd", "containerd", "containerd-shim", "cri-dockerd", "docker-proxy"))
 
 PROFILES = {p.id: p for p in (CONTAINERD_1_6, CONTAINERD_2, CRI_O, DOCKER)}
 

@@ -7,6 +7,7 @@ cannot run offline and are skipped by name.
 """
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -85,6 +86,77 @@ def run_on_node(node: str, critest: Path, endpoint: str, focus: str = FOCUS,
         raise AssertionError(f"node {node}: critest wrote no report (rc={run.returncode}): "
                              f"{(run.stdout + run.stderr)[-1500:]}")
     return parse_junit(report.stdout)
+
+
+BENCH_DIR = "/tmp/crigate-critest/bench"
+BENCH_PARAMS = "/tmp/crigate-critest/bench-params.yaml"
+# Image benchmarks pull fixed images from a registry: skipped offline.
+BENCH_SKIP = "Image"
+
+
+def benchmark_params(lifecycles: int) -> str:
+    """critest's --benchmarking-params-file (cri-tools pkg/framework: YAML with
+    podsNumber, containersNumber, their *Parallel and *TimeoutSeconds)."""
+    return (f"containersNumber: {lifecycles}\ncontainersNumberParallel: 1\n"
+            "containerBenchmarkTimeoutSeconds: 60\n"
+            f"podsNumber: {lifecycles}\npodsNumberParallel: 1\npodBenchmarkTimeoutSeconds: 60\n"
+            "podContainerStartBenchmarkTimeoutSeconds: 60\n")
+
+
+def parse_benchmark(name: str, text: str) -> dict:
+    """One of critest's benchmark files (cri-tools pkg/benchmark/util.go,
+    LifecycleBenchmarksResultsSet: operationsNames, datapoints[].
+    operationsDurationsNs) -> {operation: [seconds per lifecycle]}."""
+    doc = json.loads(text)
+    names = doc.get("operationsNames") or []
+    found = {op: [] for op in names}
+    for point in doc.get("datapoints") or []:
+        for op, ns in zip(names, point.get("operationsDurationsNs") or []):
+            found[op].append(round(ns / 1e9, 6))
+    return {"file": name, "operations": found}
+
+
+def benchmark_on_node(node: str, critest: Path, endpoint: str, lifecycles: int,
+                      default_image: str = BUSYBOX_IMAGE) -> list[dict]:
+    """critest -benchmark in the node container, the kubelet stopped; its files parsed."""
+    docker("cp", str(critest), f"{node}:{NODE_BINARY}")
+    images = f"defaultTestContainerImage: {default_image}\nwebServerTestImage: {WEB_IMAGE}\n"
+    docker("exec", "-i", node, "sh", "-c", f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR} && "
+           f"cat > {NODE_IMAGES_FILE}", input=images)
+    docker("exec", "-i", node, "sh", "-c", f"cat > {BENCH_PARAMS}", input=benchmark_params(lifecycles))
+    docker("exec", node, "systemctl", "stop", "kubelet")
+    try:
+        run = docker("exec", node, NODE_BINARY, "-benchmark", f"--runtime-endpoint={endpoint}",
+                     f"--image-endpoint={endpoint}", f"--test-images-file={NODE_IMAGES_FILE}",
+                     f"--benchmarking-params-file={BENCH_PARAMS}",
+                     f"--benchmarking-output-dir={BENCH_DIR}", f"--ginkgo.skip={BENCH_SKIP}",
+                     "--ginkgo.no-color", check=False, timeout=TIMEOUT_S)
+    finally:
+        docker("exec", node, "systemctl", "start", "kubelet")
+    listed = docker("exec", node, "sh", "-c", f"ls {BENCH_DIR}/*.json", check=False).stdout.split()
+    if not listed:
+        raise AssertionError(f"node {node}: critest -benchmark wrote no results (rc={run.returncode}): "
+                             f"{(run.stdout + run.stderr)[-1500:]}")
+    return [parse_benchmark(Path(f).name, docker("exec", node, "cat", f).stdout) for f in sorted(listed)]
+
+
+def check_benchmark(results: list[dict], node: str, runtime: str, lifecycles: int) -> None:
+    """Every operation of every lifecycle critest benchmarked has its figure."""
+    __tracebackhide__ = True
+    short = {f"{r['file']}:{op}": len(v) for r in results for op, v in r["operations"].items()
+             if len(v) < lifecycles}
+    assert results and not short, (f"node {node} ({runtime}): expected {lifecycles} samples of every "
+                                   f"critest benchmark operation, observed {short or 'no results'}")
+
+
+def node_is_ready(node) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def wait_node_ready(kube, node: str, timeout: float = 120) -> None:
+    ready = kube.watch_until(kube.core.list_node, node_is_ready,
+                             field_selector=f"metadata.name={node}", timeout=timeout)
+    assert ready is not None, f"node {node}: not Ready {timeout}s after critest restarted the kubelet"
 
 
 def check_group(specs: list[Spec], group: str, node: str, runtime: str) -> None:

@@ -20,6 +20,10 @@ DEFAULT_REPORT_DIR = Path("reports")
 # p99 of pod start latency <= 5 s.
 DEFAULT_LATENCY_SLO_S = 5.0
 DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a warm-up
+DEFAULT_LATENCY_BURST = 30     # pods at once on this 2-core machine (the 2018 benchmark: 105)
+DEFAULT_BURST_ROUNDS = 2
+DEFAULT_CRI_BENCH = 20         # critest lifecycles per kind (pod sandbox, container)
+RATIO_SPEC = re.compile(r"^(?P<a>[a-z-]+)/(?P<b>[a-z-]+)(?::(?P<phase>[a-z_]+))?=(?P<limit>\d+(?:\.\d+)?)$")
 
 
 # Options crigate reads from pytest-kind-ng's "kind" group instead of its own:
@@ -59,6 +63,19 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")
+    group.addoption("--latency-burst", type=int, default=DEFAULT_LATENCY_BURST, metavar="N",
+                    help="pods started at once per burst, per runtime: each pod's create->Ready, "
+                         f"the time until all are Ready, and what the node spent (default {DEFAULT_LATENCY_BURST})")
+    group.addoption("--latency-burst-rounds", type=int, default=DEFAULT_BURST_ROUNDS, metavar="R",
+                    help=f"bursts per runtime (default {DEFAULT_BURST_ROUNDS}); the node-cost ratios' "
+                         "confidence intervals come from the rounds and the steady-state samples")
+    group.addoption("--cri-bench", type=int, default=DEFAULT_CRI_BENCH, metavar="N",
+                    help="critest's benchmark mode on test-bed nodes: N pod sandbox and N container "
+                         f"lifecycles, the runtime alone (default {DEFAULT_CRI_BENCH}; 0 skips it)")
+    group.addoption("--latency-max-ratio", action="append", default=[], metavar="A/B[:PHASE]=X",
+                    help="fail the run when runtime A's median (pod_startup, or PHASE) is more than X "
+                         "times runtime B's, beyond the 95%% bootstrap interval; repeatable, e.g. "
+                         "containerd/docker=1.2 or cri-o/containerd:run_to_watch=1.5")
     group.addoption("--manifests", action="append", default=[], metavar="PATH",
                     help="gate: audit manifest files instead of a cluster (files, directories, - "
                          "for stdin; multi-document YAML, List kinds, helm template / kustomize "
@@ -100,6 +117,10 @@ class Settings:
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
+    latency_burst: int = DEFAULT_LATENCY_BURST
+    latency_burst_rounds: int = DEFAULT_BURST_ROUNDS
+    cri_bench: int = DEFAULT_CRI_BENCH
+    max_ratios: tuple = ()                   # RatioLimit: --latency-max-ratio
     manifests: tuple[str, ...] = ()          # gate on files, no cluster
     manifests_namespace: str = "default"
     suppressions: tuple = ()                 # gate.suppress.Suppression, --gate-ignore(-file)
@@ -153,6 +174,36 @@ def _image_repo(value: str | None) -> str | None:
     return repo
 
 
+@dataclass(frozen=True)
+class RatioLimit:
+    """--latency-max-ratio A/B[:PHASE]=X"""
+    a: str
+    b: str
+    phase: str
+    limit: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.a}/{self.b}:{self.phase}<={self.limit:g}"
+
+
+def _ratio_limits(specs: list[str]) -> tuple[RatioLimit, ...]:
+    from . import phases
+    limits = []
+    for spec in specs:
+        found = RATIO_SPEC.match(spec.strip())
+        if not found:
+            raise pytest.UsageError(f"--latency-max-ratio {spec!r}: expected A/B[:PHASE]=X, e.g. "
+                                    "containerd/docker=1.2 or cri-o/containerd:run_to_watch=1.5")
+        phase = found["phase"] or "pod_startup"
+        bad = [r for r in (found["a"], found["b"]) if r not in NODE_RUNTIMES]
+        if bad or phase not in phases.PHASES:
+            raise pytest.UsageError(f"--latency-max-ratio {spec!r}: runtimes are "
+                                    f"{', '.join(NODE_RUNTIMES)}; phases {', '.join(phases.PHASES)}")
+        limits.append(RatioLimit(found["a"], found["b"], phase, float(found["limit"])))
+    return tuple(limits)
+
+
 def _suppressions(specs: list[str], path: Path | None) -> tuple:
     try:
         found = [suppress.parse(spec) for spec in specs]
@@ -201,11 +252,16 @@ def settings_from(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--kind-image names one node image, for one runtime; with "
                                     f"{', '.join(runtimes)} use --node-image RUNTIME=IMAGE per runtime")
         node_images.setdefault(runtimes[0], opt("kind_image"))
+    if opt("latency_burst") < 1 or opt("latency_burst_rounds") < 1 or opt("cri_bench") < 0:
+        raise pytest.UsageError("--latency-burst and --latency-burst-rounds need at least 1, "
+                                "--cri-bench 0 or more")
     manifests = tuple(opt("manifests"))
     if manifests and (opt("cluster") != "kind" or runtimes == (AUTO,)):
         raise pytest.UsageError("--manifests audits files, not a cluster: leave out --cluster "
                                 "and --runtime auto (name the runtime the nodes move to)")
     return Settings(
+        latency_burst=opt("latency_burst"), latency_burst_rounds=opt("latency_burst_rounds"),
+        cri_bench=opt("cri_bench"), max_ratios=_ratio_limits(opt("latency_max_ratio")),
         manifests=manifests, manifests_namespace=opt("manifests_namespace"),
         suppressions=_suppressions(opt("gate_ignore"), opt("gate_ignore_file")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import html as html_lib
 import statistics
 
+from . import perfrender
+
 from clusters.versions import BASELINE_RUNTIMES
 
 SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
@@ -106,6 +108,7 @@ def markdown(doc: dict) -> str:
                          f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]: "
                          + ("significant" if c["significant"] else "not significant"))
     lines += nodes_markdown(doc.get("nodes", []))
+    lines += perfrender.performance_markdown(doc.get("performance", {}))
     lines += gate_markdown(doc.get("gate", {}))
     problems = not_passed(doc)
     if problems:
@@ -273,6 +276,7 @@ table.findings th:first-child{{width:5em}}
 {f'<p id="baseline">{e(baseline_note(runtimes))}</p>' if baseline_note(runtimes) else ""}
 {latency_section}
 {nodes_html(doc.get("nodes", []))}
+{perfrender.performance_html(doc.get("performance", {}))}
 {gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
 </body></html>

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import render, stats
+from . import performance, perfrender, render, stats
 from .options import DEFAULT_REPORT_DIR
 from .gate.checklist import CHECKLIST
 
@@ -28,6 +28,8 @@ CLUSTER_PROP = "crigate_cluster"
 FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
 UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
+BURST_PROP = "crigate_burst"            # pods at once: latencies and node cost
+CRI_BENCH_PROP = "crigate_cri_bench"    # critest -benchmark: per operation ns
 NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check on each node it ran on
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
@@ -130,6 +132,8 @@ class Reporter:
         self.undecided: dict[str, list[str]] = defaultdict(list)
         self.gate_facts: dict[str, dict] = {}
         self.node_results: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # node -> runtime -> check
+        self.bursts: dict[str, dict] = {}          # runtime -> BURST_PROP
+        self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -143,6 +147,10 @@ class Reporter:
         if LATENCY_PROP in props and report.when == "call":
             self.latency[runtime] = props[LATENCY_PROP]["samples"]
             self.latency_extra[runtime] = props[LATENCY_PROP]
+        if BURST_PROP in props and report.when == "call":
+            self.bursts[runtime] = props[BURST_PROP]
+        if CRI_BENCH_PROP in props and report.when == "call":
+            self.cri_benches[runtime] = props[CRI_BENCH_PROP]
         for found in props.get(FINDINGS_PROP, []):
             self.findings[runtime][tuple(sorted(found.items()))] = found
         if GATE_FACTS_PROP in props:
@@ -251,7 +259,12 @@ class Reporter:
             "latency": latency, "latency_comparisons": comparisons,
             "gate": self.gate(),
             "nodes": self.per_node(),
+            "performance": self.performance(),
         }
+
+    def performance(self) -> dict:
+        return performance.document(self.latency_extra, self.bursts, self.cri_benches,
+                                    self.settings.max_ratios)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session) -> None:
@@ -260,6 +273,8 @@ class Reporter:
         verdicts = [g["verdict"] for g in self.gate().values()]
         if "UNDECIDED" in verdicts and "NO-GO" not in verdicts and session.exitstatus in (0, 1):
             session.exitstatus = GATE_UNDECIDED_EXIT
+        if any(limit["exceeded"] for limit in self.performance()["limits"]) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED      # --latency-max-ratio
         out = Path(self.settings.report_dir)
         out.mkdir(parents=True, exist_ok=True)
         doc = self.document()
@@ -284,6 +299,8 @@ class Reporter:
             tr.write_line(f"latency [{runtime}] n={s.n} p50={s.p50:.3f}s p90={s.p90:.3f}s "
                           f"p99={s.p99:.3f}s max={s.max:.3f}s p50 95% CI "
                           f"[{s.p50_ci[0]:.3f}, {s.p50_ci[1]:.3f}]")
+        for line, bad in perfrender.performance_lines(self.performance()):
+            tr.write_line(line, red=bad, bold=bad)
         for runtime, gate in self.gate().items():
             counted = [f for f in gate["findings"] if not f.get("suppressed")]
             breaks = [f for f in counted if f["severity"] == "breaks"]

@@ -23,18 +23,8 @@ def critest_specs(cluster):
     node = cluster.nodes[0]
     specs = critest.run_on_node(node, gobuild.build_critest() / "critest",
                                 cluster.profile.cri_socket)
-    wait_node_ready(cluster, node)
+    critest.wait_node_ready(cluster.kube, node)
     return node, specs
-
-
-def node_ready(node) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-
-
-def wait_node_ready(cluster, node: str, timeout: float = 120) -> None:
-    ready = cluster.kube.watch_until(cluster.kube.core.list_node, node_ready,
-                                     field_selector=f"metadata.name={node}", timeout=timeout)
-    assert ready is not None, f"node {node}: not Ready {timeout}s after critest restarted the kubelet"
 
 
 def check(critest_specs, cluster, group: str) -> None:

@@ -1,7 +1,14 @@
 """Pod start latency: N pods, one at a time after a discarded warm-up, image
 present. Latency runs from the create call to the watch event that shows the
 pod Ready, on the client's monotonic clock; never from second-precision API
-timestamps. Passes when p99 <= --latency-slo (upstream SLO: 5 s)."""
+timestamps. Passes when p99 <= --latency-slo (upstream SLO: 5 s).
+
+Each pod's start is split into phases (plugins/phases.py) at the watch's
+scheduled event and the runtime's own CRI timestamps. A burst then starts
+--latency-burst pods at once while the node's cost (runtime daemons and
+shims, kubelet: plugins/nodecost.py) is read from /proc; critest's
+benchmark mode measures the runtime alone. Figures are recorded for the
+report; the checks assert what must hold whatever the timing."""
 from __future__ import annotations
 
 import json
@@ -11,9 +18,10 @@ import time
 import pytest
 from kubernetes import watch
 
-from plugins import stats, workloads
+from clusters import gobuild
+from plugins import critest, nodecost, phases, stats, workloads
 from plugins.kube import container_id, pod_reached
-from plugins.report import LATENCY_PROP
+from plugins.report import BURST_PROP, CRI_BENCH_PROP, LATENCY_PROP
 
 pytestmark = pytest.mark.latency
 
@@ -22,28 +30,50 @@ SLI_METRIC = "kubelet_pod_start_sli_duration_seconds"
 
 
 def timed_pod_start(kube, namespace: str, name: str, node_selector: dict,
-                    timeout: float = 120) -> tuple[float, int]:
-    """(seconds from create call to the Ready watch event, wall-clock ns at create)."""
+                    timeout: float = 120) -> tuple[float, int, int]:
+    """(seconds from create call to the Ready watch event, wall-clock ns at
+    create, wall-clock ns of the watch event that first showed it scheduled)."""
     version = kube.core.list_namespaced_pod(namespace, limit=1).metadata.resource_version
     wall_ns = time.time_ns()
     started = time.monotonic()
+    scheduled_ns = 0
     kube.create_pod(namespace, workloads.sleeper_pod(name, nodeSelector=node_selector))
     stream = watch.Watch()
     for event in stream.stream(kube.core.list_namespaced_pod, namespace, resource_version=version,
                                field_selector=f"metadata.name={name}", timeout_seconds=int(timeout)):
+        seen_ns = wall_ns + int((time.monotonic() - started) * 1e9)
+        if not scheduled_ns and event["object"].spec.node_name:
+            scheduled_ns = seen_ns
         if pod_reached(event["object"], "Ready"):
             elapsed = time.monotonic() - started
             stream.stop()
             kube.remember_node(event["object"])
-            return elapsed, wall_ns
+            return elapsed, wall_ns, scheduled_ns or seen_ns
     raise AssertionError(f"pod {namespace}/{name}: not Ready within {timeout}s; events: "
                          f"{kube.event_messages(namespace, name)}")
 
 
+def _ns(value) -> int:
+    return int(value) if str(value).isdigit() else _rfc3339_ns(str(value))
+
+
+def runtime_container_ns(host, cid: str) -> tuple[int, int]:
+    """(createdAt, startedAt) of a container as its runtime recorded them (crictl, ns)."""
+    status = json.loads(host.run("crictl inspect %s", cid).stdout)["status"]
+    return _ns(status["createdAt"]), _ns(status["startedAt"])
+
+
 def runtime_started_ns(host, cid: str) -> int:
     """The runtime's own record of when the container started (crictl, ns precision)."""
-    status = json.loads(host.run("crictl inspect %s", cid).stdout)["status"]
-    return int(status["startedAt"]) if str(status["startedAt"]).isdigit() else _rfc3339_ns(status["startedAt"])
+    return runtime_container_ns(host, cid)[1]
+
+
+def runtime_sandbox_ns(host, pod) -> int:
+    """When the runtime created the pod's sandbox (PodSandboxStatus.createdAt, ns)."""
+    ids = host.run("crictl pods -q --name %s --namespace %s", pod.metadata.name,
+                   pod.metadata.namespace).stdout.split()
+    assert ids, f"pod {pod.metadata.namespace}/{pod.metadata.name}: crictl lists no sandbox"
+    return _ns(json.loads(host.run("crictl inspectp %s", ids[0]).stdout)["status"]["createdAt"])
 
 
 def _rfc3339_ns(text: str) -> int:
@@ -115,13 +145,17 @@ def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_set
     offset_ns, uncertainty_ns = node_clock_offset(host)
     sli_before = kubelet_sli(kube, node)
     timed_pod_start(kube, module_namespace, "warmup", pinned)         # discarded
-    samples, windows = [], []
+    samples, windows, pod_phases = [], [], []
     for i in range(n):
         name = f"latency-{i}"
-        elapsed, created_ns = timed_pod_start(kube, module_namespace, name, pinned)
+        elapsed, created_ns, scheduled_ns = timed_pod_start(kube, module_namespace, name, pinned)
         ready_ns = created_ns + int(elapsed * 1e9)
         pod = kube.core.read_namespaced_pod(name, module_namespace)
-        windows.append((created_ns, runtime_started_ns(host, container_id(pod, "c0")), ready_ns))
+        container_ns, started_ns = runtime_container_ns(host, container_id(pod, "c0"))
+        windows.append((created_ns, started_ns, ready_ns))
+        pod_phases.append(phases.PodTimes.from_node(
+            created_ns, scheduled_ns, ready_ns, sandbox=runtime_sandbox_ns(host, pod),
+            container_created=container_ns, started=started_ns, offset_ns=offset_ns).phases())
         samples.append(round(elapsed, 4))
         kube.core.delete_namespaced_pod(name, module_namespace, grace_period_seconds=0)
         time.sleep(max(0.0, PACE_S - elapsed))
@@ -135,6 +169,111 @@ def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_set
         "low_level_runtime": cluster.profile.low_level_runtime, "runtime_profile": cluster.profile.id,
         "node": node, "node_clock_offset_ms": round(offset_ns / 1e6, 3),
         "node_clock_uncertainty_ms": round(uncertainty_ns / 1e6, 3),
-        "runtime_start_after_create_s": [round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows]}))
+        "runtime_start_after_create_s": [round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows],
+        "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
     check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
+    check_phases_in_order(cluster.runtime, pod_phases, uncertainty_ns / 1e9)
     check_p99_within_slo(cluster.runtime, samples, crigate_settings.latency_slo)
+
+
+def check_phases_in_order(runtime: str, pods: list[dict[str, float]], uncertainty_s: float) -> None:
+    """The runtime created the sandbox before the container, and the container
+    before starting it: its own clock, no cross-clock tolerance needed."""
+    __tracebackhide__ = True
+    bad = [(i, p) for i, p in enumerate(pods)
+           if p["sandbox_to_container"] < 0 or p["container_to_run"] < 0
+           or p["pod_startup"] < p["create_to_schedule"] - uncertainty_s]
+    assert not bad, (f"runtime {runtime}: expected sandbox created <= container created <= started "
+                     f"for every pod, observed (pod, phases) {bad[:2]}")
+
+
+def burst_round(kube, namespace: str, node: str, count: int, profile, host,
+                timeout: float = 300) -> dict:
+    """Start count pods at once on node; each pod's create->Ready, the time until
+    all were Ready, and what the runtime and the kubelet spent meanwhile."""
+    names = [f"burst-{i}" for i in range(count)]
+    hostname = {"kubernetes.io/hostname": kube.core.read_node(node).metadata.labels.get(
+        "kubernetes.io/hostname", node)}
+    version = kube.core.list_namespaced_pod(namespace, limit=1).metadata.resource_version
+    before = nodecost.take(host, (*profile.cost_processes, *nodecost.KUBELET))
+    started = time.monotonic()
+    created = {}
+    for name in names:
+        kube.create_pod(namespace, workloads.sleeper_pod(name, nodeSelector=hostname))
+        created[name] = time.monotonic()
+    ready = {}
+    stream = watch.Watch()
+    for event in stream.stream(kube.core.list_namespaced_pod, namespace, resource_version=version,
+                               timeout_seconds=int(timeout)):
+        pod = event["object"]
+        if pod.metadata.name in created and pod.metadata.name not in ready and pod_reached(pod, "Ready"):
+            ready[pod.metadata.name] = time.monotonic()
+            if len(ready) == count:
+                stream.stop()
+    all_ready_s = time.monotonic() - started
+    after = nodecost.take(host, (*profile.cost_processes, *nodecost.KUBELET))
+    missing = sorted(set(names) - set(ready))
+    assert not missing, (f"node {node}: expected {count} pods started at once all Ready within "
+                         f"{timeout}s, observed {len(missing)} not Ready: {missing[:5]}")
+    return {"pods": count, "ready_s": [round(ready[n] - created[n], 4) for n in names],
+            "all_ready_s": round(all_ready_s, 3),
+            "runtime_cpu_s": nodecost.cpu_between(before, after, profile.cost_processes),
+            "kubelet_cpu_s": nodecost.cpu_between(before, after, nodecost.KUBELET),
+            "runtime_peak_mb": round(after.peak_mb(profile.cost_processes), 1),
+            "kubelet_peak_mb": round(after.peak_mb(nodecost.KUBELET), 1)}
+
+
+def steady_state(host, profile, samples: int = 10, interval_s: float = 1.0) -> dict:
+    """CPU (cores) and RSS of the runtime and the kubelet with the burst's pods
+    running: one figure per interval."""
+    names = (*profile.cost_processes, *nodecost.KUBELET)
+    runtime_cpu, kubelet_cpu, runtime_rss, kubelet_rss = [], [], [], []
+    last, last_t = nodecost.take(host, names), time.monotonic()
+    for _ in range(samples):
+        time.sleep(interval_s)
+        now, now_t = nodecost.take(host, names), time.monotonic()
+        runtime_cpu.append(round(nodecost.cpu_between(last, now, profile.cost_processes) / (now_t - last_t), 4))
+        kubelet_cpu.append(round(nodecost.cpu_between(last, now, nodecost.KUBELET) / (now_t - last_t), 4))
+        runtime_rss.append(round(now.rss_mb(profile.cost_processes), 1))
+        kubelet_rss.append(round(now.rss_mb(nodecost.KUBELET), 1))
+        last, last_t = now, now_t
+    return {"runtime_cpu_cores": runtime_cpu, "kubelet_cpu_cores": kubelet_cpu,
+            "runtime_rss_mb": runtime_rss, "kubelet_rss_mb": kubelet_rss}
+
+
+def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
+    """--latency-burst pods at once, --latency-burst-rounds times; then the node
+    at steady state with those pods running."""
+    node = cluster.nodes[0]
+    host = cluster.host(node)
+    profile = cluster.profile
+    found = nodecost.take(host, (*profile.cost_processes, *nodecost.KUBELET))
+    assert found.cpu_s(profile.cost_processes) > 0 and found.cpu_s(nodecost.KUBELET) > 0, (
+        f"node {node}: expected processes {profile.cost_processes} and the kubelet in /proc, "
+        f"observed {sorted({p.comm for p in found.processes.values()})}")
+    rounds, steady = [], None
+    for i in range(crigate_settings.latency_burst_rounds):
+        with cluster.kube.namespace(prefix="crigate-burst") as namespace:
+            rounds.append(burst_round(cluster.kube, namespace, node, crigate_settings.latency_burst,
+                                      profile, host))
+            if i == crigate_settings.latency_burst_rounds - 1:
+                steady = steady_state(host, profile)
+    request.node.user_properties.append((BURST_PROP, {"node": node, "rounds": rounds, "steady": steady,
+                                                      "cost_processes": list(profile.cost_processes)}))
+
+
+def test_runtime_alone_cri_benchmark(cluster, crigate_settings, request):
+    """critest -benchmark: pod sandbox and container lifecycles straight on the
+    CRI socket, without the kubelet (test bed only; the kubelet is stopped
+    meanwhile and the node waited for until Ready again)."""
+    if crigate_settings.cri_bench == 0:
+        pytest.skip("--cri-bench 0")
+    if not cluster.is_test_bed:
+        pytest.skip("critest's benchmark needs the kubelet stopped, so crigate runs it only on "
+                    "test-bed nodes; on your own node: critest -benchmark --runtime-endpoint SOCKET")
+    node = cluster.nodes[0]
+    results = critest.benchmark_on_node(node, gobuild.build_critest() / "critest",
+                                        cluster.profile.cri_socket, crigate_settings.cri_bench)
+    critest.wait_node_ready(cluster.kube, node)
+    request.node.user_properties.append((CRI_BENCH_PROP, results))
+    critest.check_benchmark(results, node, cluster.runtime, crigate_settings.cri_bench)

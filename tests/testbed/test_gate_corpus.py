@@ -1,5 +1,6 @@
 """The corpus on a real test-bed cluster: applied as it is, audited by
-crigate-gate through the API, the findings on its objects are exactly those
+crigate-gate through the API. Each case gives exactly its expected findings
+there, and the findings on the corpus' objects are exactly those
 `crigate-gate --manifests` gives for the same files offline."""
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.corpus.cases import CORPUS, cases
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
+CASES = cases()
 
 
 def gate_json(*args: str) -> tuple[int, dict, str]:
@@ -30,25 +33,39 @@ def comparable(findings: list[dict], namespace: str) -> set[tuple]:
 
 
 @pytest.fixture(scope="module")
-def corpus_namespace(cluster, kubectl):
+def audited(cluster, kubectl, tmp_path_factory):
+    """(namespace, findings through the API, findings from the files)."""
     namespace = f"gate-corpus-{uuid.uuid4().hex[:6]}"      # not crigate-labelled: audited
     kubectl("create", "namespace", namespace)
-    yield namespace
-    kubectl("delete", "namespace", namespace, "--wait=false")
+    try:
+        kubectl("apply", "-n", namespace, "-R", "-f", str(CORPUS), timeout=300)
+        out = tmp_path_factory.mktemp("corpus")
+        code, live, err = gate_json(f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
+                                    f"--runtime={cluster.runtime}", f"--report-dir={out / 'cluster'}")
+        assert code == 1 and live.get("verdict") == "NO-GO", err[-2000:]
+        code, files, err = gate_json("--manifests", str(CORPUS), f"--namespace={namespace}",
+                                     f"--runtime={cluster.runtime}", f"--report-dir={out / 'files'}")
+        assert code == 1 and files.get("verdict") == "NO-GO", err[-2000:]
+        yield namespace, live["findings"], files["findings"]
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false")
 
 
-def test_cluster_and_manifests_give_identical_findings(cluster, kubectl, corpus_namespace, tmp_path):
-    kubectl("apply", "-n", corpus_namespace, "-R", "-f", str(CORPUS), timeout=300)
-    kubeconfig = str(cluster.provider.kubeconfig()[0])
-    code, on_cluster, err = gate_json(f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}",
-                                      f"--report-dir={tmp_path / 'cluster'}")
-    assert code == 1 and on_cluster.get("verdict") == "NO-GO", err[-2000:]
-    code, offline, err = gate_json("--manifests", str(CORPUS), f"--namespace={corpus_namespace}",
-                                   f"--runtime={cluster.runtime}", f"--report-dir={tmp_path / 'files'}")
-    assert code == 1 and offline.get("verdict") == "NO-GO", err[-2000:]
-    live, files = comparable(on_cluster["findings"], corpus_namespace), comparable(offline["findings"],
-                                                                                  corpus_namespace)
-    assert live == files, (f"only on the cluster: {sorted(live - files)[:10]}\n"
-                           f"only in the files: {sorted(files - live)[:10]}")
-    expected = sum(len(c.expected) for c in cases())
-    assert len(files) >= expected, (len(files), expected)
+def test_cluster_and_manifests_give_identical_findings(audited):
+    namespace, live, files = audited
+    on_cluster, in_files = comparable(live, namespace), comparable(files, namespace)
+    assert on_cluster == in_files, (f"only on the cluster: {sorted(on_cluster - in_files)[:10]}\n"
+                                    f"only in the files: {sorted(in_files - on_cluster)[:10]}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_on_the_cluster_gives_exactly_its_findings(audited, case):
+    namespace, live, _ = audited
+    names = {f"{o['kind']}/{namespace}/{o['metadata']['name']}" for o in (
+        d for d in yaml.safe_load_all(case.path.read_text()) if d)}
+    own = [f for f in live if any(f["object"] == n or f["object"].startswith((n + "/", n + "[", n + " "))
+                                  for n in names)]
+    missing = [e for e in case.expected if not any(e.matches(f, namespace) for f in own)]
+    unexpected = [f"{f['check']} {f['severity']} {f['object']}" for f in own
+                  if not any(e.matches(f, namespace) for e in case.expected)]
+    assert not missing and not unexpected, f"{case.path.name}: missing {missing}, unexpected {unexpected}"

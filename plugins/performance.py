@@ -1,0 +1,130 @@
+"""The performance section of a report: per runtime, where pod start time
+goes (phases), what a burst costs (latency, node CPU and memory), what the
+runtime alone does (critest's benchmark); ratios of each runtime to the
+Docker baseline with bootstrap intervals, set beside published claims; and
+the --latency-max-ratio limits evaluated on them.
+
+Built from what the latency checks recorded, on the controller, so every
+runtime's figures meet in one place however xdist spread the runs.
+"""
+from __future__ import annotations
+
+import statistics
+
+from . import phases, stats
+
+# Published claims the measured ratios are set beside (containerd / Docker).
+# Kubernetes blog, 2018-05-24, "Kubernetes Containerd Integration Goes GA":
+# 105-pod batch, containerd 1.1 vs Docker 18.03: kubelet CPU -30.89%,
+# containerd CPU -68.13%, kubelet RSS -11.30%, containerd RSS -12.78%.
+# The seeds (Korean blog posts, ../shared/seeds): pod start ~20% faster.
+CLAIMS = {
+    "pod_startup": (0.80, "seeds: containerd starts pods ~20% faster than dockershim"),
+    "burst_runtime_cpu_s": (1 - 0.6813, "2018 blog: containerd CPU -68.13% (105-pod batch)"),
+    "burst_kubelet_cpu_s": (1 - 0.3089, "2018 blog: kubelet CPU -30.89%"),
+    "steady_runtime_rss_mb": (1 - 0.1278, "2018 blog: containerd RSS -12.78%"),
+    "steady_kubelet_rss_mb": (1 - 0.1130, "2018 blog: kubelet RSS -11.30%"),
+}
+LABELS = {
+    "pod_startup": "pod create to Ready, one at a time",
+    **{p: f"phase {p}" for p in phases.PHASES if p != "pod_startup"},
+    "burst_ready_s": "burst: each pod's create to Ready",
+    "burst_all_ready_s": "burst: until every pod is Ready",
+    "burst_runtime_cpu_s": "burst: runtime CPU seconds (daemons + shims)",
+    "burst_kubelet_cpu_s": "burst: kubelet CPU seconds",
+    "steady_runtime_cpu_cores": "steady state: runtime CPU (cores)",
+    "steady_kubelet_cpu_cores": "steady state: kubelet CPU (cores)",
+    "steady_runtime_rss_mb": "steady state: runtime RSS (MB)",
+    "steady_kubelet_rss_mb": "steady state: kubelet RSS (MB)",
+}
+
+
+def pct(values: list[float]) -> dict:
+    return {"n": len(values), "p50": round(stats.percentile(values, 50), 4),
+            "p90": round(stats.percentile(values, 90), 4),
+            "p99": round(stats.percentile(values, 99), 4)} if values else {"n": 0}
+
+
+def samples_of(latency: dict, burst: dict, bench: list) -> dict[str, list[float]]:
+    """metric -> the samples a ratio is bootstrapped from."""
+    found: dict[str, list[float]] = {}
+    if latency.get("samples"):
+        found["pod_startup"] = list(latency["samples"])
+    for phase in phases.PHASES:
+        values = [p[phase] for p in latency.get("phases") or [] if phase in p]
+        if values and phase != "pod_startup":
+            found[phase] = values
+    rounds = (burst or {}).get("rounds") or []
+    if rounds:
+        found["burst_ready_s"] = [s for r in rounds for s in r["ready_s"]]
+        for key in ("all_ready_s", "runtime_cpu_s", "kubelet_cpu_s"):
+            found[f"burst_{key}"] = [r[key] for r in rounds]
+    for key, values in ((burst or {}).get("steady") or {}).items():
+        found[f"steady_{key}"] = list(values)
+    for result in bench or []:
+        for op, values in result["operations"].items():
+            if values:
+                found[f"cri_{op}"] = values
+    return found
+
+
+def runtime_section(latency: dict, burst: dict, bench: list) -> dict:
+    section = {"phases": latency.get("phase_summary") or {}}
+    rounds = (burst or {}).get("rounds") or []
+    if rounds:
+        section["burst"] = {
+            "pods": rounds[0]["pods"], "rounds": len(rounds),
+            "ready_s": pct([s for r in rounds for s in r["ready_s"]]),
+            "all_ready_s": [r["all_ready_s"] for r in rounds],
+            "runtime_cpu_s": [r["runtime_cpu_s"] for r in rounds],
+            "kubelet_cpu_s": [r["kubelet_cpu_s"] for r in rounds],
+            "runtime_peak_mb": max(r["runtime_peak_mb"] for r in rounds),
+            "kubelet_peak_mb": max(r["kubelet_peak_mb"] for r in rounds),
+            "cost_processes": burst.get("cost_processes", []),
+        }
+        steady = burst.get("steady") or {}
+        section["steady"] = {k: round(statistics.median(v), 4) for k, v in steady.items() if v}
+    if bench:
+        section["cri_bench"] = {op: pct(v) for r in bench for op, v in r["operations"].items()}
+    return section
+
+
+def ratio(metric: str, a: str, b: str, xs: list[float], ys: list[float]) -> dict | None:
+    if not xs or not ys or statistics.median(ys) == 0:
+        return None
+    r = stats.median_ratio(xs, ys)
+    claim = CLAIMS.get(metric)
+    return {"a": a, "b": b, "metric": metric, "label": LABELS.get(metric, metric.replace("_", " ")),
+            "median_ratio": round(r.ratio, 4), "ci": [round(r.ci[0], 4), round(r.ci[1], 4)],
+            "significant": r.significant, "n": [len(xs), len(ys)],
+            **({"claim": claim[0], "claim_source": claim[1]} if claim and b == "docker" else {})}
+
+
+def document(latency: dict[str, dict], bursts: dict[str, dict], benches: dict[str, list],
+             limits=(), baseline: str = "docker") -> dict:
+    runtimes = sorted(set(latency) | set(bursts) | set(benches))
+    samples = {r: samples_of(latency.get(r, {}), bursts.get(r, {}), benches.get(r, [])) for r in runtimes}
+    ratios = []
+    if baseline in samples:
+        for runtime in runtimes:
+            if runtime == baseline:
+                continue
+            for metric, xs in samples[runtime].items():
+                found = ratio(metric, runtime, baseline, xs, samples[baseline].get(metric, []))
+                if found:
+                    ratios.append(found)
+    checked = []
+    for limit in limits:
+        xs = samples.get(limit.a, {}).get(limit.phase, [])
+        ys = samples.get(limit.b, {}).get(limit.phase, [])
+        found = ratio(limit.phase, limit.a, limit.b, xs, ys)
+        if found is None:
+            checked.append({"limit": limit.label, "exceeded": None,
+                            "reason": f"no {limit.phase} samples of {limit.a} and {limit.b} in this run"})
+            continue
+        checked.append({"limit": limit.label, "median_ratio": found["median_ratio"], "ci": found["ci"],
+                        "exceeded": found["ci"][0] > limit.limit})
+    return {"runtimes": {r: runtime_section(latency.get(r, {}), bursts.get(r, {}), benches.get(r, []))
+                         for r in runtimes},
+            "samples": samples, "ratios_to_baseline": ratios, "baseline": baseline,
+            "limits": checked}
