@@ -64,9 +64,11 @@ class RuntimeProfile:
     # what the runtime costs its node: process names (comm, 15 chars at most)
     # of its daemons and per-container shims, summed for CPU and memory
     cost_processes: tuple[str, ...] = ()
-    # how the runtime sends CRI container events (the kubelet's EventedPLEG):
-    # "" none, "built-in", or a config drop-in path under the node tree
-    container_events: str = ""
+    # CRI container events (GetContainerEvents, the kubelet's EventedPLEG):
+    # whether the runtime sends them, and the (path, text) of the drop-in that
+    # turns them on where they are a setting (its units are then restarted)
+    container_events: bool = False
+    container_events_dropin: tuple[str, str] = ()
 
     def built_binary(self, name: str) -> Built | None:
         return next((b for b in self.built if name in b.binaries), None)
@@ -95,6 +97,7 @@ CONTAINERD_1_6 = RuntimeProfile(
 # 3 (the node tree's containerd-2 layer), its own unit, ctr from the same build.
 CONTAINERD_2 = replace(
     CONTAINERD_1_6, id="containerd-2", packages=(),
+    container_events=True,            # containerd 1.7+: the CRI plugin streams container events
     built=(Built("containerd", ("containerd", "containerd-shim-runc-v2", "ctr")),),
     node_tree=("containerd", "containerd-2"))
 
@@ -111,7 +114,11 @@ CRI_O = RuntimeProfile(
     built=(Built("cri-o", ("crio", "pinns")),), units=("crio.service",), node_tree=("cri-o",),
     preload="containers-storage", handlers=("runc", "crun", "nvidia"),
     nvidia_ctk_runtime="crio", journal_units=("kubelet", "crio"),
-    cost_processes=("crio", "conmon"))
+    cost_processes=("crio", "conmon"),
+    # CRI-O sends events when enable_pod_events is set (crio.conf [crio.runtime])
+    container_events=True,
+    container_events_dropin=("/etc/crio/crio.conf.d/90-crigate-pod-events.conf",
+                             "[crio.runtime]\nenable_pod_events = true\n"))
 
 # The baseline: Docker Engine 20.10 (Debian, on containerd 1.6) behind
 # cri-dockerd (Mirantis), which reports RuntimeName "docker" and versions as

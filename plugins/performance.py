@@ -100,8 +100,25 @@ def ratio(metric: str, a: str, b: str, xs: list[float], ys: list[float]) -> dict
             **({"claim": claim[0], "claim_source": claim[1]} if claim and b == "docker" else {})}
 
 
+EVENTED_COMPARED = ("pod_startup", "run_to_watch", "schedule_to_run")
+
+
+def evented_effect(runtime: str, generic: dict, evented: dict) -> list[dict]:
+    """The same pods with EventedPLEG on over relisting: the relist's share."""
+    found = []
+    for metric in EVENTED_COMPARED:
+        xs, ys = samples_of(evented, {}, []).get(metric, []), samples_of(generic, {}, []).get(metric, [])
+        r = ratio(metric, runtime, runtime, xs, ys)
+        if r:
+            found.append({**r, "a": f"{runtime} EventedPLEG", "b": f"{runtime} relist",
+                          "evented_p50": round(stats.percentile(xs, 50), 4),
+                          "relist_p50": round(stats.percentile(ys, 50), 4)})
+    return found
+
+
 def document(latency: dict[str, dict], bursts: dict[str, dict], benches: dict[str, list],
-             limits=(), baseline: str = "docker") -> dict:
+             limits=(), baseline: str = "docker", evented: dict[str, dict] | None = None) -> dict:
+    evented = evented or {}
     runtimes = sorted(set(latency) | set(bursts) | set(benches))
     samples = {r: samples_of(latency.get(r, {}), bursts.get(r, {}), benches.get(r, [])) for r in runtimes}
     ratios = []
@@ -124,7 +141,12 @@ def document(latency: dict[str, dict], bursts: dict[str, dict], benches: dict[st
             continue
         checked.append({"limit": limit.label, "median_ratio": found["median_ratio"], "ci": found["ci"],
                         "exceeded": found["ci"][0] > limit.limit})
-    return {"runtimes": {r: runtime_section(latency.get(r, {}), bursts.get(r, {}), benches.get(r, []))
-                         for r in runtimes},
+    sections = {r: runtime_section(latency.get(r, {}), bursts.get(r, {}), benches.get(r, [])) for r in runtimes}
+    for runtime, measured in evented.items():
+        sections.setdefault(runtime, {})["evented_pleg"] = {
+            "pod_startup": pct(measured.get("samples") or []), "phases": measured.get("phase_summary") or {}}
+    return {"runtimes": sections,
             "samples": samples, "ratios_to_baseline": ratios, "baseline": baseline,
+            "evented_pleg": [e for r, m in sorted(evented.items())
+                             for e in evented_effect(r, latency.get(r, {}), m)],
             "limits": checked}

@@ -46,6 +46,10 @@ def performance_lines(perf: dict) -> list[tuple[str, bool]]:
                 f"{op}={v['p50'] * 1000:.1f}ms" for op, v in bench.items() if v.get("n")), False))
     for r in perf.get("ratios_to_baseline", []):
         lines.append((f"ratio {_ratio_text(r)}", False))
+    for r in perf.get("evented_pleg", []):
+        lines.append((f"EventedPLEG {r['label']}: {r['a']} p50 {r['evented_p50']:.3f}s vs {r['b']} "
+                      f"{r['relist_p50']:.3f}s, ratio {r['median_ratio']:.3f} "
+                      f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]", False))
     for limit in perf.get("limits", []):
         if limit["exceeded"] is None:
             lines.append((f"--latency-max-ratio {limit['limit']}: not checked: {limit['reason']}", True))
@@ -101,6 +105,13 @@ def performance_markdown(perf: dict) -> list[str]:
             claim = f"{r['claim']:.2f} ({r['claim_source']})" if "claim" in r else ""
             lines.append(f"| {r['a']} | {r['label']} | {r['median_ratio']:.3f} | "
                          f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | {claim} |")
+    if perf.get("evented_pleg"):
+        lines += ["", "The kubelet's EventedPLEG on, the same pods one at a time (how much is the 1 s relist):", "",
+                  "| runtime | measure | relist p50 (s) | EventedPLEG p50 (s) | ratio | 95% CI |",
+                  "|---|---|---|---|---|---|"]
+        for r in perf["evented_pleg"]:
+            lines.append(f"| {r['a'].split()[0]} | {r['label']} | {r['relist_p50']:.3f} | {r['evented_p50']:.3f} | "
+                         f"{r['median_ratio']:.3f} | [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] |")
     for limit in perf.get("limits", []):
         state = ("not checked: " + limit["reason"] if limit["exceeded"] is None else
                  f"{limit['median_ratio']:.3f} [{limit['ci'][0]:.3f}, {limit['ci'][1]:.3f}]: "

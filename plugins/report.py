@@ -30,6 +30,7 @@ UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
 GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
 BURST_PROP = "crigate_burst"            # pods at once: latencies and node cost
 CRI_BENCH_PROP = "crigate_cri_bench"    # critest -benchmark: per operation ns
+EVENTED_PROP = "crigate_evented_pleg"   # one-at-a-time pods with the kubelet's EventedPLEG on
 NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check on each node it ran on
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
@@ -134,6 +135,7 @@ class Reporter:
         self.node_results: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # node -> runtime -> check
         self.bursts: dict[str, dict] = {}          # runtime -> BURST_PROP
         self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
+        self.evented: dict[str, dict] = {}         # runtime -> EVENTED_PROP
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -149,6 +151,8 @@ class Reporter:
             self.latency_extra[runtime] = props[LATENCY_PROP]
         if BURST_PROP in props and report.when == "call":
             self.bursts[runtime] = props[BURST_PROP]
+        if EVENTED_PROP in props and report.when == "call":
+            self.evented[runtime] = props[EVENTED_PROP]
         if CRI_BENCH_PROP in props and report.when == "call":
             self.cri_benches[runtime] = props[CRI_BENCH_PROP]
         for found in props.get(FINDINGS_PROP, []):
@@ -264,7 +268,7 @@ class Reporter:
 
     def performance(self) -> dict:
         return performance.document(self.latency_extra, self.bursts, self.cri_benches,
-                                    self.settings.max_ratios)
+                                    self.settings.max_ratios, evented=self.evented)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session) -> None:

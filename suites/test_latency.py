@@ -19,9 +19,9 @@ import pytest
 from kubernetes import watch
 
 from clusters import gobuild
-from plugins import critest, nodecost, phases, stats, workloads
+from plugins import critest, evented_pleg, nodecost, phases, stats, workloads
 from plugins.kube import container_id, pod_reached
-from plugins.report import BURST_PROP, CRI_BENCH_PROP, LATENCY_PROP
+from plugins.report import BURST_PROP, CRI_BENCH_PROP, EVENTED_PROP, LATENCY_PROP
 
 pytestmark = pytest.mark.latency
 
@@ -135,30 +135,42 @@ def check_runtime_start_inside_window(runtime: str, windows: list[tuple[int, int
                          f"{outside[:3]}")
 
 
-def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, request):
-    kube = cluster.kube
-    n = crigate_settings.latency_pods
-    node = cluster.nodes[0]          # every pod on one node: its kubelet's SLI, its clock
-    pinned = {"kubernetes.io/hostname": kube.core.read_node(node).metadata.labels.get(
+def pin_to(kube, node: str) -> dict:
+    return {"kubernetes.io/hostname": kube.core.read_node(node).metadata.labels.get(
         "kubernetes.io/hostname", node)}
-    host = cluster.host(node)
-    offset_ns, uncertainty_ns = node_clock_offset(host)
-    sli_before = kubelet_sli(kube, node)
-    timed_pod_start(kube, module_namespace, "warmup", pinned)         # discarded
+
+
+def one_at_a_time(kube, namespace: str, host, node: str, n: int, offset_ns: int,
+                  prefix: str = "latency") -> tuple[list[float], list[tuple], list[dict]]:
+    """n pods started one after another on node, after a discarded warm-up:
+    (create->Ready seconds, (create, runtime start, Ready) ns windows, phases)."""
+    pinned = pin_to(kube, node)
+    timed_pod_start(kube, namespace, f"{prefix}-warmup", pinned)         # discarded
     samples, windows, pod_phases = [], [], []
     for i in range(n):
-        name = f"latency-{i}"
-        elapsed, created_ns, scheduled_ns = timed_pod_start(kube, module_namespace, name, pinned)
+        name = f"{prefix}-{i}"
+        elapsed, created_ns, scheduled_ns = timed_pod_start(kube, namespace, name, pinned)
         ready_ns = created_ns + int(elapsed * 1e9)
-        pod = kube.core.read_namespaced_pod(name, module_namespace)
+        pod = kube.core.read_namespaced_pod(name, namespace)
         container_ns, started_ns = runtime_container_ns(host, container_id(pod, "c0"))
         windows.append((created_ns, started_ns, ready_ns))
         pod_phases.append(phases.PodTimes.from_node(
             created_ns, scheduled_ns, ready_ns, sandbox=runtime_sandbox_ns(host, pod),
             container_created=container_ns, started=started_ns, offset_ns=offset_ns).phases())
         samples.append(round(elapsed, 4))
-        kube.core.delete_namespaced_pod(name, module_namespace, grace_period_seconds=0)
+        kube.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
         time.sleep(max(0.0, PACE_S - elapsed))
+    return samples, windows, pod_phases
+
+
+def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, request):
+    kube = cluster.kube
+    node = cluster.nodes[0]          # every pod on one node: its kubelet's SLI, its clock
+    host = cluster.host(node)
+    offset_ns, uncertainty_ns = node_clock_offset(host)
+    sli_before = kubelet_sli(kube, node)
+    samples, windows, pod_phases = one_at_a_time(kube, module_namespace, host, node,
+                                                 crigate_settings.latency_pods, offset_ns)
     sli_after = kubelet_sli(kube, node)
     sli = None
     if sli_before and sli_after and sli_after["count"] > sli_before["count"]:
@@ -192,8 +204,7 @@ def burst_round(kube, namespace: str, node: str, count: int, profile, host,
     """Start count pods at once on node; each pod's create->Ready, the time until
     all were Ready, and what the runtime and the kubelet spent meanwhile."""
     names = [f"burst-{i}" for i in range(count)]
-    hostname = {"kubernetes.io/hostname": kube.core.read_node(node).metadata.labels.get(
-        "kubernetes.io/hostname", node)}
+    hostname = pin_to(kube, node)
     version = kube.core.list_namespaced_pod(namespace, limit=1).metadata.resource_version
     before = nodecost.take(host, (*profile.cost_processes, *nodecost.KUBELET))
     started = time.monotonic()
@@ -277,3 +288,32 @@ def test_runtime_alone_cri_benchmark(cluster, crigate_settings, request):
     critest.wait_node_ready(cluster.kube, node)
     request.node.user_properties.append((CRI_BENCH_PROP, results))
     critest.check_benchmark(results, node, cluster.runtime, crigate_settings.cri_bench)
+
+
+def test_evented_pleg_start_latency(cluster, crigate_settings, request):
+    """The same one-at-a-time pods with the kubelet's EventedPLEG gate on and
+    the runtime sending CRI container events: how much of create->Ready is the
+    kubelet's 1 s relist. Test bed only (reconfigures and restarts the kubelet,
+    and the runtime where its events need a setting; restored after)."""
+    profile = cluster.profile
+    if not profile.container_events:
+        pytest.skip(f"{profile.id} sends no CRI container events; the kubelet would keep relisting")
+    if not cluster.is_test_bed:
+        pytest.skip("reconfigures the kubelet, so crigate does it only on test-bed nodes; on your "
+                    "nodes: kubelet featureGates EventedPLEG=true (kubernetes.io/docs/tasks/"
+                    "administer-cluster/switch-to-evented-pleg/)")
+    node = cluster.nodes[0]
+    host = cluster.host(node)
+    with evented_pleg.enabled(host, profile):
+        critest.wait_node_ready(cluster.kube, node)
+        evented_pleg.check_connected(cluster.kube, node)
+        offset_ns, uncertainty_ns = node_clock_offset(host)
+        with cluster.kube.namespace(prefix="crigate-evented") as namespace:
+            samples, windows, pod_phases = one_at_a_time(cluster.kube, namespace, host, node,
+                                                         crigate_settings.latency_pods, offset_ns,
+                                                         prefix="evented")
+    critest.wait_node_ready(cluster.kube, node)
+    request.node.user_properties.append((EVENTED_PROP, {
+        "samples": samples, "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
+    check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
+    check_phases_in_order(cluster.runtime, pod_phases, uncertainty_ns / 1e9)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins import critest, nodecost, performance, perfrender, phases
+from plugins import critest, evented_pleg, nodecost, performance, perfrender, phases
 from plugins.options import RatioLimit, _ratio_limits
 
 DATA = Path(__file__).with_name("data")
@@ -126,3 +126,32 @@ def test_report_section_draws_an_ecdf_per_runtime_and_phase_bars():
     assert 'data-phase="run_to_watch"' in page
     lines = [line for line, _ in perfrender.performance_lines(performance.document(latency, bursts, benches))]
     assert any(line.startswith("ratio containerd/docker pod create to Ready") for line in lines)
+
+
+def test_evented_pleg_connection_is_read_from_the_kubelets_metrics():
+    text = ("# TYPE kubelet_evented_pleg_connection_success_count counter\n"
+            "kubelet_evented_pleg_connection_success_count 2\n"
+            "kubelet_evented_pleg_connection_error_count 0\n")
+    assert evented_pleg.connections(text) == 2
+    assert evented_pleg.connections("kubelet_evented_pleg_connection_success_count_total 1\n") == 1
+    assert evented_pleg.connections("kubelet_pleg_relist_duration_seconds_count 40\n") == 0
+
+
+def test_evented_pleg_effect_is_the_ratio_to_relisting():
+    latency, bursts, benches = recorded_runs()
+    evented = {"containerd": {"samples": [0.3, 0.32, 0.31, 0.29],
+                              "phases": [{"run_to_watch": 0.05, "pod_startup": 0.3}] * 4,
+                              "phase_summary": {}}}
+    doc = performance.document(latency, bursts, benches, evented=evented)
+    effect = {e["metric"]: e for e in doc["evented_pleg"]}
+    assert effect["pod_startup"]["evented_p50"] < effect["pod_startup"]["relist_p50"]
+    assert effect["run_to_watch"]["median_ratio"] == pytest.approx(0.05 / 0.55, abs=1e-3)
+    assert doc["runtimes"]["containerd"]["evented_pleg"]["pod_startup"]["n"] == 4
+
+
+def test_only_runtimes_that_send_events_get_the_gate():
+    from clusters.runtimes import PROFILES
+    sending = {p.id for p in PROFILES.values() if p.container_events}
+    assert sending == {"containerd-2", "cri-o"}        # containerd 1.6 and cri-dockerd send none
+    path, text = PROFILES["cri-o"].container_events_dropin
+    assert path.startswith("/etc/crio/crio.conf.d/") and "enable_pod_events = true" in text

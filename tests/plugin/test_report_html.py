@@ -74,3 +74,41 @@ def test_browser_shows_the_docker_baseline_and_both_latency_ratios(chromium, pyt
     assert "<th>docker (baseline)</th>" in dom and 'id="baseline"' in dom
     ratios = re.findall(r'<p class="ratio">(.*?):', dom)
     assert ratios == ["create to Ready", "create to the runtime's container start"], ratios
+
+
+PERF_CHECKS = """
+import pytest
+from plugins import phases
+from plugins.report import BURST_PROP, LATENCY_PROP
+
+pytestmark = pytest.mark.latency
+
+def test_latency(runtime, request):
+    scale = {"docker": 1.0, "containerd": 0.8}[runtime]
+    samples = [round(scale * (0.6 + 0.02 * i), 3) for i in range(20)]
+    pods = [{"create_to_schedule": 0.01, "schedule_to_sandbox": 0.3 * scale, "sandbox_to_container": 0.1,
+             "container_to_run": 0.05, "run_to_watch": s - 0.46 * scale - 0.16, "pod_startup": s} for s in samples]
+    request.node.user_properties.append((LATENCY_PROP, {
+        "samples": samples, "phases": pods, "phase_summary": phases.summarize(pods)}))
+
+def test_burst(runtime, request):
+    scale = {"docker": 1.0, "containerd": 0.8}[runtime]
+    request.node.user_properties.append((BURST_PROP, {"rounds": [
+        {"pods": 5, "ready_s": [scale * (1 + i / 10) for i in range(5)], "all_ready_s": 2 * scale,
+         "runtime_cpu_s": 3 * scale, "kubelet_cpu_s": 1.0, "runtime_peak_mb": 200.0, "kubelet_peak_mb": 90.0}],
+        "steady": {"runtime_cpu_cores": [0.05] * 3, "runtime_rss_mb": [150.0 * scale] * 3}}))
+"""
+
+
+def test_browser_shows_the_ecdf_and_the_phase_bars(chromium, pytester, tmp_path):
+    pytester.makepyfile(test_fake_perf=PERF_CHECKS)
+    pytester.runpytest("--runtime", "containerd,docker", "--report-dir", "out")
+    dom = browse(chromium, tmp_path, "--dump-dom", (pytester.path / "out/report.html").as_uri())
+    section = re.search(r'<section id="performance">(.*?)</section>', dom, re.S)
+    assert section, "no performance section"
+    lines = re.findall(r'<polyline class="ecdf-line" data-runtime="([a-z-]+)"', section.group(1))
+    assert sorted(lines) == ["containerd", "containerd", "docker", "docker"]
+    bars = re.findall(r'<rect class="phase" data-runtime="([a-z-]+)" data-phase="([a-z_]+)"', section.group(1))
+    assert {r for r, _ in bars} == {"containerd", "docker"} and len(bars) == 10
+    assert "Ratios to the docker baseline" in section.group(1)
+    assert "2018 blog: containerd CPU -68.13%" in section.group(1)
