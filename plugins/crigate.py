@@ -59,7 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
             pytest.exit(f"crigate: {err}", returncode=report.GATE_UNDECIDED_EXIT)
     if settings.manifests:
         try:
-            config.stash[MANIFEST_OBJECTS] = manifests.read_objects(list(settings.manifests))
+            skipped: list[str] = []
+            config.stash[MANIFEST_OBJECTS] = (manifests.read_objects(list(settings.manifests),
+                                                                     skipped=skipped), skipped)
         except manifests.ManifestError as err:
             raise pytest.UsageError(f"--manifests: {err}") from None
     if settings.runtimes == (options.AUTO,):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,8 @@ OFFLINE_SKIP = ("Image Manager", "Multiple Containers",
                 "Image Consistency", "Image Identifier Consistency")
 GROUPS = ("Runtime info", "PodSandbox", "Container", "Networking", "Streaming")
 TIMEOUT_S = 600
+# inside the node too: a timed-out `docker exec` would leave critest running there
+IN_NODE_TIMEOUT = ("timeout", str(TIMEOUT_S))
 
 
 @dataclass(frozen=True)
@@ -65,22 +69,55 @@ def _message(case) -> str:
     return " ".join(text.split())[:500]
 
 
-def run_on_node(node: str, critest: Path, endpoint: str, focus: str = FOCUS,
-                skip: tuple[str, ...] = OFFLINE_SKIP, default_image: str = BUSYBOX_IMAGE) -> list[Spec]:
-    """Copy critest into the node container, run it with the kubelet stopped, parse its JUnit."""
-    docker("cp", str(critest), f"{node}:{NODE_BINARY}")
-    images = f"defaultTestContainerImage: {default_image}\nwebServerTestImage: {WEB_IMAGE}\n"
-    docker("exec", "-i", node, "sh", "-c", f"mkdir -p {Path(NODE_REPORT).parent} && rm -f {NODE_REPORT}"
-           f" && cat > {NODE_IMAGES_FILE}", input=images)
+def kubelet_healthy(kube, node: str) -> bool:
+    try:
+        return kube.node_proxy(node, "healthz").strip() == "ok"
+    except Exception:                 # not listening yet
+        return False
+
+
+def wait_kubelet_back(kube, node: str, since: float, timeout: float = 120) -> None:
+    """After a kubelet restart: its /healthz answers and the node posts a
+    Ready heartbeat newer than the restart (the Node object alone stays Ready
+    for the node-monitor grace period while the kubelet is down)."""
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kubelet_healthy(kube, node):
+            ready = next((c for c in kube.core.read_node(node).status.conditions or []
+                          if c.type == "Ready"), None)
+            if ready and ready.status == "True" and ready.last_heartbeat_time.timestamp() >= since:
+                return
+        time.sleep(1)
+    raise AssertionError(f"node {node}: kubelet not back (healthz ok, Ready heartbeat after the restart) "
+                         f"within {timeout:.0f}s")
+
+
+@contextmanager
+def kubelet_stopped(node: str, kube=None):
+    """The node's kubelet stopped for the block, started again after it, also
+    after a failure; with kube, waited for until it is back."""
     docker("exec", node, "systemctl", "stop", "kubelet")
     try:
-        run = docker("exec", node, NODE_BINARY, f"--runtime-endpoint={endpoint}",
+        yield
+    finally:
+        since = time.time()
+        docker("exec", node, "systemctl", "start", "kubelet")
+        if kube is not None:
+            wait_kubelet_back(kube, node, since - 1)
+
+
+def run_on_node(node: str, critest: Path, endpoint: str, focus: str = FOCUS,
+                skip: tuple[str, ...] = OFFLINE_SKIP, default_image: str = BUSYBOX_IMAGE,
+                kube=None) -> list[Spec]:
+    """Copy critest into the node container, run it with the kubelet stopped, parse its JUnit."""
+    install(node, critest, default_image, f"rm -f {NODE_REPORT}")
+    with kubelet_stopped(node, kube):
+        run = docker("exec", node, *IN_NODE_TIMEOUT, NODE_BINARY, f"--runtime-endpoint={endpoint}",
                      f"--image-endpoint={endpoint}", f"--test-images-file={NODE_IMAGES_FILE}",
                      f"--ginkgo.focus={focus}", f"--ginkgo.skip={'|'.join(map(re.escape, skip))}",
                      f"--ginkgo.junit-report={NODE_REPORT}", "--ginkgo.no-color",
-                     check=False, timeout=TIMEOUT_S)
-    finally:
-        docker("exec", node, "systemctl", "start", "kubelet")
+                     check=False, timeout=TIMEOUT_S + 30)
     report = docker("exec", node, "cat", NODE_REPORT, check=False)
     if report.returncode != 0:
         raise AssertionError(f"node {node}: critest wrote no report (rc={run.returncode}): "
@@ -117,22 +154,16 @@ def parse_benchmark(name: str, text: str) -> dict:
 
 
 def benchmark_on_node(node: str, critest: Path, endpoint: str, lifecycles: int,
-                      default_image: str = BUSYBOX_IMAGE) -> list[dict]:
+                      default_image: str = BUSYBOX_IMAGE, kube=None) -> list[dict]:
     """critest -benchmark in the node container, the kubelet stopped; its files parsed."""
-    docker("cp", str(critest), f"{node}:{NODE_BINARY}")
-    images = f"defaultTestContainerImage: {default_image}\nwebServerTestImage: {WEB_IMAGE}\n"
-    docker("exec", "-i", node, "sh", "-c", f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR} && "
-           f"cat > {NODE_IMAGES_FILE}", input=images)
+    install(node, critest, default_image, f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR}")
     docker("exec", "-i", node, "sh", "-c", f"cat > {BENCH_PARAMS}", input=benchmark_params(lifecycles))
-    docker("exec", node, "systemctl", "stop", "kubelet")
-    try:
-        run = docker("exec", node, NODE_BINARY, "-benchmark", f"--runtime-endpoint={endpoint}",
+    with kubelet_stopped(node, kube):
+        run = docker("exec", node, *IN_NODE_TIMEOUT, NODE_BINARY, "-benchmark", f"--runtime-endpoint={endpoint}",
                      f"--image-endpoint={endpoint}", f"--test-images-file={NODE_IMAGES_FILE}",
                      f"--benchmarking-params-file={BENCH_PARAMS}",
                      f"--benchmarking-output-dir={BENCH_DIR}", f"--ginkgo.skip={BENCH_SKIP}",
-                     "--ginkgo.no-color", check=False, timeout=TIMEOUT_S)
-    finally:
-        docker("exec", node, "systemctl", "start", "kubelet")
+                     "--ginkgo.no-color", check=False, timeout=TIMEOUT_S + 30)
     listed = docker("exec", node, "sh", "-c", f"ls {BENCH_DIR}/*.json", check=False).stdout.split()
     if not listed:
         raise AssertionError(f"node {node}: critest -benchmark wrote no results (rc={run.returncode}): "
@@ -149,14 +180,12 @@ def check_benchmark(results: list[dict], node: str, runtime: str, lifecycles: in
                                    f"critest benchmark operation, observed {short or 'no results'}")
 
 
-def node_is_ready(node) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-
-
-def wait_node_ready(kube, node: str, timeout: float = 120) -> None:
-    ready = kube.watch_until(kube.core.list_node, node_is_ready,
-                             field_selector=f"metadata.name={node}", timeout=timeout)
-    assert ready is not None, f"node {node}: not Ready {timeout}s after critest restarted the kubelet"
+def install(node: str, critest: Path, default_image: str, prepare: str) -> None:
+    """critest and its images file into the node container; prepare: its output dir."""
+    docker("cp", str(critest), f"{node}:{NODE_BINARY}")
+    images = f"defaultTestContainerImage: {default_image}\nwebServerTestImage: {WEB_IMAGE}\n"
+    docker("exec", "-i", node, "sh", "-c", f"mkdir -p {Path(NODE_REPORT).parent} && {prepare} && "
+           f"cat > {NODE_IMAGES_FILE}", input=images)
 
 
 def check_group(specs: list[Spec], group: str, node: str, runtime: str) -> None:

@@ -11,8 +11,11 @@ changed, the services restarted, and everything put back afterwards.
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from contextlib import contextmanager
+
+from . import critest
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 BACKUP = "/var/lib/kubelet/config.yaml.crigate-before-evented-pleg"
@@ -22,13 +25,14 @@ CONNECTED = re.compile(r"^kubelet_evented_pleg_connection_success_count(?:_total
 CONNECT_TIMEOUT_S = 60
 
 # featureGates: EventedPLEG: true, added to the kubelet's config (or to its
-# featureGates map when it has one); run on the node with sh.
+# featureGates map when it has one), the original kept once (a backup left by
+# a run that was killed is the original); run on the node with sh.
 ENABLE_GATE = (
-    f"cp {KUBELET_CONFIG} {BACKUP} && "
+    f"[ -e {BACKUP} ] || cp {KUBELET_CONFIG} {BACKUP}; cp {BACKUP} {KUBELET_CONFIG} && "
     f"if grep -q '^featureGates:' {KUBELET_CONFIG}; then "
     f"sed -i 's/^featureGates:.*/featureGates:\\n  {GATE}: true/' {KUBELET_CONFIG}; "
     f"else printf 'featureGates:\\n  {GATE}: true\\n' >> {KUBELET_CONFIG}; fi")
-RESTORE_GATE = f"mv {BACKUP} {KUBELET_CONFIG}"
+RESTORE_GATE = f"[ ! -e {BACKUP} ] || mv {BACKUP} {KUBELET_CONFIG}"
 
 
 def _run(host, command: str, what: str) -> None:
@@ -37,29 +41,30 @@ def _run(host, command: str, what: str) -> None:
 
 
 @contextmanager
-def enabled(host, profile):
-    """The node's kubelet with EventedPLEG on, the runtime sending events."""
+def enabled(host, profile, kube, node: str):
+    """The node's kubelet with EventedPLEG on and the runtime sending events,
+    for the block; put back afterwards, also after a failure (restore errors
+    are raised, not swallowed), the kubelet waited for until it is back."""
     path, text = profile.container_events_dropin or ("", "")
     units = list(profile.units) if path else []
-    if path:
-        _run(host, f"printf %s {quote(text)} > {path}", f"write {path}")
-    _run(host, ENABLE_GATE, f"enable {GATE} in {KUBELET_CONFIG}")
     try:
-        for unit in units:
-            _run(host, f"systemctl restart {unit}", f"restart {unit}")
-        _run(host, "systemctl restart kubelet", "restart the kubelet")
+        if path:
+            _run(host, f"printf %s {shlex.quote(text)} > {path}", f"write {path}")
+        _run(host, ENABLE_GATE, f"enable {GATE} in {KUBELET_CONFIG}")
+        restart(host, kube, node, units)
         yield
     finally:
-        host.run(RESTORE_GATE)
+        _run(host, RESTORE_GATE, f"restore {KUBELET_CONFIG}")
         if path:
-            host.run(f"rm -f {path}")
-        for unit in units:
-            host.run(f"systemctl restart {unit}")
-        host.run("systemctl restart kubelet")
+            _run(host, f"rm -f {path}", f"remove {path}")
+        restart(host, kube, node, units)
 
 
-def quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
+def restart(host, kube, node: str, units: list[str]) -> None:
+    since = time.time() - 1
+    for unit in [*units, "kubelet"]:
+        _run(host, f"systemctl restart {unit}", f"restart {unit}")
+    critest.wait_kubelet_back(kube, node, since)
 
 
 def connections(metrics_text: str) -> float:

@@ -3,8 +3,10 @@ daemons and shims (the profile's cost_processes) and of the kubelet, read
 from the node's /proc in one command per sample.
 
 /proc/PID/stat fields 14 and 15 are utime and stime in clock ticks
-(proc(5)); /proc/PID/status VmRSS is resident memory now, VmHWM its peak,
-in kB. A process that appears between two samples counts from its start;
+(proc(5)); /proc/PID/status VmHWM is a process's peak resident memory, and
+/proc/PID/smaps_rollup Pss its proportional share now (shared pages split
+among the processes that map them, so shims' sums do not count their common
+binary once per shim), in kB. A process that appears between two samples counts from its start;
 one that exits between them is lost, so samples are taken while the pods
 (and their shims) still run.
 """
@@ -19,7 +21,7 @@ SAMPLE_SCRIPT = (
     "for d in /proc/[0-9]*; do read -r c < $d/comm 2>/dev/null || continue; "
     'case " $NAMES " in *" $c "*) '
     's=$(cut -d" " -f14,15 $d/stat 2>/dev/null) || continue; '
-    "m=$(awk '/^VmRSS:|^VmHWM:/ {printf \"%s %s \", $1, $2}' $d/status 2>/dev/null); "
+    "m=$(awk '/^VmRSS:|^VmHWM:|^Pss:/ {printf \"%s %s \", $1, $2}' $d/status $d/smaps_rollup 2>/dev/null); "
     'echo "$c ${d#/proc/} $s $m";; esac; done')
 
 
@@ -30,6 +32,7 @@ class Process:
     cpu_s: float
     rss_kb: int
     hwm_kb: int
+    pss_kb: int = 0
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Sample:
         return sum(p.cpu_s for p in self.processes.values() if p.comm in names)
 
     def rss_mb(self, names: tuple[str, ...]) -> float:
-        return sum(p.rss_kb for p in self.processes.values() if p.comm in names) / 1024
+        """Memory in use now: PSS where the kernel gives it, else RSS."""
+        return sum(p.pss_kb or p.rss_kb for p in self.processes.values() if p.comm in names) / 1024
 
     def peak_mb(self, names: tuple[str, ...]) -> float:
         """Sum of each process's own peak: an upper bound of the group's peak."""
@@ -62,7 +66,7 @@ def parse(text: str) -> Sample:
         memory = dict(zip(words[4::2], words[5::2]))
         sample.processes[int(words[1])] = Process(
             words[0], int(words[1]), (int(words[2]) + int(words[3])) / tck,
-            int(memory.get("VmRSS:", 0)), int(memory.get("VmHWM:", 0)))
+            int(memory.get("VmRSS:", 0)), int(memory.get("VmHWM:", 0)), int(memory.get("Pss:", 0)))
     return sample
 
 

@@ -256,6 +256,9 @@ def settings_from(config: pytest.Config) -> Settings:
         raise pytest.UsageError("--latency-burst and --latency-burst-rounds need at least 1, "
                                 "--cri-bench 0 or more")
     manifests = tuple(opt("manifests"))
+    if "-" in manifests:
+        raise pytest.UsageError("--manifests -: pytest keeps stdin to itself; pipe into "
+                                "`crigate-gate --manifests -`, or give a file")
     if manifests and (opt("cluster") != "kind" or runtimes == (AUTO,)):
         raise pytest.UsageError("--manifests audits files, not a cluster: leave out --cluster "
                                 "and --runtime auto (name the runtime the nodes move to)")

@@ -39,10 +39,10 @@ LABELS = {
 }
 
 
-def pct(values: list[float]) -> dict:
-    return {"n": len(values), "p50": round(stats.percentile(values, 50), 4),
-            "p90": round(stats.percentile(values, 90), 4),
-            "p99": round(stats.percentile(values, 99), 4)} if values else {"n": 0}
+pct = stats.percentiles
+# An interval from fewer independent samples than this says nothing: the
+# ratio is given without one (bursts are rounds; steady state is one window).
+MIN_SAMPLES_FOR_CI = 5
 
 
 def samples_of(latency: dict, burst: dict, bench: list) -> dict[str, list[float]]:
@@ -90,14 +90,21 @@ def runtime_section(latency: dict, burst: dict, bench: list) -> dict:
 
 
 def ratio(metric: str, a: str, b: str, xs: list[float], ys: list[float]) -> dict | None:
-    if not xs or not ys or statistics.median(ys) == 0:
+    """median(xs)/median(ys) with a bootstrap interval when both sides have
+    enough independent samples; None where a ratio means nothing (no samples,
+    a zero or negative one: phases where two clocks meet, idle CPU)."""
+    if not xs or not ys or min(xs) <= 0 or min(ys) <= 0:
         return None
-    r = stats.median_ratio(xs, ys)
+    found = {"a": a, "b": b, "metric": metric, "label": LABELS.get(metric, metric.replace("_", " ")),
+             "median_ratio": round(statistics.median(xs) / statistics.median(ys), 4),
+             "ci": None, "significant": None, "n": [len(xs), len(ys)]}
+    if min(len(xs), len(ys)) >= MIN_SAMPLES_FOR_CI:
+        r = stats.median_ratio(xs, ys)
+        found.update(ci=[round(r.ci[0], 4), round(r.ci[1], 4)], significant=r.significant)
     claim = CLAIMS.get(metric)
-    return {"a": a, "b": b, "metric": metric, "label": LABELS.get(metric, metric.replace("_", " ")),
-            "median_ratio": round(r.ratio, 4), "ci": [round(r.ci[0], 4), round(r.ci[1], 4)],
-            "significant": r.significant, "n": [len(xs), len(ys)],
-            **({"claim": claim[0], "claim_source": claim[1]} if claim and b == "docker" else {})}
+    if claim and b == "docker" and a.split()[0] == "containerd":     # the claims are containerd's
+        found.update(claim=claim[0], claim_source=claim[1])
+    return found
 
 
 EVENTED_COMPARED = ("pod_startup", "run_to_watch", "schedule_to_run")
@@ -138,6 +145,10 @@ def document(latency: dict[str, dict], bursts: dict[str, dict], benches: dict[st
         if found is None:
             checked.append({"limit": limit.label, "exceeded": None,
                             "reason": f"no {limit.phase} samples of {limit.a} and {limit.b} in this run"})
+            continue
+        if found["ci"] is None:
+            checked.append({"limit": limit.label, "exceeded": None, "reason": f"fewer than "
+                            f"{MIN_SAMPLES_FOR_CI} {limit.phase} samples for an interval"})
             continue
         checked.append({"limit": limit.label, "median_ratio": found["median_ratio"], "ci": found["ci"],
                         "exceeded": found["ci"][0] > limit.limit})

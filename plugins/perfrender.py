@@ -13,10 +13,13 @@ COLORS = {"create_to_schedule": "#9aa5b1", "schedule_to_sandbox": "#4e79a7",
 RUNTIME_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#f28e2b")
 
 
+def interval(r: dict) -> str:
+    return f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" if r.get("ci") else f"(n={min(r['n'])}: no interval)"
+
+
 def _ratio_text(r: dict) -> str:
     claim = f"; claimed {r['claim']:.2f} ({r['claim_source']})" if "claim" in r else ""
-    return (f"{r['a']}/{r['b']} {r['label']}: {r['median_ratio']:.3f} "
-            f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]{claim}")
+    return f"{r['a']}/{r['b']} {r['label']}: {r['median_ratio']:.3f} {interval(r)}{claim}"
 
 
 def performance_lines(perf: dict) -> list[tuple[str, bool]]:
@@ -48,8 +51,7 @@ def performance_lines(perf: dict) -> list[tuple[str, bool]]:
         lines.append((f"ratio {_ratio_text(r)}", False))
     for r in perf.get("evented_pleg", []):
         lines.append((f"EventedPLEG {r['label']}: {r['a']} p50 {r['evented_p50']:.3f}s vs {r['b']} "
-                      f"{r['relist_p50']:.3f}s, ratio {r['median_ratio']:.3f} "
-                      f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]", False))
+                      f"{r['relist_p50']:.3f}s, ratio {r['median_ratio']:.3f} {interval(r)}", False))
     for limit in perf.get("limits", []):
         if limit["exceeded"] is None:
             lines.append((f"--latency-max-ratio {limit['limit']}: not checked: {limit['reason']}", True))
@@ -103,15 +105,14 @@ def performance_markdown(perf: dict) -> list[str]:
                   "| runtime | measure | ratio | 95% CI | published claim |", "|---|---|---|---|---|"]
         for r in perf["ratios_to_baseline"]:
             claim = f"{r['claim']:.2f} ({r['claim_source']})" if "claim" in r else ""
-            lines.append(f"| {r['a']} | {r['label']} | {r['median_ratio']:.3f} | "
-                         f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | {claim} |")
+            lines.append(f"| {r['a']} | {r['label']} | {r['median_ratio']:.3f} | {interval(r)} | {claim} |")
     if perf.get("evented_pleg"):
         lines += ["", "The kubelet's EventedPLEG on, the same pods one at a time (how much is the 1 s relist):", "",
                   "| runtime | measure | relist p50 (s) | EventedPLEG p50 (s) | ratio | 95% CI |",
                   "|---|---|---|---|---|---|"]
         for r in perf["evented_pleg"]:
             lines.append(f"| {r['a'].split()[0]} | {r['label']} | {r['relist_p50']:.3f} | {r['evented_p50']:.3f} | "
-                         f"{r['median_ratio']:.3f} | [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] |")
+                         f"{r['median_ratio']:.3f} | {interval(r)} |")
     for limit in perf.get("limits", []):
         state = ("not checked: " + limit["reason"] if limit["exceeded"] is None else
                  f"{limit['median_ratio']:.3f} [{limit['ci'][0]:.3f}, {limit['ci'][1]:.3f}]: "

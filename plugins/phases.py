@@ -60,7 +60,5 @@ def summarize(pods: list[dict[str, float]]) -> dict[str, dict]:
     for phase in PHASES:
         values = [p[phase] for p in pods if phase in p]
         if values:
-            found[phase] = {"n": len(values), "p50": round(stats.percentile(values, 50), 4),
-                            "p90": round(stats.percentile(values, 90), 4),
-                            "p99": round(stats.percentile(values, 99), 4)}
+            found[phase] = stats.percentiles(values)
     return found

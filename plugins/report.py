@@ -136,6 +136,7 @@ class Reporter:
         self.bursts: dict[str, dict] = {}          # runtime -> BURST_PROP
         self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
         self.evented: dict[str, dict] = {}         # runtime -> EVENTED_PROP
+        self.interrupted = False                   # Ctrl-C: a gate verdict would be partial
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -207,8 +208,11 @@ class Reporter:
                 message = r["message"].removeprefix("Failed: ")
                 if r["outcome"] == "error" and not any(message in u for u in reasons):
                     reasons.append(message)
+            if self.interrupted:
+                reasons.append("interrupted (Ctrl-C) before every check ran")
             breaks = [f for f in findings if f["severity"] == "breaks" and not f.get("suppressed")]
-            verdict = "NO-GO" if breaks else "UNDECIDED" if reasons else "GO"
+            verdict = ("UNDECIDED" if self.interrupted else "NO-GO" if breaks
+                       else "UNDECIDED" if reasons else "GO")
             verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,
                                  "findings": sorted(findings, key=finding_order),
                                  "undecided": reasons,
@@ -267,18 +271,24 @@ class Reporter:
         }
 
     def performance(self) -> dict:
-        return performance.document(self.latency_extra, self.bursts, self.cri_benches,
-                                    self.settings.max_ratios, evented=self.evented)
+        """Computed once, at the end (bootstraps are not free)."""
+        if getattr(self, "_performance", None) is None:
+            self._performance = performance.document(self.latency_extra, self.bursts, self.cri_benches,
+                                                     self.settings.max_ratios, evented=self.evented)
+        return self._performance
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session) -> None:
+        self.interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         if not self.results:
             return
         verdicts = [g["verdict"] for g in self.gate().values()]
         if "UNDECIDED" in verdicts and "NO-GO" not in verdicts and session.exitstatus in (0, 1):
             session.exitstatus = GATE_UNDECIDED_EXIT
-        if any(limit["exceeded"] for limit in self.performance()["limits"]) and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED      # --latency-max-ratio
+        # --latency-max-ratio: exceeded, or asked for and not measurable in this run
+        if any(limit["exceeded"] is not False for limit in self.performance()["limits"]) \
+                and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         out = Path(self.settings.report_dir)
         out.mkdir(parents=True, exist_ok=True)
         doc = self.document()

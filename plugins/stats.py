@@ -55,6 +55,13 @@ def summarize(samples: list[float]) -> LatencySummary:
         p99_ci=bootstrap_interval(samples, lambda s: percentile(s, 99)))
 
 
+def percentiles(values: list[float], digits: int = 4) -> dict:
+    """{n, p50, p90, p99} of values ({n: 0} when there are none)."""
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), **{f"p{q}": round(percentile(values, q), digits) for q in (50, 90, 99)}}
+
+
 @dataclass
 class MedianRatio:
     """median(a) / median(b) with a bootstrap interval; significant when the
@@ -69,6 +76,9 @@ class MedianRatio:
 
 def median_ratio(a: list[float], b: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
                  seed: int = SEED) -> MedianRatio:
+    """Needs positive samples (a ratio of times, costs): raises ValueError otherwise."""
+    if min(a) < 0 or min(b) <= 0:
+        raise ValueError("median ratio of samples that are not all positive")
     rng = random.Random(seed)
     ratios = sorted(
         statistics.median([a[rng.randrange(len(a))] for _ in a])

@@ -22,8 +22,7 @@ def critest_specs(cluster):
                     "test-bed nodes; on your own node: critest --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     specs = critest.run_on_node(node, gobuild.build_critest() / "critest",
-                                cluster.profile.cri_socket)
-    critest.wait_node_ready(cluster.kube, node)
+                                cluster.profile.cri_socket, kube=cluster.kube)
     return node, specs
 
 

@@ -63,11 +63,6 @@ def runtime_container_ns(host, cid: str) -> tuple[int, int]:
     return _ns(status["createdAt"]), _ns(status["startedAt"])
 
 
-def runtime_started_ns(host, cid: str) -> int:
-    """The runtime's own record of when the container started (crictl, ns precision)."""
-    return runtime_container_ns(host, cid)[1]
-
-
 def runtime_sandbox_ns(host, pod) -> int:
     """When the runtime created the pod's sandbox (PodSandboxStatus.createdAt, ns)."""
     ids = host.run("crictl pods -q --name %s --namespace %s", pod.metadata.name,
@@ -184,17 +179,16 @@ def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_set
         "runtime_start_after_create_s": [round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows],
         "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
     check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
-    check_phases_in_order(cluster.runtime, pod_phases, uncertainty_ns / 1e9)
+    check_phases_in_order(cluster.runtime, pod_phases)
     check_p99_within_slo(cluster.runtime, samples, crigate_settings.latency_slo)
 
 
-def check_phases_in_order(runtime: str, pods: list[dict[str, float]], uncertainty_s: float) -> None:
+def check_phases_in_order(runtime: str, pods: list[dict[str, float]]) -> None:
     """The runtime created the sandbox before the container, and the container
     before starting it: its own clock, no cross-clock tolerance needed."""
     __tracebackhide__ = True
     bad = [(i, p) for i, p in enumerate(pods)
-           if p["sandbox_to_container"] < 0 or p["container_to_run"] < 0
-           or p["pod_startup"] < p["create_to_schedule"] - uncertainty_s]
+           if p["sandbox_to_container"] < 0 or p["container_to_run"] < 0]
     assert not bad, (f"runtime {runtime}: expected sandbox created <= container created <= started "
                      f"for every pod, observed (pod, phases) {bad[:2]}")
 
@@ -234,22 +228,18 @@ def burst_round(kube, namespace: str, node: str, count: int, profile, host,
             "kubelet_peak_mb": round(after.peak_mb(nodecost.KUBELET), 1)}
 
 
-def steady_state(host, profile, samples: int = 10, interval_s: float = 1.0) -> dict:
-    """CPU (cores) and RSS of the runtime and the kubelet with the burst's pods
-    running: one figure per interval."""
+def steady_state(host, profile, window_s: float = 10.0) -> dict:
+    """CPU (cores, averaged over one window) and memory (PSS, MB, at its end)
+    of the runtime and the kubelet with the burst's pods running. One window:
+    samples one second apart from the same processes are not independent."""
     names = (*profile.cost_processes, *nodecost.KUBELET)
-    runtime_cpu, kubelet_cpu, runtime_rss, kubelet_rss = [], [], [], []
-    last, last_t = nodecost.take(host, names), time.monotonic()
-    for _ in range(samples):
-        time.sleep(interval_s)
-        now, now_t = nodecost.take(host, names), time.monotonic()
-        runtime_cpu.append(round(nodecost.cpu_between(last, now, profile.cost_processes) / (now_t - last_t), 4))
-        kubelet_cpu.append(round(nodecost.cpu_between(last, now, nodecost.KUBELET) / (now_t - last_t), 4))
-        runtime_rss.append(round(now.rss_mb(profile.cost_processes), 1))
-        kubelet_rss.append(round(now.rss_mb(nodecost.KUBELET), 1))
-        last, last_t = now, now_t
-    return {"runtime_cpu_cores": runtime_cpu, "kubelet_cpu_cores": kubelet_cpu,
-            "runtime_rss_mb": runtime_rss, "kubelet_rss_mb": kubelet_rss}
+    first, started = nodecost.take(host, names), time.monotonic()
+    time.sleep(window_s)
+    last, elapsed = nodecost.take(host, names), time.monotonic() - started
+    return {"runtime_cpu_cores": [round(nodecost.cpu_between(first, last, profile.cost_processes) / elapsed, 4)],
+            "kubelet_cpu_cores": [round(nodecost.cpu_between(first, last, nodecost.KUBELET) / elapsed, 4)],
+            "runtime_rss_mb": [round(last.rss_mb(profile.cost_processes), 1)],
+            "kubelet_rss_mb": [round(last.rss_mb(nodecost.KUBELET), 1)]}
 
 
 def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
@@ -284,8 +274,8 @@ def test_runtime_alone_cri_benchmark(cluster, crigate_settings, request):
                     "test-bed nodes; on your own node: critest -benchmark --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     results = critest.benchmark_on_node(node, gobuild.build_critest() / "critest",
-                                        cluster.profile.cri_socket, crigate_settings.cri_bench)
-    critest.wait_node_ready(cluster.kube, node)
+                                        cluster.profile.cri_socket, crigate_settings.cri_bench,
+                                        kube=cluster.kube)
     request.node.user_properties.append((CRI_BENCH_PROP, results))
     critest.check_benchmark(results, node, cluster.runtime, crigate_settings.cri_bench)
 
@@ -304,16 +294,14 @@ def test_evented_pleg_start_latency(cluster, crigate_settings, request):
                     "administer-cluster/switch-to-evented-pleg/)")
     node = cluster.nodes[0]
     host = cluster.host(node)
-    with evented_pleg.enabled(host, profile):
-        critest.wait_node_ready(cluster.kube, node)
+    with evented_pleg.enabled(host, profile, cluster.kube, node):
         evented_pleg.check_connected(cluster.kube, node)
         offset_ns, uncertainty_ns = node_clock_offset(host)
         with cluster.kube.namespace(prefix="crigate-evented") as namespace:
             samples, windows, pod_phases = one_at_a_time(cluster.kube, namespace, host, node,
                                                          crigate_settings.latency_pods, offset_ns,
                                                          prefix="evented")
-    critest.wait_node_ready(cluster.kube, node)
     request.node.user_properties.append((EVENTED_PROP, {
         "samples": samples, "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
     check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
-    check_phases_in_order(cluster.runtime, pod_phases, uncertainty_ns / 1e9)
+    check_phases_in_order(cluster.runtime, pod_phases)

@@ -26,7 +26,10 @@ from clusters.versions import RUNTIMES
 from plugins import preflight
 
 from . import outputs, suppress
+from .findings import Finding
 
+FINDING_FIELDS = tuple(Finding.__dataclass_fields__)
+OWN_ERROR_REASON = "crigate's own error"       # how suites/test_gate.py names a rule that crashed
 GO, NO_GO, UNDECIDED, OWN_ERROR = 0, 1, 2, 3
 EXIT_OF_VERDICT = {"GO": GO, "NO-GO": NO_GO, "UNDECIDED": UNDECIDED}
 RBAC = Path(__file__).with_name("clusterrole.yaml")
@@ -104,12 +107,14 @@ def check_input(args: argparse.Namespace) -> str | None:
     if args.node_checks and args.manifests:
         return "--node-checks reads nodes of a cluster; leave it out with --manifests"
     try:
-        for spec in args.ignore:
-            suppress.parse(spec)
-        if args.ignore_file:
-            suppress.read_file(args.ignore_file)
+        given = [suppress.parse(spec) for spec in args.ignore]
+        given += suppress.read_file(args.ignore_file) if args.ignore_file else []
     except suppress.SuppressionError as err:
         return str(err)
+    unknown = suppress.unknown_checks(given, set(outputs.families()))
+    if unknown:
+        return (f"{unknown[0].origin}: no check {unknown[0].check!r} (crigate-gate --list-checks "
+                "names them all)")
     if args.manifests:
         return None
     try:
@@ -143,6 +148,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     if problem:
         say(problem)
         return UNDECIDED
+    (Path(args.report_dir) / "results.json").unlink(missing_ok=True)     # never an old run's verdict
     with tempfile.TemporaryDirectory(prefix="crigate-gate-") as folder:
         manifests, stdin_file = stdin_to_file(args.manifests or [], Path(folder))
         with contextlib.redirect_stdout(sys.stderr):          # stdout holds only the findings
@@ -166,9 +172,20 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
               else {"kubeconfig": args.kubeconfig, "context": args.context})
     doc = outputs.gate_document(gate, source)
     sys.stdout.write(outputs.render_as(args.output, doc))
+    for stale in stale_suppressions(args, doc):
+        say(f"suppression matched nothing (stale?): {stale.check}={stale.glob} ({stale.origin})")
     say(f"{doc['verdict'].replace('UNDECIDED', 'could not decide')} "
         f"(report: {args.report_dir}/report.html)")
+    if doc["verdict"] == "UNDECIDED" and any(r.startswith(OWN_ERROR_REASON) for r in doc["undecided"]):
+        return OWN_ERROR
     return EXIT_OF_VERDICT[doc["verdict"]]
+
+
+def stale_suppressions(args: argparse.Namespace, doc: dict) -> list:
+    given = [suppress.parse(spec) for spec in args.ignore]
+    given += suppress.read_file(args.ignore_file) if args.ignore_file else []
+    findings = [Finding(**{k: f.get(k, "") for k in FINDING_FIELDS}) for f in doc["findings"]]
+    return suppress.unused(findings, given)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args, extra)
     except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+        say("could not decide: interrupted")
+        return UNDECIDED
     except Exception as err:           # a bug of crigate's: say so, distinctly
         say(f"crigate's own error: {type(err).__name__}: {err}")
         return OWN_ERROR

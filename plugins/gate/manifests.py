@@ -61,8 +61,14 @@ def helm_sources(text: str) -> dict[int, str]:
             if (m := HELM_SOURCE.match(line.strip()))}
 
 
-def documents(text: str, path: str) -> list[Located]:
-    """Every object in one file, with the line it starts on; List items one by one."""
+def is_kubernetes_object(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj.get("kind")) and bool(obj.get("apiVersion"))
+
+
+def documents(text: str, path: str, skipped: list[str] | None = None) -> list[Located]:
+    """Every object in one file, with the line it starts on; List items one by
+    one. Documents that are not Kubernetes objects go to skipped (file:line)."""
+    skipped = [] if skipped is None else skipped
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)     # libyaml when PyYAML has it
     sources = helm_sources(text)
     found = []
@@ -70,12 +76,11 @@ def documents(text: str, path: str) -> list[Located]:
         while loader.check_node():
             node = loader.get_node()
             obj = loader.construct_document(node)
-            if obj is None:
-                continue
-            if not isinstance(obj, dict):
-                raise ManifestError(f"{path}:{node.start_mark.line + 1}: expected a Kubernetes "
-                                    f"object (a mapping), found {type(obj).__name__}")
             line = node.start_mark.line + 1
+            if not is_kubernetes_object(obj):
+                if obj is not None:           # an Ansible play, a values file: not for the gate
+                    skipped.append(f"{path}:{line}")
+                continue
             template = next((sources[n] for n in sorted(sources, reverse=True) if n <= line), "")
             items = list_items(node, obj)
             found.extend(Located(o, path, ln, template) for o, ln in items) if items is not None \
@@ -99,7 +104,7 @@ def list_items(node: yaml.Node, obj: dict) -> list[tuple[dict, int]] | None:
             for i, item in enumerate(obj["items"]) if isinstance(item, dict)]
 
 
-def read_objects(paths: list[str], stdin=None) -> list[Located]:
+def read_objects(paths: list[str], stdin=None, skipped: list[str] | None = None) -> list[Located]:
     objects = []
     for path in manifest_files(paths):
         if path == "-":
@@ -109,7 +114,7 @@ def read_objects(paths: list[str], stdin=None) -> list[Located]:
                 text, shown = Path(path).read_text(), path
             except (OSError, UnicodeDecodeError) as err:
                 raise ManifestError(f"{path}: cannot read: {err}") from None
-        objects.extend(documents(text, shown))
+        objects.extend(documents(text, shown, skipped))
     return objects
 
 
@@ -117,6 +122,7 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
     """The Inventory a cluster holding these objects would give the gate;
     objects without metadata.namespace land in `namespace`, as with kubectl."""
     inventory = Inventory()
+    objects = list({_identity(o.obj, namespace): o for o in objects}.values())   # kubectl: the last wins
     for located in objects:
         obj, kind = located.obj, str(located.obj.get("kind", ""))
         meta = obj.get("metadata") or {}
@@ -140,6 +146,11 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
         # anything else (Secrets: never read; Services, CRDs...) holds nothing the rules read
     inventory.notes.append("read from manifests: no nodes, events or kubelet configs unless given")
     return inventory
+
+
+def _identity(obj: dict, namespace: str) -> tuple:
+    meta = obj.get("metadata") or {}
+    return (obj.get("kind"), meta.get("namespace") or namespace, meta.get("name"), id(obj) if not meta.get("name") else 0)
 
 
 def locate(object_ref: str, locations: dict[str, str]) -> str:

@@ -32,7 +32,14 @@ class Suppression:
     origin: str = "--ignore"      # where it was given: --ignore, or FILE:LINE
 
     def matches(self, finding: Finding) -> bool:
-        return (self.check in ("*", finding.check)) and fnmatch.fnmatchcase(finding.object, self.glob)
+        """The object as the report shows it, or one it contains (a workload
+        and its containers), or a glob; `[` in objects is literal."""
+        if self.check not in ("*", finding.check):
+            return False
+        obj = finding.object
+        return (self.glob in ("*", obj) or obj.startswith(tuple(self.glob + c for c in "/[ :"))
+                or fnmatch.fnmatchcase(obj.replace("[", "(").replace("]", ")"),
+                                       self.glob.replace("[", "(").replace("]", ")")))
 
     def label(self) -> str:
         return f"{self.reason or 'no reason given'} ({self.origin})"
@@ -54,7 +61,7 @@ def read_file(path: Path) -> list[Suppression]:
         raise SuppressionError(f"ignore file {path}: {err.strerror or err}") from None
     found = []
     for number, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].strip()
+        text = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()     # "JIRA-#12" stays
         if text:
             found.append(parse(text, f"{path}:{number}"))
     return found
@@ -67,6 +74,11 @@ def apply(findings: list[Finding], suppressions: list[Suppression]) -> list[Find
         rule = next((s for s in suppressions if s.matches(finding)), None)
         marked.append(replace(finding, suppressed=rule.label()) if rule else finding)
     return marked
+
+
+def unknown_checks(suppressions: list[Suppression], known: set[str]) -> list[Suppression]:
+    """Suppressions of checks the gate does not have (typos never match)."""
+    return [s for s in suppressions if s.check != "*" and s.check not in known]
 
 
 def unused(findings: list[Finding], suppressions: list[Suppression]) -> list[Suppression]:

@@ -182,5 +182,61 @@ def test_objects_without_a_namespace_take_the_given_one():
     (located,) = documents(CLEAN_DEPLOY, "web.yaml")
     inventory = inventory_from([located], "team-a")
     assert inventory.templates[0].ref == "Deployment/team-a/web"
-    with pytest.raises(ManifestError):
-        documents("- just\n- a list\n", "list.yaml")
+    skipped = []
+    assert documents("- an ansible play\n---\nreplicas: 3\n", "play.yaml", skipped) == []
+    assert skipped == ["play.yaml:1", "play.yaml:3"]
+    with pytest.raises(ManifestError, match="play.yaml:3: not valid YAML"):
+        documents("a: 1\nb: [\n", "play.yaml")
+
+
+def test_an_object_given_twice_counts_once_the_last_as_kubectl_would():
+    first, second = documents(CLEAN_DEPLOY, "base.yaml") + documents(SOCKET_DS.replace(
+        "kind: DaemonSet", "kind: DaemonSet").replace("agent, namespace: monitoring", "agent"), "x.yaml")
+    again = documents(CLEAN_DEPLOY.replace("nginx:1.27", "nginx:1.28"), "overlay.yaml")[0]
+    inventory = inventory_from([first, second, again], "default")
+    webs = [t for t in inventory.templates if t.ref == "Deployment/default/web"]
+    assert len(webs) == 1 and webs[0].spec["containers"][0]["image"] == "nginx:1.28"
+    assert inventory.locations["Deployment/default/web"] == "overlay.yaml:1"
+
+
+def test_a_rule_that_crashes_is_crigates_own_error_not_go(manifests, tmp_path):
+    """A manifest the API server would refuse (env not a list) must not turn
+    the verdict into GO: exit 3, the rule named."""
+    (manifests / "odd.yaml").write_text(CLEAN_DEPLOY.replace("web", "odd").replace(
+        "containers: [{name: odd, image: nginx:1.27}]", "containers: [{name: odd, image: nginx:1.27, env: notalist}]"))
+    done = gate("--manifests", str(manifests / "odd.yaml"), "-o", "json", f"--report-dir={tmp_path / 'r'}")
+    doc = json.loads(done.stdout)
+    assert done.returncode == 3, done.stderr
+    assert doc["verdict"] == "UNDECIDED"
+    assert any(r.startswith("crigate's own error in the docker_env rules") for r in doc["undecided"])
+    # what breaks still decides: the socket mount next to it is NO-GO
+    done = gate("--manifests", str(manifests), "-o", "json", f"--report-dir={tmp_path / 'r2'}")
+    assert done.returncode == 1 and json.loads(done.stdout)["summary"]["breaks"] == 1
+
+
+def test_an_old_report_is_never_read_as_this_runs_verdict(manifests, tmp_path):
+    report = tmp_path / "r"
+    report.mkdir()
+    (report / "results.json").write_text('{"gate": {"containerd": {"verdict": "GO", "findings": []}}}')
+    done = gate("--manifests", str(manifests), "-o", "json", f"--report-dir={report}")
+    assert done.returncode == 1 and json.loads(done.stdout)["verdict"] == "NO-GO"
+
+
+def test_suppressing_the_object_as_the_report_shows_it(tmp_path):
+    config = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fb}\ndata:\n  fluent-bit.conf: |\n"
+              "    [INPUT]\n        Name tail\n        Path /var/log/containers/*.log\n        Parser docker\n")
+    (tmp_path / "fb.yaml").write_text(config)
+    (tmp_path / "ignore").write_text(
+        "fluent-bit-docker-parser=ConfigMap/default/fb[fluent-bit.conf]:moves to cri in JIRA-#12  # team\n"
+        "docker-env=Deployment/default/gone:stale\n")
+    done = gate("--manifests", str(tmp_path / "fb.yaml"), "-o", "json", f"--ignore-file={tmp_path / 'ignore'}",
+                f"--report-dir={tmp_path / 'r'}")
+    assert done.returncode == 0, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["suppressed"].startswith("moves to cri in JIRA-#12 (")
+    assert "suppression matched nothing (stale?): docker-env=Deployment/default/gone" in done.stderr
+
+
+def test_a_suppression_of_a_check_that_does_not_exist_is_refused(manifests):
+    done = gate("--manifests", str(manifests), "--ignore", "docker-sock-mount:typo")
+    assert done.returncode == 2 and "no check 'docker-sock-mount'" in done.stderr

@@ -368,11 +368,10 @@ def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node
     from clusters import gobuild
     from clusters.images import LOGGER_IMAGE
     from plugins import critest
-    from suites.test_cri import wait_node_ready
 
     name, _ = node
     specs = critest.run_on_node(name, gobuild.build_critest() / "critest", cluster.profile.cri_socket,
-                                focus=r"execSync \[Conformance\]", default_image=LOGGER_IMAGE)
-    wait_node_ready(cluster, name)
+                                focus=r"execSync \[Conformance\]", default_image=LOGGER_IMAGE,
+                                kube=cluster.kube)
     with fails_with(f"node {name} ({cluster.runtime})", "critest specs of 'Container' failed", "execSync"):
         critest.check_group(specs, "Container", name, cluster.runtime)
