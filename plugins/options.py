@@ -21,7 +21,7 @@ DEFAULT_REPORT_DIR = Path("reports")
 DEFAULT_LATENCY_SLO_S = 5.0
 DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a warm-up
 DEFAULT_LATENCY_BURST = 30     # pods at once on this 2-core machine (the 2018 benchmark: 105)
-DEFAULT_BURST_ROUNDS = 2
+DEFAULT_BURST_ROUNDS = 5       # enough independent rounds for a bootstrap interval
 DEFAULT_CRI_BENCH = 20         # critest lifecycles per kind (pod sandbox, container)
 RATIO_SPEC = re.compile(r"^(?P<a>[a-z-]+)/(?P<b>[a-z-]+)(?::(?P<phase>[a-z_]+))?=(?P<limit>\d+(?:\.\d+)?)$")
 

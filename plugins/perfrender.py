@@ -28,8 +28,9 @@ def performance_lines(perf: dict) -> list[tuple[str, bool]]:
     for runtime, section in perf.get("runtimes", {}).items():
         phase = section.get("phases") or {}
         if phase:
-            lines.append((f"phases [{runtime}] p50: " + ", ".join(
-                f"{p}={phase[p]['p50']:.3f}s" for p in CHAIN if p in phase), False))
+            lines.append((f"phases [{runtime}] p50/p90/p99 s: " + ", ".join(
+                f"{p}={phase[p]['p50']:.3f}/{phase[p]['p90']:.3f}/{phase[p]['p99']:.3f}"
+                for p in CHAIN if p in phase), False))
         burst = section.get("burst")
         if burst:
             steady = section.get("steady", {})

@@ -228,7 +228,7 @@ def burst_round(kube, namespace: str, node: str, count: int, profile, host,
             "kubelet_peak_mb": round(after.peak_mb(nodecost.KUBELET), 1)}
 
 
-def steady_state(host, profile, window_s: float = 10.0) -> dict:
+def steady_state(host, profile, window_s: float = 5.0) -> dict:
     """CPU (cores, averaged over one window) and memory (PSS, MB, at its end)
     of the runtime and the kubelet with the burst's pods running. One window:
     samples one second apart from the same processes are not independent."""
@@ -243,8 +243,9 @@ def steady_state(host, profile, window_s: float = 10.0) -> dict:
 
 
 def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
-    """--latency-burst pods at once, --latency-burst-rounds times; then the node
-    at steady state with those pods running."""
+    """--latency-burst pods at once, --latency-burst-rounds times; after each,
+    the node at steady state with those pods running (one window per round:
+    the rounds are the independent samples the ratios' intervals come from)."""
     node = cluster.nodes[0]
     host = cluster.host(node)
     profile = cluster.profile
@@ -252,13 +253,13 @@ def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
     assert found.cpu_s(profile.cost_processes) > 0 and found.cpu_s(nodecost.KUBELET) > 0, (
         f"node {node}: expected processes {profile.cost_processes} and the kubelet in /proc, "
         f"observed {sorted({p.comm for p in found.processes.values()})}")
-    rounds, steady = [], None
-    for i in range(crigate_settings.latency_burst_rounds):
+    rounds, steady = [], {}
+    for _ in range(crigate_settings.latency_burst_rounds):
         with cluster.kube.namespace(prefix="crigate-burst") as namespace:
             rounds.append(burst_round(cluster.kube, namespace, node, crigate_settings.latency_burst,
                                       profile, host))
-            if i == crigate_settings.latency_burst_rounds - 1:
-                steady = steady_state(host, profile)
+            for key, values in steady_state(host, profile).items():     # one window per round
+                steady.setdefault(key, []).extend(values)
     request.node.user_properties.append((BURST_PROP, {"node": node, "rounds": rounds, "steady": steady,
                                                       "cost_processes": list(profile.cost_processes)}))
 
