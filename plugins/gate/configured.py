@@ -14,18 +14,16 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
-from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
+from . import family
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .rules import DOCKER_DATA, DOCKER_SOCKET_PATHS, containers, cri_tools, is_under, normalize, \
     node_addresses, remote_docker_host, where
 from .shell import DOCKER_COMMANDS, docker_calls, looks_like_script
 
-FAMILIES_DIR = Path(__file__).with_name("families")
 
 # The words CI configs and init scripts use for Docker: an executor, a service
 # name (names of a tool's settings, not crigate runtimes: see clusters/runtimes.py)
@@ -33,26 +31,7 @@ DOCKER_EXECUTOR = "docker"
 DOCKER_SERVICE = "docker"
 
 
-@dataclass(frozen=True)
-class Family:
-    id: str
-    group: str
-    what: str
-    breaks: str
-    fix: str
-    severity: str
-    sources: tuple[str, ...]
-
-
-def load_families(directory: Path = FAMILIES_DIR) -> dict[str, Family]:
-    found = {}
-    for path in sorted(directory.glob("*.toml")):
-        for entry in tomllib.loads(path.read_text()).get("family", []):
-            found[entry["id"]] = Family(**{**entry, "sources": tuple(entry["sources"])})
-    return found
-
-
-FAMILIES = load_families()
+FAMILIES = family.known()
 
 
 def finding(check: str, obj: str, depends_on: str, severity: str = "", fix_tail: str = "") -> Finding:

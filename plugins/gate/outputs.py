@@ -7,15 +7,13 @@ plugins/gate/gate-output.schema.json (SCHEMA below names its version).
 from __future__ import annotations
 
 import json
-import tomllib
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .. import render
+from . import family
 
 SCHEMA = "crigate-gate/v1"
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
-FAMILIES_DIR = Path(__file__).with_name("families")
 INFO_URI = "https://github.com/crigate/crigate#the-upgrade-gate"
 # SARIF 2.1.0 (OASIS): result.level is one of none|note|warning|error;
 # suppressions[].kind "external" marks a suppression kept outside the source.
@@ -25,12 +23,8 @@ SARIF_LEVEL = {"breaks": "error", "review": "warning"}
 
 
 def families() -> dict[str, dict]:
-    """check id -> its family entry (what, breaks, fix, sources) from families/*.toml."""
-    found = {}
-    for path in sorted(FAMILIES_DIR.glob("*.toml")):
-        for entry in tomllib.loads(path.read_text()).get("family", []):
-            found[entry["id"]] = entry
-    return found
+    """check id -> its family (what, breaks, fix, sources) as a dict."""
+    return {k: f.as_dict() for k, f in family.known().items()}
 
 
 def families_markdown() -> str:

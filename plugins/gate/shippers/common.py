@@ -2,28 +2,16 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import yaml
 
-FAMILIES_FILE = Path(__file__).parents[1] / "families" / "log_shippers.toml"
+from .. import family
+
+GROUP = "log shippers"
 DOCKER_LOGS = "/var/lib/docker/containers"              # Docker's json-file logs
 CONTAINER_LOGS = ("/var/log/containers", "/var/log/pods")  # the kubelet's paths, CRI format
 CRI_LINE = re.compile(r"stdout\|stderr")                # a regex written for CRI lines
-
-
-@dataclass(frozen=True)
-class Family:
-    id: str
-    group: str
-    what: str
-    breaks: str
-    fix: str
-    severity: str
-    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -35,10 +23,9 @@ class Problem:
     severity: str = "breaks"
 
 
-@cache
-def families() -> dict[str, Family]:
-    table = tomllib.loads(FAMILIES_FILE.read_text())
-    return {f["id"]: Family(**{**f, "sources": tuple(f["sources"])}) for f in table["family"]}
+def families() -> dict[str, family.Family]:
+    """The log shippers' families (families/log_shippers.toml)."""
+    return family.of_group(GROUP)
 
 
 def problem(check: str, depends_on: str, severity: str | None = None) -> Problem:
