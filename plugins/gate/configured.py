@@ -341,28 +341,25 @@ def writes_docker_file(script: str, path: str) -> bool:
                for line in script.splitlines() if not line.strip().startswith("#"))
 
 
-def find_docker_service_restart(inventory: Inventory, runtime: str) -> list[Finding]:
+def script_findings(inventory: Inventory, check: str, matches, says: str, fix_tail) -> list[Finding]:
+    """A finding per container one of whose scripts has a command that matches."""
     findings = []
     for t, c in containers(inventory):
-        hits = [src for src, text in scripts(t, c, inventory)
-                if any(restarts_docker(w) for w in command_words(text))]
+        hits = [src for src, text in scripts(t, c, inventory) if any(matches(w) for w in command_words(text))]
         if hits:
-            findings.append(finding("docker-service-restart", where(t, c),
-                                    f"a restart of the Docker service in {', '.join(hits)}",
-                                    fix_tail=f"; target runtime here: {runtime}"))
+            findings.append(finding(check, where(t, c), f"{says} in {', '.join(hits)}", fix_tail=fix_tail))
     return findings
+
+
+def find_docker_service_restart(inventory: Inventory, runtime: str) -> list[Finding]:
+    return script_findings(inventory, "docker-service-restart", restarts_docker,
+                           "a restart of the Docker service", f"; target runtime here: {runtime}")
 
 
 def find_host_docker_command(inventory: Inventory, runtime: str) -> list[Finding]:
-    findings = []
-    for t, c in containers(inventory):
-        hits = [src for src, text in scripts(t, c, inventory)
-                if any(runs_docker_on_host(w) for w in command_words(text))]
-        if hits:
-            findings.append(finding("host-docker-command", where(t, c),
-                                    f"the docker CLI run on the host (nsenter/chroot) in {', '.join(hits)}",
-                                    fix_tail=f"; on this cluster: {cri_tools(runtime)}"))
-    return findings
+    return script_findings(inventory, "host-docker-command", runs_docker_on_host,
+                           "the docker CLI run on the host (nsenter/chroot)",
+                           f"; on this cluster: {cri_tools(runtime)}")
 
 
 def find_docker_daemon_config(inventory: Inventory, runtime: str) -> list[Finding]:
