@@ -19,6 +19,7 @@ import pytest
 from clusters import kindcluster, registry
 from clusters.versions import kubernetes_release
 
+from .runs import SMALL_PERF
 from .conftest import Kubectl
 from .test_docker_baseline import MUST_FAIL, MUST_PASS
 from .test_suites_on_existing import crigate_leftovers
@@ -59,7 +60,7 @@ def suites(mixed, report_dir: Path, *args: str, timeout: float = 900) -> tuple[s
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "--cluster=existing",
          f"--kubeconfig={mixed['cluster'].kubeconfig}", f"--image-repo={NODE_REPO}",
-         f"--report-dir={report_dir}", "-p", "no:cacheprovider", *args],
+         f"--report-dir={report_dir}", "-p", "no:cacheprovider", *SMALL_PERF, *args],
         cwd=REPO, capture_output=True, text=True, timeout=timeout)
     results = report_dir / "results.json"
     assert results.exists(), done.stdout[-4000:] + done.stderr[-2000:]

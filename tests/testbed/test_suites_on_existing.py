@@ -16,6 +16,7 @@ import pytest
 from clusters.images import BUSYBOX_IMAGE
 from plugins.kube import MANAGED_BY
 
+from .runs import SMALL_PERF
 from .identity import service_account_kubeconfig
 
 pytestmark = pytest.mark.testbed
@@ -56,7 +57,7 @@ def test_every_area_runs_with_only_the_shipped_clusterrole_and_leaves_nothing(
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "-m", AREAS, "--cluster=existing",
          f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}", f"--debug-image={BUSYBOX_IMAGE}",
-         "--node-checks", "--latency-pods=3", f"--report-dir={tmp_path / 'report'}",
+         "--node-checks", "--latency-pods=3", *SMALL_PERF, f"--report-dir={tmp_path / 'report'}",
          "-p", "no:cacheprovider", "-q"], cwd=REPO, capture_output=True, text=True, timeout=600)
     doc = json.loads((tmp_path / "report" / "results.json").read_text())
     denied = [r for r in doc["results"] if "forbidden" in (r.get("message") or "").lower()]
