@@ -155,3 +155,16 @@ def test_only_runtimes_that_send_events_get_the_gate():
     assert sending == {"containerd-2", "cri-o"}        # containerd 1.6 and cri-dockerd send none
     path, text = PROFILES["cri-o"].container_events_dropin
     assert path.startswith("/etc/crio/crio.conf.d/") and "enable_pod_events = true" in text
+
+
+@pytest.mark.parametrize("recorded, operations", [
+    ("critest-bench-containerd-2.4.2-pod_benchmark_data.json", ["CreatePod", "StatusPod", "StopPod", "RemovePod"]),
+    ("critest-bench-containerd-2.4.2-container_benchmark_data.json",
+     ["CreateContainer", "StartContainer", "StatusContainer", "StopContainer", "RemoveContainer"]),
+])
+def test_critest_benchmark_files_recorded_on_the_test_bed_parse(recorded, operations):
+    """Files critest 1.37 -benchmark wrote on a containerd 2.4.2 test-bed node (--cri-bench 5)."""
+    parsed = critest.parse_benchmark(recorded, (DATA / recorded).read_text())
+    assert list(parsed["operations"]) == operations
+    assert all(len(v) == 5 and all(0 < s < 5 for s in v) for v in parsed["operations"].values())
+    critest.check_benchmark([parsed], "node", "containerd", 5)
