@@ -113,8 +113,9 @@ EVENTED_COMPARED = ("pod_startup", "run_to_watch", "schedule_to_run")
 def evented_effect(runtime: str, generic: dict, evented: dict) -> list[dict]:
     """The same pods with EventedPLEG on over relisting: the relist's share."""
     found = []
+    with_events, relisting = samples_of(evented, {}, []), samples_of(generic, {}, [])
     for metric in EVENTED_COMPARED:
-        xs, ys = samples_of(evented, {}, []).get(metric, []), samples_of(generic, {}, []).get(metric, [])
+        xs, ys = with_events.get(metric, []), relisting.get(metric, [])
         r = ratio(metric, runtime, runtime, xs, ys)
         if r:
             found.append({**r, "a": f"{runtime} EventedPLEG", "b": f"{runtime} relist",

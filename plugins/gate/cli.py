@@ -111,6 +111,7 @@ def check_input(args: argparse.Namespace) -> str | None:
         given += suppress.read_file(args.ignore_file) if args.ignore_file else []
     except suppress.SuppressionError as err:
         return str(err)
+    args.suppressions = given              # parsed once; pytest gets the specs, stale ones are told after
     unknown = suppress.unknown_checks(given, set(outputs.families()))
     if unknown:
         return (f"{unknown[0].origin}: no check {unknown[0].check!r} (crigate-gate --list-checks "
@@ -182,10 +183,8 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def stale_suppressions(args: argparse.Namespace, doc: dict) -> list:
-    given = [suppress.parse(spec) for spec in args.ignore]
-    given += suppress.read_file(args.ignore_file) if args.ignore_file else []
     findings = [Finding(**{k: f.get(k, "") for k in FINDING_FIELDS}) for f in doc["findings"]]
-    return suppress.unused(findings, given)
+    return suppress.unused(findings, args.suppressions)
 
 
 def main(argv: list[str] | None = None) -> int:

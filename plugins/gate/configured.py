@@ -18,6 +18,7 @@ import tomllib
 import yaml
 
 from . import family
+from .configtext import load_yaml, mappings
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .rules import DOCKER_DATA, DOCKER_SOCKET_PATHS, containers, cri_tools, is_under, normalize, \
@@ -62,24 +63,6 @@ def config_values(inventory: Inventory):
 
 def cm_ref(namespace: str, name: str, key: str) -> str:
     return f"ConfigMap/{namespace}/{name}[{key}]"
-
-
-def yaml_documents(text: str) -> list:
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
-        return []
-
-
-def walk(node):
-    """Every mapping in a parsed YAML/JSON tree."""
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
 
 
 def docker_host_paths(spec: dict) -> list[str]:
@@ -159,13 +142,13 @@ def jenkins_docker_mounts(document) -> list[str]:
     """docker.sock/var/lib/docker mounts in Jenkins pod templates: hostPathVolume
     entries (JCasC) and the raw pod of a template's `yaml:` field."""
     found = []
-    for node in walk(document):
+    for node in mappings(document):
         volume = node.get("hostPathVolume")
         if isinstance(volume, dict) and is_docker_host_path(str(volume.get("hostPath", ""))):
             found.append(f"hostPathVolume {volume.get('hostPath')}")
         raw = node.get("yaml")
         if isinstance(raw, str) and "hostPath" in raw:
-            for spec in (s for d in yaml_documents(raw) for s in pod_specs(d)):
+            for spec in (s for d in load_yaml(raw) for s in pod_specs(d)):
                 found.extend(f"template yaml hostPath {p}" for p in docker_host_paths(spec))
     return found
 
@@ -175,7 +158,7 @@ def find_jenkins_agent_docker_socket(inventory: Inventory, runtime: str) -> list
     for namespace, name, key, text in config_values(inventory):
         if "hostPathVolume" not in text and "yaml" not in text:
             continue
-        mounts = [m for d in yaml_documents(text) for m in jenkins_docker_mounts(d)]
+        mounts = [m for d in load_yaml(text) for m in jenkins_docker_mounts(d)]
         if mounts:
             findings.append(finding("jenkins-agent-docker-socket", cm_ref(namespace, name, key),
                                     f"Jenkins agent pod template with {mounts[0]}"))
@@ -187,7 +170,7 @@ def argo_executor_settings(data: dict) -> list[tuple[str, str]]:
     top-level keys (Argo 3.x), or inside the single `config` key (2.x)."""
     layers = [("", data)]
     if isinstance(data.get("config"), str):
-        layers += [("config", d) for d in yaml_documents(data["config"]) if isinstance(d, dict)]
+        layers += [("config", d) for d in load_yaml(data["config"]) if isinstance(d, dict)]
     found = []
     for key, layer in layers:
         single = layer.get("containerRuntimeExecutor")
@@ -195,7 +178,7 @@ def argo_executor_settings(data: dict) -> list[tuple[str, str]]:
             found.append((key or "containerRuntimeExecutor", single.strip()))
         many = layer.get("containerRuntimeExecutors")
         if isinstance(many, str):            # a top-level key holds YAML text
-            many = next(iter(yaml_documents(many)), None)
+            many = next(iter(load_yaml(many)), None)
         for entry in many if isinstance(many, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                 found.append((key or "containerRuntimeExecutors", entry["name"].strip()))
@@ -217,7 +200,7 @@ def find_configured_pod_docker_socket(inventory: Inventory, runtime: str) -> lis
     for namespace, name, key, text in config_values(inventory):
         if "hostPath" not in text or "containers" not in text:
             continue
-        paths = [p for d in yaml_documents(text) for s in pod_specs(d) for p in docker_host_paths(s)]
+        paths = [p for d in load_yaml(text) for s in pod_specs(d) for p in docker_host_paths(s)]
         if paths:
             findings.append(finding("configured-pod-docker-socket", cm_ref(namespace, name, key),
                                     f"a pod template in the ConfigMap mounting hostPath {paths[0]}"))

@@ -168,3 +168,11 @@ def test_critest_benchmark_files_recorded_on_the_test_bed_parse(recorded, operat
     assert list(parsed["operations"]) == operations
     assert all(len(v) == 5 and all(0 < s < 5 for s in v) for v in parsed["operations"].values())
     critest.check_benchmark([parsed], "node", "containerd", 5)
+
+
+def test_phase_order_check_fails_when_the_runtime_started_before_it_created():
+    from suites.test_latency import check_phases_in_order
+    good = {"sandbox_to_container": 0.1, "container_to_run": 0.05}
+    check_phases_in_order("containerd", [good])
+    with pytest.raises(AssertionError, match="runtime containerd: expected sandbox created <= container"):
+        check_phases_in_order("containerd", [good, {**good, "container_to_run": -0.02}])

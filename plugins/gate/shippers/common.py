@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import yaml
 
 from .. import family
 
@@ -44,23 +43,6 @@ def reads_container_logs(path: str) -> bool:
 
 def path_problem(tool: str, path: str) -> list[Problem]:
     return [problem("docker-log-path", f"{tool} reading {path}")] if reads_docker_dir(path) else []
-
-
-def load_yaml(text: str) -> list:
-    """All documents of a YAML (or JSON) text; [] when it is not YAML."""
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
-        return []
-
-
-def walk(node):
-    """Every dict and list inside a parsed YAML/TOML document, depth first."""
-    yield node
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    for child in children:
-        if isinstance(child, (dict, list)):
-            yield from walk(child)
 
 
 def as_list(value) -> list:

@@ -1,8 +1,8 @@
 """Filebeat / Elastic Agent inputs and processors, YAML."""
 from __future__ import annotations
 
-from .common import Problem, as_list, load_yaml, path_problem, problem, reads_container_logs, walk
-
+from ..configtext import load_yaml, walk
+from .common import Problem, as_list, path_problem, problem, reads_container_logs
 INPUT_TYPES = ("docker", "container", "log", "filestream")
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 
-from .common import (CRI_LINE, Problem, as_list, drop_comment_lines, load_yaml, path_problem,
-                     problem, reads_container_logs)
+from ..configtext import load_yaml
+from .common import (CRI_LINE, Problem, as_list, drop_comment_lines, path_problem, problem,
+                     reads_container_logs)
 
 DOCKER_JSON_PARSERS = ("docker", "json")   # fluent-bit's stock parsers for json-file lines
 

@@ -1,7 +1,8 @@
 """OpenTelemetry Collector filelog receivers, YAML."""
 from __future__ import annotations
 
-from .common import CRI_LINE, Problem, as_list, load_yaml, path_problem, problem, reads_container_logs, walk
+from ..configtext import load_yaml, walk
+from .common import CRI_LINE, Problem, as_list, path_problem, problem, reads_container_logs
 
 
 def operators(receiver: dict) -> list[dict]:

@@ -1,7 +1,8 @@
 """Promtail and Grafana Agent (static mode) scrape configs, YAML."""
 from __future__ import annotations
 
-from .common import Problem, as_list, load_yaml, path_problem, problem, walk
+from ..configtext import load_yaml, walk
+from .common import Problem, as_list, path_problem, problem
 
 
 def stage_names(stages) -> set[str]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import tomllib
 
-from .common import Problem, as_list, load_yaml, path_problem, problem
+from ..configtext import load_yaml
+from .common import Problem, as_list, path_problem, problem
 
 DOCKER_SOURCES = ("docker_logs", "docker")   # `docker` is the source's former name
 
