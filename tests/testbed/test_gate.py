@@ -73,7 +73,7 @@ def test_unreadable_namespace_means_could_not_decide(cluster, kubectl, gate_iden
         kubeconfig = service_account_kubeconfig(cluster, kubectl, tmp_path, name)
         code, output, gate = run_gate(kubeconfig, cluster.runtime, tmp_path / "report")
     finally:
-        kubectl("delete", "namespace", hidden, "--wait=false")
+        kubectl("delete", "namespace", hidden, "--wait=true", timeout=180)
     assert code == 2, f"expected exit 2 (could not decide):\n{output[-3000:]}"
     assert gate["verdict"] == "UNDECIDED", gate
     assert f"list pods (apiGroup 'core') in namespace {hidden}" in output, output[-3000:]
@@ -109,7 +109,7 @@ def seeded(cluster, kubectl, tmp_path_factory):
         subprocess.run(["docker", "exec", node, "rm", "-f", "/etc/docker/daemon.json"], check=True)
         kubectl("annotate", "node", node, "--overwrite", f"{KUBEADM_CRI_ANNOTATION}={annotation}")
         kubectl("delete", "runtimeclass", f"legacy-gpu-{suffix}", f"gpu-{suffix}", "--ignore-not-found")
-        kubectl("delete", "namespace", namespace, "--wait=false")
+        kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)   # gone before the next audit
 
 
 def reported(findings: list[dict], kind: str, namespace: str, name: str) -> list[dict]:

@@ -48,7 +48,7 @@ def audited(cluster, kubectl, tmp_path_factory):
         assert code == 1 and files.get("verdict") == "NO-GO", err[-2000:]
         yield namespace, live["findings"], files["findings"]
     finally:
-        kubectl("delete", "namespace", namespace, "--wait=false")
+        kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)   # gone before the next audit
 
 
 def test_cluster_and_manifests_give_identical_findings(audited):
