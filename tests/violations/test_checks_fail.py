@@ -50,8 +50,10 @@ def node(cluster):
 
 
 def node_sh(node_name: str, script: str, detach: bool = False) -> None:
-    subprocess.run(["docker", "exec", *(["-d"] if detach else []), node_name, "sh", "-c", script],
-                   check=True, capture_output=True)
+    done = subprocess.run(["docker", "exec", *(["-d"] if detach else []), node_name, "sh", "-c", script],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (f"setting up the violation on {node_name} failed (exit {done.returncode}):\n"
+                                  f"$ {script}\n{done.stdout}{done.stderr}")
 
 
 @pytest.fixture(scope="module")
