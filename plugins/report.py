@@ -137,6 +137,7 @@ class Reporter:
         self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
         self.evented: dict[str, dict] = {}         # runtime -> EVENTED_PROP
         self.interrupted = False                   # Ctrl-C: a gate verdict would be partial
+        self.finished = False                      # sessionfinish reached: the verdicts stand
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -195,7 +196,13 @@ class Reporter:
         return checks, runtimes, {k: v["outcome"] for k, v in self.results.items()}
 
     def gate(self) -> dict:
-        """Per runtime: GO, NO-GO or UNDECIDED, with findings and reasons."""
+        """Per runtime: GO, NO-GO or UNDECIDED, with findings and reasons;
+        computed once the session has finished (exit code, files, summary)."""
+        if getattr(self, "_gate", None) is None or not self.finished:
+            self._gate = self._verdicts()
+        return self._gate
+
+    def _verdicts(self) -> dict:
         verdicts = {}
         for runtime in self.settings.runtimes:
             results = [r for r in self.results.values()
@@ -280,6 +287,7 @@ class Reporter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session) -> None:
         self.interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        self.finished = True
         if not self.results:
             return
         verdicts = [g["verdict"] for g in self.gate().values()]
