@@ -26,11 +26,21 @@ class EngineError(RuntimeError):
     """The engine cannot be used; the message says what to do."""
 
 
+class DockerCommandError(subprocess.CalledProcessError):
+    """A failed `docker ...`, its output in the message (a bare exit status says nothing)."""
+
+    def __str__(self) -> str:
+        said = "\n".join(s.strip() for s in (self.stdout, self.stderr) if s and s.strip())
+        return f"{super().__str__()}\n{said[-2000:]}" if said else super().__str__()
+
+
 def docker(*args: str, check: bool = True, capture: bool = True, timeout: float | None = 120,
            input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=check, text=True, timeout=timeout,
-                          capture_output=capture, input=input,
-                          stdin=None if input is not None else subprocess.DEVNULL)
+    done = subprocess.run(["docker", *args], text=True, timeout=timeout, capture_output=capture,
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
+    if check and done.returncode:
+        raise DockerCommandError(done.returncode, done.args, done.stdout, done.stderr)
+    return done
 
 
 def server_version() -> str | None:

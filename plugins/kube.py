@@ -71,11 +71,14 @@ class Kube:
     def create_namespace(self, prefix: str = "crigate") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
         self.core.create_namespace({"metadata": {"name": name, "labels": dict(MANAGED_BY)}})
-        # pods need the namespace's default ServiceAccount, made by the controller-manager
-        if not self.watch_until(self.core.list_namespaced_service_account, lambda sa: True,
-                                namespace=name, field_selector="metadata.name=default", timeout=60):
-            raise AssertionError(f"namespace {name}: expected its default ServiceAccount within 60s, "
-                                 "observed none; is kube-controller-manager running?")
+        try:         # pods need the namespace's default ServiceAccount, made by the controller-manager
+            if not self.watch_until(self.core.list_namespaced_service_account, lambda sa: True,
+                                    namespace=name, field_selector="metadata.name=default", timeout=60):
+                raise AssertionError(f"namespace {name}: expected its default ServiceAccount within "
+                                     "60s, observed none; is kube-controller-manager running?")
+        except BaseException:            # a timeout or Ctrl-C here leaves no namespace behind
+            self.delete_namespace(name)
+            raise
         return name
 
     def watch_until(self, list_call, holds: Callable, *, namespace: str | None = None,

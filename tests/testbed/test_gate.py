@@ -19,6 +19,7 @@ from plugins.gate.inventory import READ_ONLY_RESOURCES
 from plugins.gate.rules import KUBEADM_CRI_ANNOTATION
 
 from .identity import service_account_kubeconfig
+from .runs import reaped
 from .gate_seeds import CLEAN_TWINS, EXPECTED, seeds
 
 pytestmark = pytest.mark.testbed
@@ -89,27 +90,43 @@ def seeded(cluster, kubectl, tmp_path_factory):
     annotation = kubectl.json("get", "node", node)["metadata"]["annotations"].get(
         KUBEADM_CRI_ANNOTATION, "")
     kubectl("create", "namespace", namespace)
-    items = seeds() + [
-        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-         "metadata": {"name": f"legacy-gpu-{suffix}"}, "handler": "nvidia-docker"},
-        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-         "metadata": {"name": f"gpu-{suffix}"}, "handler": "nvidia"}]
-    kubectl("apply", "-n", namespace, "-f", "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-    kubectl("annotate", "node", node, "--overwrite",
-            f"{KUBEADM_CRI_ANNOTATION}=/var/run/dockershim.sock")
-    subprocess.run(["docker", "exec", "-i", node, "sh", "-c", "mkdir -p /etc/docker && cat > "
-                    "/etc/docker/daemon.json"], input=json.dumps(STALE_DAEMON_JSON), text=True,
-                   check=True)
     try:
+        items = seeds() + [
+            {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+             "metadata": {"name": f"legacy-gpu-{suffix}"}, "handler": "nvidia-docker"},
+            {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+             "metadata": {"name": f"gpu-{suffix}"}, "handler": "nvidia"}]
+        kubectl("apply", "-n", namespace, "-f", "-",
+                input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        kubectl("annotate", "node", node, "--overwrite",
+                f"{KUBEADM_CRI_ANNOTATION}=/var/run/dockershim.sock")
+        subprocess.run(["docker", "exec", "-i", node, "sh", "-c", "mkdir -p /etc/docker && cat > "
+                        "/etc/docker/daemon.json"], input=json.dumps(STALE_DAEMON_JSON), text=True,
+                       check=True)
         report = tmp_path_factory.mktemp("gate-seeded")
         yield namespace, suffix, node, run_gate(cluster.provider.kubeconfig()[0], cluster.runtime,
                                                 report, "--node-checks")
-    finally:
-        subprocess.run(["docker", "exec", node, "rm", "-f", "/etc/docker/daemon.json"], check=True)
-        kubectl("annotate", "node", node, "--overwrite", f"{KUBEADM_CRI_ANNOTATION}={annotation}")
-        kubectl("delete", "runtimeclass", f"legacy-gpu-{suffix}", f"gpu-{suffix}", "--ignore-not-found")
-        kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)   # gone before the next audit
+    finally:         # every step tried, whatever failed before: later audits need a clean cluster
+        undo_all([
+            lambda: subprocess.run(["docker", "exec", node, "rm", "-f", "/etc/docker/daemon.json"],
+                                   check=True),
+            lambda: kubectl("annotate", "node", node, "--overwrite",
+                            f"{KUBEADM_CRI_ANNOTATION}={annotation}"),
+            lambda: kubectl("delete", "runtimeclass", f"legacy-gpu-{suffix}", f"gpu-{suffix}",
+                            "--ignore-not-found"),
+            lambda: kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)])
+
+
+def undo_all(steps) -> None:
+    """Run each clean-up step; then raise the first failure, if any."""
+    failures = []
+    for undo in steps:
+        try:
+            undo()
+        except Exception as err:  # noqa: BLE001 -- the rest still run
+            failures.append(err)
+    if failures:
+        raise failures[0]
 
 
 def reported(findings: list[dict], kind: str, namespace: str, name: str) -> list[dict]:
@@ -178,17 +195,15 @@ def test_ctrl_c_during_node_checks_leaves_no_debug_pod(cluster, tmp_path):
     debug_pods = lambda: cluster.kube.core.list_namespaced_pod(  # noqa: E731
         "default", label_selector=selector).items
     assert not debug_pods()
-    run = subprocess.Popen(
-        [sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
-         f"--runtime={cluster.runtime}", f"--report-dir={tmp_path}", "--node-checks",
-         "--debug-image=crigate.local/not-pullable:0"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while not debug_pods():      # seen within the second or so before its pull fails
-        assert run.poll() is None and time.monotonic() < deadline, "no debug pod was created"
-        time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
-    output, _ = run.communicate(timeout=60)
+    with reaped([sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
+                 f"--runtime={cluster.runtime}", f"--report-dir={tmp_path}", "--node-checks",
+                 "--debug-image=crigate.local/not-pullable:0"], cwd=REPO) as run:
+        deadline = time.monotonic() + 60
+        while not debug_pods():      # seen within the second or so before its pull fails
+            assert run.poll() is None and time.monotonic() < deadline, "no debug pod was created"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
     assert run.returncode == 2, f"expected exit 2 (could not decide) after Ctrl-C:\n{output[-2000:]}"
     deadline = time.monotonic() + 30
     while [p for p in debug_pods() if not p.metadata.deletion_timestamp]:

@@ -16,6 +16,8 @@ from clusters import kindcluster
 from clusters.images import BUSYBOX_IMAGE
 from plugins.crigate import TOKEN
 
+from .runs import reaped
+
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
 # pytester points HOME at its temp dir; the test bed's caches (and Go's) live under the real one.
@@ -57,17 +59,15 @@ def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
 @pytest.mark.xdist_group("cluster-lifecycle")
 def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(other_runs_clusters, tmp_path):
     before = other_runs_clusters()
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "suites/test_sockets.py",
-                            "--runtime=containerd", "-p", "no:cacheprovider", "-q",
-                            f"--report-dir={tmp_path}"], cwd=REPO,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not (created := other_runs_clusters() - before):
-        assert run.poll() is None and time.monotonic() < deadline, "no cluster was being created"
-        time.sleep(0.5)
-    time.sleep(3)                                  # kind is now inside `create cluster`
-    run.send_signal(signal.SIGINT)
-    output, _ = run.communicate(timeout=120)
+    with reaped([sys.executable, "-m", "pytest", "suites/test_sockets.py", "--runtime=containerd",
+                 "-p", "no:cacheprovider", "-q", f"--report-dir={tmp_path}"], cwd=REPO) as run:
+        deadline = time.monotonic() + 120
+        while not (created := other_runs_clusters() - before):
+            assert run.poll() is None and time.monotonic() < deadline, "no cluster was being created"
+            time.sleep(0.5)
+        time.sleep(3)                              # kind is now inside `create cluster`
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=120)
     assert run.returncode != 0, output[-2000:]
     left = created & other_runs_clusters()
     assert not left, f"cluster {left} left after Ctrl-C:\n{output[-2000:]}"
@@ -82,16 +82,15 @@ def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch, other_runs_clus
             os._exit(3)      # the worker dies holding a cluster
     """)
     before = other_runs_clusters()
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "--runtime=containerd",
-                            "-n", "1", "--max-worker-restart=0", "-p", "no:cacheprovider"],
-                           cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     created: set[str] = set()
-    deadline = time.monotonic() + 180
-    while run.poll() is None:                      # note every cluster the run makes
-        created |= other_runs_clusters() - before
-        assert time.monotonic() < deadline, "the crashed run did not finish in 180s"
-        time.sleep(0.5)
-    output = run.stdout.read()
+    with reaped([sys.executable, "-m", "pytest", "--runtime=containerd", "-n", "1",
+                 "--max-worker-restart=0", "-p", "no:cacheprovider"], cwd=pytester.path) as run:
+        deadline = time.monotonic() + 600         # a cluster created and deleted on 2 busy cores
+        while run.poll() is None:                  # note every cluster the run makes
+            created |= other_runs_clusters() - before
+            assert time.monotonic() < deadline, "the crashed run did not finish in 600s"
+            time.sleep(0.5)
+        output = run.stdout.read()
     assert "worker 'gw0' crashed while running" in output, output[-2000:]
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-2000:]
     assert created, f"the worker created no cluster:\n{output[-2000:]}"

@@ -16,7 +16,7 @@ import pytest
 from clusters.images import BUSYBOX_IMAGE
 from plugins.kube import MANAGED_BY
 
-from .runs import SMALL_PERF
+from .runs import SMALL_PERF, reaped
 from .identity import service_account_kubeconfig
 
 pytestmark = pytest.mark.testbed
@@ -84,16 +84,15 @@ def test_ctrl_c_mid_run_on_an_existing_cluster_leaves_nothing(cluster, kubectl, 
     """SIGINT while a check's pods run: the namespaces, pods and debug pods go."""
     kubeconfig, _ = cluster.provider.kubeconfig()
     before = crigate_leftovers(kubectl)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "suites", "-m", "logs or namespaces", "--cluster=existing",
-         f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}", f"--debug-image={BUSYBOX_IMAGE}",
-         f"--report-dir={tmp_path}", "-p", "no:cacheprovider", "-q"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not crigate_leftovers(kubectl).get("pods"):
-        assert run.poll() is None and time.monotonic() < deadline, "the run made no pod"
-        time.sleep(0.2)
-    run.send_signal(signal.SIGINT)
-    output, _ = run.communicate(timeout=180)
+    with reaped([sys.executable, "-m", "pytest", "suites", "-m", "logs or namespaces", "--cluster=existing",
+                 f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}",
+                 f"--debug-image={BUSYBOX_IMAGE}", f"--report-dir={tmp_path}", "-p", "no:cacheprovider",
+                 "-q"], cwd=REPO) as run:
+        deadline = time.monotonic() + 120
+        while not crigate_leftovers(kubectl).get("pods"):
+            assert run.poll() is None and time.monotonic() < deadline, "the run made no pod"
+            time.sleep(0.2)
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=180)
     assert run.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert crigate_leftovers(kubectl) == before, f"left after Ctrl-C:\n{output[-3000:]}"

@@ -103,9 +103,10 @@ def docker_json_lines():
 def test_runtime_scheme_check_fails_on_a_node_reporting_docker(cluster, node):
     name, _ = node
     body = {"status": {"nodeInfo": {"containerRuntimeVersion": "docker://20.10.24"}}}
-    cluster.kube.core.patch_node_status(name, body)       # the kubelet restores it on its next update
+    # the Node as patched: the kubelet restores the field on its next status update
+    patched = cluster.kube.core.patch_node_status(name, body)
     with fails_with(name, "docker://20.10.24"):
-        sockets.check_runtime_version(cluster.kube.core.read_node(name), cluster.profile)
+        sockets.check_runtime_version(patched, cluster.profile)
 
 
 def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node):
@@ -135,20 +136,24 @@ def test_docker_process_check_fails_when_dockerd_runs(node):
         node_sh(name, "pkill -x dockerd; rm -f /usr/local/bin/dockerd")
 
 
-def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(node):
+def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(cluster, node):
     """A node whose kubelet is stopped and whose kubelet files are gone: the
     check has nothing to read, which must not pass as "no Docker mentioned"."""
+    from plugins import critest
+
     name, host = node
     files = " ".join(sockets.KUBELET_CONFIG_FILES)
-    node_sh(name, f"systemctl stop kubelet && mkdir -p /tmp/kubelet-aside && mv {files} /tmp/kubelet-aside/")
     try:
+        node_sh(name, f"systemctl stop kubelet && mkdir -p /tmp/kubelet-aside && "
+                      f"mv {files} /tmp/kubelet-aside/")
         until(lambda: host.process.filter(comm="kubelet"), lambda running: not running,
               f"node {name}: kubelet stopped")
         with fails_with(name, "expected a running kubelet or its files", "observed neither"):
             sockets.check_kubelet_mentions_no_docker(host, name)
-    finally:
-        node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ && systemctl start kubelet")
-        node_process_runs(host, "kubelet")
+    finally:         # back, and Ready again, before the next test asks the node for anything
+        since = time.time()
+        node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ 2>/dev/null; systemctl start kubelet")
+        critest.wait_kubelet_back(cluster.kube, name, since - 1)
 
 
 def test_kubelet_config_check_fails_on_dockershim_flags(node):
