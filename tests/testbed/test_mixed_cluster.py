@@ -144,8 +144,16 @@ def test_the_run_leaves_nothing_behind(auto_run, mixed):
 def test_an_image_missing_from_the_registry_fails_its_check_naming_the_fix(mixed, auto_run, tmp_path):
     registry.delete_image(mixed["push"], "crigate/logger", "1")
     worker = f"{mixed['cluster'].name}-worker2"        # the CRI-O node, as a new node would be: no copy
-    subprocess.run(["docker", "exec", worker, "crictl", "rmi", f"{NODE_REPO}/logger:1"],
-                   capture_output=True, text=True)
+    image = f"{NODE_REPO}/logger:1"
+    deadline = time.monotonic() + 60      # CRI-O keeps an image while a container still uses it
+    while True:
+        removed = subprocess.run(["docker", "exec", worker, "crictl", "rmi", image],
+                                 capture_output=True, text=True)
+        if subprocess.run(["docker", "exec", worker, "crictl", "inspecti", image],
+                          capture_output=True).returncode != 0:
+            break
+        assert time.monotonic() < deadline, f"node {worker}: {image} not removed: {removed.stderr}"
+        time.sleep(1)
     started = time.monotonic()
     done, doc = suites(mixed, tmp_path, "--runtime=cri-o", f"--nodes=kubernetes.io/hostname={worker}",
                        "-k", "test_pod_log_file_is_under_var_log_pods")
