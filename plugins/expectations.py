@@ -39,3 +39,12 @@ DOCKER_CONTAINERD_NAMESPACE = "moby"
 NVIDIA_HANDLER = "nvidia"
 NVIDIA_HANDLER_LOG = "/var/log/crigate/nvidia-handler.log"
 GPU_RESOURCE = "nvidia.com/gpu"
+
+# runc's words when a container's own cgroup went away under it. On this
+# cgroup v1 host, CRI-O nodes (systemd cgroup driver) move a privileged
+# container's processes out of its devices cgroup when systemd re-realizes the
+# slices above it (seen after a neighbouring pod was deleted); every exec into
+# it fails from then on, while new containers start fine. This matches systemd
+# trimming the devices cgroup of privileged containers (DevicePolicy=auto) on
+# cgroup v1: systemd/systemd#37044, which upstream no longer fixes.
+CGROUP_LOST = "error adding pid"

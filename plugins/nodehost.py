@@ -11,19 +11,13 @@ import testinfra.host
 from kubernetes import client
 from testinfra.backend.kubectl import KubectlBackend
 
+from .expectations import CGROUP_LOST
 from .kube import MANAGED_BY, Kube, PodFailed
 
 DEBUG_IMAGE = "busybox:1.36"        # must be pullable by the cluster's nodes
 DEBUG_NAMESPACE = "default"
 DEBUG_POD_DEADLINE_S = 3600         # the pod ends itself if crigate dies
 READY_TIMEOUT_S = 120
-
-
-# runc's words when the container's own cgroup went away under it. Seen on
-# cgroup v1 nodes with the systemd driver (CRI-O worker of a mixed cluster):
-# systemd drops the devices cgroup of a running scope, and every exec into that
-# container fails from then on, while a new container starts fine.
-CGROUP_LOST = "error adding pid"
 
 
 class HostRootBackend(KubectlBackend):
