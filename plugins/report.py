@@ -138,6 +138,7 @@ class Reporter:
         self.evented: dict[str, dict] = {}         # runtime -> EVENTED_PROP
         self.interrupted = False                   # Ctrl-C: a gate verdict would be partial
         self.finished = False                      # sessionfinish reached: the verdicts stand
+        self._gate: dict | None = None
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -198,7 +199,7 @@ class Reporter:
     def gate(self) -> dict:
         """Per runtime: GO, NO-GO or UNDECIDED, with findings and reasons;
         computed once the session has finished (exit code, files, summary)."""
-        if getattr(self, "_gate", None) is None or not self.finished:
+        if self._gate is None or not self.finished:
             self._gate = self._verdicts()
         return self._gate
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -89,44 +90,32 @@ def seeded(cluster, kubectl, tmp_path_factory):
     node = cluster.nodes[0]
     annotation = kubectl.json("get", "node", node)["metadata"]["annotations"].get(
         KUBEADM_CRI_ANNOTATION, "")
-    kubectl("create", "namespace", namespace)
-    try:
-        items = seeds() + [
-            {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-             "metadata": {"name": f"legacy-gpu-{suffix}"}, "handler": "nvidia-docker"},
-            {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-             "metadata": {"name": f"gpu-{suffix}"}, "handler": "nvidia"}]
+    items = seeds() + [
+        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+         "metadata": {"name": f"legacy-gpu-{suffix}"}, "handler": "nvidia-docker"},
+        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+         "metadata": {"name": f"gpu-{suffix}"}, "handler": "nvidia"}]
+    # each step's undo registered as it is done; on the way out every undo runs
+    # (later audits need a clean cluster), the first failure raised after
+    with ExitStack() as undo:
+        kubectl("create", "namespace", namespace)
+        undo.callback(kubectl, "delete", "namespace", namespace, "--wait=true", timeout=180)
+        undo.callback(kubectl, "delete", "runtimeclass", f"legacy-gpu-{suffix}", f"gpu-{suffix}",
+                      "--ignore-not-found")
         kubectl("apply", "-n", namespace, "-f", "-",
                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        undo.callback(kubectl, "annotate", "node", node, "--overwrite",
+                      f"{KUBEADM_CRI_ANNOTATION}={annotation}")
         kubectl("annotate", "node", node, "--overwrite",
                 f"{KUBEADM_CRI_ANNOTATION}=/var/run/dockershim.sock")
+        undo.callback(subprocess.run, ["docker", "exec", node, "rm", "-f", "/etc/docker/daemon.json"],
+                      check=True)
         subprocess.run(["docker", "exec", "-i", node, "sh", "-c", "mkdir -p /etc/docker && cat > "
                         "/etc/docker/daemon.json"], input=json.dumps(STALE_DAEMON_JSON), text=True,
                        check=True)
         report = tmp_path_factory.mktemp("gate-seeded")
         yield namespace, suffix, node, run_gate(cluster.provider.kubeconfig()[0], cluster.runtime,
                                                 report, "--node-checks")
-    finally:         # every step tried, whatever failed before: later audits need a clean cluster
-        undo_all([
-            lambda: subprocess.run(["docker", "exec", node, "rm", "-f", "/etc/docker/daemon.json"],
-                                   check=True),
-            lambda: kubectl("annotate", "node", node, "--overwrite",
-                            f"{KUBEADM_CRI_ANNOTATION}={annotation}"),
-            lambda: kubectl("delete", "runtimeclass", f"legacy-gpu-{suffix}", f"gpu-{suffix}",
-                            "--ignore-not-found"),
-            lambda: kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)])
-
-
-def undo_all(steps) -> None:
-    """Run each clean-up step; then raise the first failure, if any."""
-    failures = []
-    for undo in steps:
-        try:
-            undo()
-        except Exception as err:  # noqa: BLE001 -- the rest still run
-            failures.append(err)
-    if failures:
-        raise failures[0]
 
 
 def reported(findings: list[dict], kind: str, namespace: str, name: str) -> list[dict]:

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from clusters import kindcluster, registry
+from clusters.engine import docker
 from clusters.versions import kubernetes_release
+from plugins.waiting import until
 
 from .runs import SMALL_PERF
 from .conftest import Kubectl
@@ -145,15 +147,13 @@ def test_an_image_missing_from_the_registry_fails_its_check_naming_the_fix(mixed
     registry.delete_image(mixed["push"], "crigate/logger", "1")
     worker = f"{mixed['cluster'].name}-worker2"        # the CRI-O node, as a new node would be: no copy
     image = f"{NODE_REPO}/logger:1"
-    deadline = time.monotonic() + 60      # CRI-O keeps an image while a container still uses it
-    while True:
-        removed = subprocess.run(["docker", "exec", worker, "crictl", "rmi", image],
-                                 capture_output=True, text=True)
-        if subprocess.run(["docker", "exec", worker, "crictl", "inspecti", image],
-                          capture_output=True).returncode != 0:
-            break
-        assert time.monotonic() < deadline, f"node {worker}: {image} not removed: {removed.stderr}"
-        time.sleep(1)
+
+    def remove() -> tuple[bool, str]:
+        """(still there, what crictl rmi said)"""
+        said = docker("exec", worker, "crictl", "rmi", image, check=False).stderr.strip()
+        return docker("exec", worker, "crictl", "inspecti", image, check=False).returncode == 0, said
+    # CRI-O keeps an image while a container still uses it
+    until(remove, lambda seen: not seen[0], f"node {worker}: {image} removed")
     started = time.monotonic()
     done, doc = suites(mixed, tmp_path, "--runtime=cri-o", f"--nodes=kubernetes.io/hostname={worker}",
                        "-k", "test_pod_log_file_is_under_var_log_pods")

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 import pytest
 import testinfra
 
+from clusters.engine import docker
 from clusters.images import BUSYBOX_IMAGE
 from clusters.versions import RUNTIMES, profile
-from plugins import workloads
+from plugins import critest, workloads
 from plugins.crilog import CriLogEntry, join_partials, parse_cri
 from plugins.expectations import NVIDIA_HANDLER
 from plugins.kube import container_id
@@ -51,10 +52,8 @@ def node(cluster):
 
 
 def node_sh(node_name: str, script: str, detach: bool = False) -> None:
-    done = subprocess.run(["docker", "exec", *(["-d"] if detach else []), node_name, "sh", "-c", script],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, (f"setting up the violation on {node_name} failed (exit {done.returncode}):\n"
-                                  f"$ {script}\n{done.stdout}{done.stderr}")
+    """A shell script on the node; a failure names the script and what it said."""
+    docker("exec", *(["-d"] if detach else []), node_name, "sh", "-c", script)
 
 
 @pytest.fixture(scope="module")
@@ -138,22 +137,19 @@ def test_docker_process_check_fails_when_dockerd_runs(node):
 
 def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(cluster, node):
     """A node whose kubelet is stopped and whose kubelet files are gone: the
-    check has nothing to read, which must not pass as "no Docker mentioned"."""
-    from plugins import critest
-
+    check has nothing to read, which must not pass as "no Docker mentioned".
+    The kubelet comes back, Ready, before the next test asks the node anything."""
     name, host = node
     files = " ".join(sockets.KUBELET_CONFIG_FILES)
-    try:
-        node_sh(name, f"systemctl stop kubelet && mkdir -p /tmp/kubelet-aside && "
-                      f"mv {files} /tmp/kubelet-aside/")
-        until(lambda: host.process.filter(comm="kubelet"), lambda running: not running,
-              f"node {name}: kubelet stopped")
-        with fails_with(name, "expected a running kubelet or its files", "observed neither"):
-            sockets.check_kubelet_mentions_no_docker(host, name)
-    finally:         # back, and Ready again, before the next test asks the node for anything
-        since = time.time()
-        node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ 2>/dev/null; systemctl start kubelet")
-        critest.wait_kubelet_back(cluster.kube, name, since - 1)
+    with critest.kubelet_stopped(name, cluster.kube):
+        try:
+            node_sh(name, f"mkdir -p /tmp/kubelet-aside && mv {files} /tmp/kubelet-aside/")
+            until(lambda: host.process.filter(comm="kubelet"), lambda running: not running,
+                  f"node {name}: kubelet stopped")
+            with fails_with(name, "expected a running kubelet or its files", "observed neither"):
+                sockets.check_kubelet_mentions_no_docker(host, name)
+        finally:
+            node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ 2>/dev/null || true")
 
 
 def test_kubelet_config_check_fails_on_dockershim_flags(node):
@@ -380,7 +376,6 @@ def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node
     """A default image without a shell: critest's exec specs fail, and so does the check."""
     from clusters import gobuild
     from clusters.images import LOGGER_IMAGE
-    from plugins import critest
 
     name, _ = node
     specs = critest.run_on_node(name, gobuild.build_critest() / "critest", cluster.profile.cri_socket,
