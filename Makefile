@@ -27,7 +27,7 @@ $(VENV)/.crigate-installed: pyproject.toml
 setup: $(VENV)/.crigate-installed
 
 build: setup
-	$(PY) -m clusters build --runtime all,docker
+	$(PY) -m crigate.testbed build --runtime all,docker
 
 conformance: build
 	$(PY) -m pytest suites --runtime all -n 2 $(SMALL_PERF) $(PYTEST_ARGS)
@@ -50,4 +50,4 @@ soak: build
 	$(PY) bench/soak.py --runs $(N) -- --runtime all -n 2 $(SMALL_PERF) $(PYTEST_ARGS)
 
 clean:
-	$(PY) -m clusters down --all
+	$(PY) -m crigate.testbed down --all

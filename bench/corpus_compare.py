@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from plugins.gate import outputs, ruleset  # noqa: E402
-from plugins.gate.audit import Audit  # noqa: E402
-from plugins.gate.manifests import inventory_from, read_objects  # noqa: E402
+from crigate.gate import outputs, ruleset  # noqa: E402
+from crigate.gate.audit import Audit  # noqa: E402
+from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
 

@@ -26,8 +26,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from clusters import kindcluster  # noqa: E402
-from clusters.versions import kubernetes_release  # noqa: E402
+from crigate.testbed import kindcluster  # noqa: E402
+from crigate.testbed.versions import kubernetes_release  # noqa: E402
 from tests.corpus.cases import CORPUS  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def timed(cmd: list[str]) -> tuple[float, int]:
 
 
 def gate(*args: str) -> list[str]:
-    return [sys.executable, "-m", "plugins.gate.cli", "--output", "json", *args]
+    return [sys.executable, "-m", "crigate.gate.cli", "--output", "json", *args]
 
 
 def main() -> int:

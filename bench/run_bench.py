@@ -36,7 +36,7 @@ def main() -> int:
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
 
-    build_s, rc = timed_run([sys.executable, "-m", "clusters", "build", "--runtime", args.runtimes])
+    build_s, rc = timed_run([sys.executable, "-m", "crigate.testbed", "build", "--runtime", args.runtimes])
     if rc:
         print(f"build failed (exit {rc})")
         return rc
@@ -58,7 +58,7 @@ def main() -> int:
 
     print("\ncrigate bench (warm caches, pytest -n %s, runtimes %s)" % (args.workers, args.runtimes))
     print(f"  {'phase':<34}{'seconds':>9}")
-    print(f"  {'build (python -m clusters build)':<34}{build_s:>9.1f}")
+    print(f"  {'build (python -m crigate.testbed build)':<34}{build_s:>9.1f}")
     for runtime in sorted(create):
         print(f"  {'create cluster ' + runtime:<34}{create[runtime]:>9.1f}")
     for runtime in sorted(checks):

@@ -1,4 +1,4 @@
-"""python -m clusters {doctor,build,up,down,list}"""
+"""python -m crigate.testbed {doctor,build,up,down,list}"""
 from __future__ import annotations
 
 import argparse
@@ -47,7 +47,7 @@ def _k8s(value: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m clusters",
+    top = argparse.ArgumentParser(prog="python -m crigate.testbed",
                                   description="crigate test bed: kind clusters on containerd and CRI-O, "
                                               "built offline")
     sub = top.add_subparsers(dest="command", required=True)
@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
                          "a cluster mid-way through a migration")
     up.add_argument("--pull", action="store_true",
                     help="nodes without crigate's workload images: they pull them from a registry "
-                         "(python -m clusters registry up; images push; --image-repo)")
+                         "(python -m crigate.testbed registry up; images push; --image-repo)")
     registry_cmd = sub.add_parser("registry", help="a registry on kind's network the nodes pull from")
     registry_verbs = registry_cmd.add_subparsers(dest="verb", required=True)
     registry_up = registry_verbs.add_parser("up", help="start it (push to 127.0.0.1:PORT)")
@@ -165,7 +165,7 @@ def cmd_registry(args) -> int:
         registry.down()
         return 0
     address = registry.up(args.port)
-    say(f"registry {registry.CONTAINER} up: push with `python -m clusters images push --registry "
+    say(f"registry {registry.CONTAINER} up: push with `python -m crigate.testbed images push --registry "
         f"{address}/crigate --insecure`; nodes pull it as {registry.NODE_ADDRESS}: run the suites "
         f"with --image-repo {registry.NODE_ADDRESS}/crigate")
     return 0

@@ -1,4 +1,4 @@
-"""`python -m clusters doctor`: can a cluster be created here, and if not, why."""
+"""`python -m crigate.testbed doctor`: can a cluster be created here, and if not, why."""
 from __future__ import annotations
 
 import os
@@ -39,13 +39,13 @@ def run_checks(k8s: str | None = None) -> list[Finding]:
             found.append(Finding(
                 "privileged containers", runtime == engine.RUNTIME_NAME,
                 f"CAP_SYS_RESOURCE missing; default runtime {runtime!r}",
-                f"restart the engine with `python -m clusters build` (it registers "
+                f"restart the engine with `python -m crigate.testbed build` (it registers "
                 f"{engine.RUNTIME_NAME})"))
     else:
         found.append(Finding(
             "docker engine", False, "no Docker engine answers on the docker socket"
             + ("" if shutil.which("docker") else " (no docker CLI either)"),
-            "run `python -m clusters build` (installs Debian's docker.io and starts dockerd "
+            "run `python -m crigate.testbed build` (installs Debian's docker.io and starts dockerd "
             "with crigate's runtime wrapper) or start your own engine"))
     free = _free_gib(cache.root())
     found.append(Finding("disk", free >= MIN_FREE_GIB, f"{free:.1f} GiB free under {cache.root()}",
@@ -66,13 +66,13 @@ def run_checks(k8s: str | None = None) -> list[Finding]:
     for tool in ("go", "gcc", "debootstrap", "skopeo", "containerd", "ctr"):
         found.append(Finding(f"tool {tool}", bool(shutil.which(tool)),
                              shutil.which(tool) or "not on PATH",
-                             "run `python -m clusters build` (it installs Debian's packages)"
+                             "run `python -m crigate.testbed build` (it installs Debian's packages)"
                              if tool != "go" else "install Go 1.22+", blocking=tool == "go"))
     for runtime in RUNTIMES:
         ref = nodeimage.node_image_ref(release, runtime)
         built = bool(version) and engine.docker("image", "inspect", ref, check=False).returncode == 0
         found.append(Finding(f"node image {runtime}", built, ref if built else f"{ref} not built",
-                             f"python -m clusters build --runtime {runtime} --k8s {release.minor}"))
+                             f"python -m crigate.testbed build --runtime {runtime} --k8s {release.minor}"))
     return found
 
 

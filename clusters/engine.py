@@ -73,7 +73,7 @@ def ensure_engine() -> str:
             raise EngineError(
                 f"the running Docker engine ({version}) uses runtime {default_runtime()!r}, "
                 "but this machine lacks CAP_SYS_RESOURCE, so privileged kind nodes will fail. "
-                "Stop that engine and run `python -m clusters build` to start one with the "
+                "Stop that engine and run `python -m crigate.testbed build` to start one with the "
                 f"{RUNTIME_NAME} wrapper, or register {WRAPPER_DIR}/runc as its default runtime.")
         return version
     with step("start a Docker engine (Debian docker.io)"):

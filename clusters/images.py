@@ -1,5 +1,5 @@
 """Container images the test bed builds locally, and the workload images
-`python -m clusters images push` puts in a registry.
+`python -m crigate.testbed images push` puts in a registry.
 
 Every image is one layer assembled from a file map and given to `docker
 import`, labelled with a fingerprint of its inputs so an unchanged image is
@@ -28,7 +28,7 @@ PGREP = Path(__file__).with_name("programs") / "pgrep"
 
 # Images the suites' workloads use (pods set imagePullPolicy: IfNotPresent),
 # named under a registry that does not exist: the test bed preloads them, other
-# clusters pull them from where `python -m clusters images push` put them.
+# clusters pull them from where `python -m crigate.testbed images push` put them.
 LOCAL_REGISTRY = "crigate.local"
 LOGGER_IMAGE = f"{LOCAL_REGISTRY}/logger:1"
 HTTP_ECHO_IMAGE = f"{LOCAL_REGISTRY}/http-echo:1"

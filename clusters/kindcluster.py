@@ -122,7 +122,7 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
     kubeconfig = Path(kubeconfig or default_kubeconfig(name)).resolve()
     if name in existing_clusters(kind_path):
         raise ClusterError(f"cluster {name!r} already exists; delete it with "
-                           f"`python -m clusters down --name {name}` or pick another --name")
+                           f"`python -m crigate.testbed down --name {name}` or pick another --name")
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     kubectl = Path(kubectl_path or kubectl_bin(release))
     try:

@@ -60,7 +60,7 @@ def running(address: str = "127.0.0.1:5000", root: Path | None = None):
     binary = shutil.which(REGISTRY_BINARY)
     if not binary:
         raise HostError("no docker-registry binary: apt-get install docker-registry "
-                        "(or run `python -m clusters build`, which installs it)")
+                        "(or run `python -m crigate.testbed build`, which installs it)")
     if answers(address):
         raise HostError(f"something already serves a registry on {address}; pick another address")
     root = root or cache.root() / "registry"
@@ -94,7 +94,7 @@ def image_spec() -> images.ImageSpec:
     binary = Path(shutil.which(REGISTRY_BINARY) or "")
     if not binary.is_file():
         raise HostError("no docker-registry binary: apt-get install docker-registry "
-                        "(or run `python -m clusters build`, which installs it)")
+                        "(or run `python -m crigate.testbed build`, which installs it)")
     linked = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
     libraries = [Path(p) for p in linked_libraries(linked)]
     config = cache.root() / "registry" / "container-config.yml"

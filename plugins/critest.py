@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.engine import docker
-from clusters.images import BUSYBOX_IMAGE, WEB_IMAGE
+from crigate.testbed.engine import docker
+from crigate.testbed.images import BUSYBOX_IMAGE, WEB_IMAGE
 
 NODE_BINARY = "/usr/local/bin/critest"
 NODE_REPORT = "/tmp/crigate-critest/junit.xml"

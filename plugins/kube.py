@@ -9,7 +9,7 @@ from typing import Callable
 from kubernetes import client, config, watch
 from kubernetes.stream import stream as exec_stream
 
-from clusters.images import image_in_repo
+from crigate.testbed.images import image_in_repo
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "crigate"}    # on every object crigate creates
 
@@ -29,7 +29,7 @@ STUCK_WAITING = {
     "CreateContainerConfigError": "the kubelet cannot configure container {container}",
 }
 IMAGE_FIX = ("push crigate's images to a registry the nodes can pull from "
-             "(`python -m clusters images push --registry REPO`) and run with --image-repo REPO")
+             "(`python -m crigate.testbed images push --registry REPO`) and run with --image-repo REPO")
 # Unschedulable because of these taints clears as the node becomes Ready.
 TRANSIENT_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 

@@ -102,7 +102,7 @@ class DebugPodHost:
         raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
                            f"start (phase {pod.status.phase}{container_problem(pod)}; {seen}); "
                            "node checks need a privileged pod whose image the node can pull "
-                           "(--debug-image IMAGE, or --image-repo REPO after `python -m clusters "
+                           "(--debug-image IMAGE, or --image-repo REPO after `python -m crigate.testbed "
                            "images push --registry REPO`)")
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from clusters.runtimes import detection_order
+from crigate.testbed.runtimes import detection_order
 
 # Labels that name a node's group, first found wins: EKS managed node groups,
 # eksctl, Karpenter, GKE, AKS; kind and kubeadm nodes have none.

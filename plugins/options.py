@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters.images import BUSYBOX_IMAGE, image_in_repo
-from clusters.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
+from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
+from crigate.testbed.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                               kubernetes_release, parse_runtimes)
 
 from .gate import suppress
@@ -55,7 +55,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--image-repo", metavar="REPO",
                     help="pull every image crigate deploys from REPO (HOST[:PORT][/PREFIX]): "
                          "crigate.local/NAME:TAG becomes REPO/NAME:TAG, the debug pod's image "
-                         "too unless --debug-image is given; fill REPO with `python -m clusters "
+                         "too unless --debug-image is given; fill REPO with `python -m crigate.testbed "
                          "images push --registry REPO`")
     group.addoption("--print-rbac", action="store_true",
                     help="print the least-privilege ClusterRole a run on an existing cluster "

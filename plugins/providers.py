@@ -15,11 +15,11 @@ from typing import Protocol
 
 import testinfra
 
-from clusters import kindcluster
-from clusters.runtimes import RuntimeProfile
-from clusters.versions import kubernetes_release, profile
+from crigate.testbed import kindcluster
+from crigate.testbed.runtimes import RuntimeProfile
+from crigate.testbed.versions import kubernetes_release, profile
 
-from clusters.engine import docker
+from crigate.testbed.engine import docker
 
 from .nodehost import DEBUG_IMAGE, DebugPodHost
 

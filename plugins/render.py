@@ -6,7 +6,7 @@ import statistics
 
 from . import perfrender
 
-from clusters.versions import BASELINE_RUNTIMES
+from crigate.testbed.versions import BASELINE_RUNTIMES
 
 SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
            "xfailed": "XFAIL", "xpassed": "XPASS"}

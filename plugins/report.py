@@ -50,7 +50,7 @@ def crigate_run(config: pytest.Config) -> bool:
     environment where crigate's plugin is installed): --runtime or
     --report-dir given, or pytest started in crigate's own tree."""
     return bool(config.getoption("runtime") or config.getoption("report_dir") != DEFAULT_REPORT_DIR
-                or (config.rootpath / "plugins" / "crigate.py").is_file())
+                or (config.rootpath / "plugins" / "pytest_plugin.py").is_file())
 
 
 def register(config: pytest.Config, settings) -> None:

@@ -14,7 +14,7 @@ import re
 
 from xdist.scheduler import LoadScopeScheduling
 
-from clusters.versions import NODE_RUNTIMES
+from crigate.testbed.versions import NODE_RUNTIMES
 
 # longest first, so a runtime whose name holds another's is found whole
 _RUNTIME_IDS = sorted(NODE_RUNTIMES, key=len, reverse=True)
@@ -25,7 +25,7 @@ def runtime_of(nodeid: str) -> str | None:
     """'suites/test_logs.py::test_x[cri-o]' -> 'cri-o'; None without a runtime id.
 
     The runtime is the first parameter (crigate parametrizes it before the
-    test's own marks, plugins/crigate.py), so its id leads: in
+    test's own marks, plugins/pytest_plugin.py), so its id leads: in
     test_y[cri-o-containerd-socket-user] the runtime is cri-o, the rest is the
     test's own parameter."""
     found = _PARAMS.search(nodeid)

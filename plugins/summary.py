@@ -1,7 +1,7 @@
 """One markdown matrix from several results.json files (e.g. the nightly
 runtime x Kubernetes jobs): check x "runtime / Kubernetes" -> outcome.
 
-    python -m plugins.summary reports/*/results.json
+    python -m crigate.summary reports/*/results.json
 """
 from __future__ import annotations
 

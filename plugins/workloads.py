@@ -1,7 +1,7 @@
 """Pod manifests the suites deploy; images are the test bed's local ones."""
 from __future__ import annotations
 
-from clusters.images import BUSYBOX_IMAGE, LOGGER_IMAGE
+from crigate.testbed.images import BUSYBOX_IMAGE, LOGGER_IMAGE
 
 from .kube import MANAGED_BY
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from clusters import gobuild
-from plugins import critest
+from crigate.testbed import gobuild
+from crigate import critest
 
 pytestmark = pytest.mark.cri
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.versions import profile
-from plugins.crigate import MANIFEST_OBJECTS
-from plugins.gate import ruleset
-from plugins.gate.audit import Audit, breaking, finalize, run_audit
-from plugins.gate.inventory import Unreachable
-from plugins.gate.manifests import inventory_from
-from plugins.report import FINDINGS_PROP, GATE_FACTS_PROP, UNDECIDED_PROP
+from crigate.testbed.versions import profile
+from crigate.pytest_plugin import MANIFEST_OBJECTS
+from crigate.gate import ruleset
+from crigate.gate.audit import Audit, breaking, finalize, run_audit
+from crigate.gate.inventory import Unreachable
+from crigate.gate.manifests import inventory_from
+from crigate.report import FINDINGS_PROP, GATE_FACTS_PROP, UNDECIDED_PROP
 
 pytestmark = pytest.mark.gate
 

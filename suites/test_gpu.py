@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from clusters.images import BUSYBOX_IMAGE
-from plugins import workloads
-from plugins.expectations import GPU_RESOURCE, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
-from plugins.kube import MANAGED_BY, container_id
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate import workloads
+from crigate.expectations import GPU_RESOURCE, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
+from crigate.kube import MANAGED_BY, container_id
 
 pytestmark = pytest.mark.gpu
 

@@ -18,10 +18,10 @@ import time
 import pytest
 from kubernetes import watch
 
-from clusters import gobuild
-from plugins import critest, evented_pleg, nodecost, phases, stats, workloads
-from plugins.kube import container_id, pod_reached
-from plugins.report import BURST_PROP, CRI_BENCH_PROP, EVENTED_PROP, LATENCY_PROP
+from crigate.testbed import gobuild
+from crigate import critest, evented_pleg, nodecost, phases, stats, workloads
+from crigate.kube import container_id, pod_reached
+from crigate.report import BURST_PROP, CRI_BENCH_PROP, EVENTED_PROP, LATENCY_PROP
 
 pytestmark = pytest.mark.latency
 

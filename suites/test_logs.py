@@ -11,11 +11,11 @@ from collections import Counter
 
 import pytest
 
-from plugins import workloads
-from plugins.crilog import join_partials, parse_any, parse_cri, parse_docker_json
-from plugins.expectations import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
-from plugins.kube import container_id
-from plugins.waiting import until
+from crigate import workloads
+from crigate.crilog import join_partials, parse_any, parse_cri, parse_docker_json
+from crigate.expectations import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
+from crigate.kube import container_id
+from crigate.waiting import until
 
 pytestmark = pytest.mark.logs
 

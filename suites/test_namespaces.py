@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from clusters.images import LOGGER_IMAGE
-from plugins import workloads
-from plugins.expectations import (CONTAINERD_CRI_NAMESPACE, DOCKER_API_SOCKETS, DOCKER_CONTAINERD_NAMESPACE,
+from crigate.testbed.images import LOGGER_IMAGE
+from crigate import workloads
+from crigate.expectations import (CONTAINERD_CRI_NAMESPACE, DOCKER_API_SOCKETS, DOCKER_CONTAINERD_NAMESPACE,
                                   DOCKER_UNREACHABLE)
-from plugins.kube import container_id
+from crigate.kube import container_id
 
 pytestmark = pytest.mark.namespaces
 

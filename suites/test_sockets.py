@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from clusters.runtimes import RuntimeProfile
-from plugins.expectations import (DOCKER_PROCESSES, DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS,
+from crigate.testbed.runtimes import RuntimeProfile
+from crigate.expectations import (DOCKER_PROCESSES, DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS,
                                   KUBELET_CONFIG_FILES)
 
 pytestmark = pytest.mark.sockets

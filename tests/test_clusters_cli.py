@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from clusters import gobuild, kindconfig, versions
+from crigate.testbed import gobuild, kindconfig, versions
 
 
 def clusters_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clusters", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "crigate.testbed", *args], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, timeout=120)
 
 
@@ -30,11 +30,11 @@ def test_unknown_choice_lists_the_valid_ones(args, expected):
 def test_doctor_without_docker_prints_the_fix_and_fails():
     done = clusters_cli("doctor", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert done.returncode == 1, done.stdout
-    assert "[FAIL] docker engine" in done.stdout and "fix: run `python -m clusters build`" in done.stdout
+    assert "[FAIL] docker engine" in done.stdout and "fix: run `python -m crigate.testbed build`" in done.stdout
 
 
 def test_build_takes_comma_separated_runtimes():
-    from clusters.cli import parser
+    from crigate.testbed.cli import parser
     args = parser().parse_args(["build", "--runtime", "all,docker,containerd"])
     assert args.runtime == ["containerd", "cri-o", "docker"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from clusters.cache import fingerprint
+from crigate.testbed.cache import fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = "bookworm"               # the README's "fresh Debian bookworm machine"
@@ -128,7 +128,7 @@ def _debian_root_tarball() -> Path:
     with _locked(home / ".lock"):
         if tarball.is_file():
             return tarball
-        from clusters.rootfs import RootfsError, debian_mirror   # the test bed's own mirror
+        from crigate.testbed.rootfs import RootfsError, debian_mirror   # the test bed's own mirror
         try:
             mirror = debian_mirror()
         except RootfsError as err:
@@ -283,8 +283,8 @@ def test_make_setup_on_fresh_debian_bookworm_with_debian_python3(debian_root):
     entry_cmd = (f"cd / && {venv_python} -c 'from importlib.metadata import entry_points; "
                  "print(sorted((e.name, e.value) for e in entry_points(group=\"pytest11\")))'")
     entry = timed("pytest11 entry points", entry_cmd)
-    assert entry.returncode == 0 and "('crigate', 'plugins.crigate')" in entry.stdout, (
-        "expected crigate's plugin registered as pytest11 entry point crigate = plugins.crigate; "
+    assert entry.returncode == 0 and "('crigate', 'crigate.pytest_plugin')" in entry.stdout, (
+        "expected crigate's plugin registered as pytest11 entry point crigate = crigate.pytest_plugin; "
         + _observed(entry_cmd, entry))
 
     # Not the repository: no conftest, no pyproject; only the entry point can bring the options.

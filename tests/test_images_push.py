@@ -1,4 +1,4 @@
-"""`python -m clusters images push` puts every image crigate deploys into a
+"""`python -m crigate.testbed images push` puts every image crigate deploys into a
 real registry (Debian's docker-registry on loopback), where a client that
 knows nothing of the local engine finds them: one image index per image,
 holding linux/amd64 and linux/arm64 (Graviton node groups)."""
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters import cli, host, images, ocilayout, registry
-from clusters.images import WORKLOAD_IMAGES, image_in_repo
+from crigate.testbed import cli, host, images, ocilayout, registry
+from crigate.testbed.images import WORKLOAD_IMAGES, image_in_repo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOTH_PLATFORMS = {"linux/amd64", "linux/arm64"}
@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def clusters_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clusters", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "crigate.testbed", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=600)
 
 

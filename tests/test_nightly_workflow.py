@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusters import gobuild
-from clusters.versions import DEFAULT_KUBERNETES, RUNTIMES
-from plugins import summary
+from crigate.testbed import gobuild
+from crigate.testbed.versions import DEFAULT_KUBERNETES, RUNTIMES
+from crigate import summary
 
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github/workflows/nightly.yml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from clusters import programs
+from crigate.testbed import programs
 
 SPEC = {"ociVersion": "1.0.2", "process": {
     "oomScoreAdj": -998,

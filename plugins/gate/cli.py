@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import suites
-from clusters.versions import RUNTIMES
-from plugins import preflight
+from crigate.testbed.versions import RUNTIMES
+from crigate import preflight
 
 from . import outputs, suppress
 from .findings import Finding
@@ -70,7 +70,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="also read node files through a short-lived privileged debug pod per node")
     parser.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
     parser.add_argument("--image-repo", help="registry prefix the nodes pull crigate's images from "
-                        "(filled by `python -m clusters images push --registry REPO`); the debug "
+                        "(filled by `python -m crigate.testbed images push --registry REPO`); the debug "
                         "pod's image comes from there unless --debug-image is given")
     parser.add_argument("--report-dir", default="reports/gate",
                         help="where junit.xml, results.json, report.md and report.html go")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from clusters import runtimes
-from plugins.expectations import DOCKER_CONTAINER_LOGS, DOCKER_SOCKETS
+from crigate.testbed import runtimes
+from crigate.expectations import DOCKER_CONTAINER_LOGS, DOCKER_SOCKETS
 
 from .findings import BREAKS, REVIEW, Finding
 

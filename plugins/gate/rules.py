@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.runtimes import DOCKER
-from clusters.versions import profile
+from crigate.testbed.runtimes import DOCKER
+from crigate.testbed.versions import profile
 
 from . import logconfig
 from .findings import BREAKS, REVIEW, Finding, PodTemplate

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.gate import configured, rules
-from plugins.gate.findings import BREAKS, REVIEW, PodTemplate
-from plugins.gate.inventory import Inventory
+from crigate.gate import configured, rules
+from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
+from crigate.gate.inventory import Inventory
 
 
 def template(name="w", containers=(), volumes=(), kind="DaemonSet", annotations=None, **spec) -> PodTemplate:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins.gate import outputs, ruleset
-from plugins.gate.audit import Audit, finalize
-from plugins.gate.manifests import inventory_from, read_objects
+from crigate.gate import outputs, ruleset
+from crigate.gate.audit import Audit, finalize
+from crigate.gate.manifests import inventory_from, read_objects
 from tests.corpus.cases import NAMESPACE, cases
 
 CASES = cases()

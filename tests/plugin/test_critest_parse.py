@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins import critest
+from crigate import critest
 
 RECORDED = Path(__file__).with_name("data") / "critest-junit-cri-o-port-mapping.xml"
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from clusters.engine import docker
+from crigate.testbed.engine import docker
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from plugins.gate import suppress
-from plugins.gate.manifests import ManifestError, documents, inventory_from, locate
+from crigate.gate import suppress
+from crigate.gate.manifests import ManifestError, documents, inventory_from, locate
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "plugins/gate/gate-output.schema.json").read_text())
@@ -47,7 +47,7 @@ spec:
 
 
 def gate(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "plugins.gate.cli", *args], input=stdin, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "crigate.gate.cli", *args], input=stdin, cwd=cwd,
                           capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
 

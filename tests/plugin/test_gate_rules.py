@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.gate import logconfig, rules
-from plugins.gate.findings import BREAKS, REVIEW, PodTemplate
-from plugins.gate.inventory import Inventory, pod_templates, templates_from
-from plugins.gate.shell import command_calls, docker_calls
+from crigate.gate import logconfig, rules
+from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
+from crigate.gate.inventory import Inventory, pod_templates, templates_from
+from crigate.gate.shell import command_calls, docker_calls
 
 
 def template(name="w", containers=(), volumes=(), kind="Deployment", **spec) -> PodTemplate:
@@ -213,7 +213,7 @@ def test_kubelet_endpoint_on_docker_from_configz():
 
 
 def test_node_state_findings_are_for_review():
-    from plugins.gate.nodecheck import facts_findings
+    from crigate.gate.nodecheck import facts_findings
     found = facts_findings("n1", {"docker_sockets": ["/var/run/docker.sock"], "docker_container_log_dirs": 12,
                                   "daemon_json": False, "runtime_config": "docker"})
     assert [(f.check, f.severity) for f in found] == [("docker-on-node", REVIEW), ("docker-logs-on-node", REVIEW)]

@@ -9,8 +9,8 @@ import pytest
 
 GATE = """
 import pytest
-from plugins.gate.findings import Finding
-from plugins.report import FINDINGS_PROP, UNDECIDED_PROP
+from crigate.gate.findings import Finding
+from crigate.report import FINDINGS_PROP, UNDECIDED_PROP
 
 pytestmark = pytest.mark.gate
 MODE = {mode!r}

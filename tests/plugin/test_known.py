@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins import known
+from crigate import known
 
 CHECK = "logs::test_kubectl_logs_match_the_file"
 
@@ -83,7 +83,7 @@ def test_version_bound_difference_is_not_applied_to_existing_clusters(difference
 def test_one_verdict_everywhere_for_a_non_strict_xpass(pytester, differences):
     """pytest exits 0, and report.md, report.html and the nightly summary say
     PASS; a strict XPASS fails all four."""
-    from plugins import render, summary
+    from crigate import render, summary
     differences[(CHECK, "cri-o", "1.24")] = ("a timing-dependent difference", False)
     pytester.makepyfile(test_logs=fake_logs_check("nothing"))
     result = pytester.runpytest("--runtime", "all", "--k8s-version", "1.24", "--report-dir", "out")

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from plugins.gate import logconfig, shipper_env
-from plugins.gate.findings import PodTemplate
-from plugins.gate.inventory import Inventory
-from plugins.gate.shippers.common import families, strip_comments
+from crigate.gate import logconfig, shipper_env
+from crigate.gate.findings import PodTemplate
+from crigate.gate.inventory import Inventory
+from crigate.gate.shippers.common import families, strip_comments
 
 
 def checks(text: str) -> list[str]:

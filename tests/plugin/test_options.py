@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from clusters.versions import KUBERNETES_MINORS
-from plugins.scheduling import runtime_of, scope_of
+from crigate.testbed.versions import KUBERNETES_MINORS
+from crigate.scheduling import runtime_of, scope_of
 
 @pytest.mark.parametrize("args, message", [
     (["--runtime", "rkt"], "--runtime 'rkt' is not a runtime crigate knows; valid: containerd, cri-o, docker, all"),

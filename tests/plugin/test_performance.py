@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins import critest, evented_pleg, nodecost, performance, perfrender, phases
-from plugins.options import RatioLimit, _ratio_limits
+from crigate import critest, evented_pleg, nodecost, performance, perfrender, phases
+from crigate.options import RatioLimit, _ratio_limits
 
 DATA = Path(__file__).with_name("data")
 
@@ -150,7 +150,7 @@ def test_evented_pleg_effect_is_the_ratio_to_relisting():
 
 
 def test_only_runtimes_that_send_events_get_the_gate():
-    from clusters.runtimes import PROFILES
+    from crigate.testbed.runtimes import PROFILES
     sending = {p.id for p in PROFILES.values() if p.container_events}
     assert sending == {"containerd-2", "cri-o"}        # containerd 1.6 and cri-dockerd send none
     path, text = PROFILES["cri-o"].container_events_dropin

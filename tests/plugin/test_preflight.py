@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from plugins import preflight
+from crigate import preflight
 
 
 # what an API server's /version holds (every field the client requires)

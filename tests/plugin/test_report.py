@@ -8,7 +8,7 @@ import pytest
 
 CHECKS = """
 import pytest
-from plugins.report import LATENCY_PROP
+from crigate.report import LATENCY_PROP
 
 pytestmark = pytest.mark.logs
 
@@ -90,7 +90,7 @@ def test_docker_baseline_is_marked_in_the_reports(pytester):
 
 
 def test_per_node_table_groups_nodes_and_names_their_failed_checks():
-    from plugins import render
+    from crigate import render
     rows = [{"node": "ip-2", "checked_as": "docker", "runtime_version": "docker://20.10.24",
              "group": "legacy", "checks": {"sockets::a": "failed", "sockets::b": "passed"},
              "failed": ["sockets::a"]},

@@ -16,7 +16,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 @pytest.fixture(scope="module")
 def chromium():
     path = shutil.which("chromium")
-    assert path, "chromium is not installed; `python -m clusters build` installs Debian's chromium"
+    assert path, "chromium is not installed; `python -m crigate.testbed build` installs Debian's chromium"
     return path
 
 
@@ -78,8 +78,8 @@ def test_browser_shows_the_docker_baseline_and_both_latency_ratios(chromium, pyt
 
 PERF_CHECKS = """
 import pytest
-from plugins import phases
-from plugins.report import BURST_PROP, LATENCY_PROP
+from crigate import phases
+from crigate.report import BURST_PROP, LATENCY_PROP
 
 pytestmark = pytest.mark.latency
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusters import gobuild, kindconfig, runtimes
-from clusters.nodeimage import NODE_TREE
-from clusters.versions import KUBERNETES_MINORS, PINS, kubernetes_release, profile
+from crigate.testbed import gobuild, kindconfig, runtimes
+from crigate.testbed.nodeimage import NODE_TREE
+from crigate.testbed.versions import KUBERNETES_MINORS, PINS, kubernetes_release, profile
 
 ROOT = Path(__file__).resolve().parents[2]
 # Code that must ask profiles, never names: suites, the gate, the node image.

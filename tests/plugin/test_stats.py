@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins import stats
+from crigate import stats
 
 
 def test_percentile_interpolates_between_ranks():

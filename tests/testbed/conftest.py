@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from clusters import kindcluster
-from clusters.versions import kubernetes_release
+from crigate.testbed import kindcluster
+from crigate.testbed.versions import kubernetes_release
 
 
 class Kubectl:

@@ -7,7 +7,7 @@ pods run (busybox, no Docker inside).
 """
 from __future__ import annotations
 
-from clusters.images import BUSYBOX_IMAGE
+from crigate.testbed.images import BUSYBOX_IMAGE
 
 NO_NODE = {"crigate.test/no-such-node": "true"}
 

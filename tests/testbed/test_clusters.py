@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from clusters import images, kindcluster
-from clusters.engine import docker
-from plugins.crigate import TOKEN
+from crigate.testbed import images, kindcluster
+from crigate.testbed.engine import docker
+from crigate.pytest_plugin import TOKEN
 
 pytestmark = pytest.mark.testbed
 

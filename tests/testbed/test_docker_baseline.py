@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from clusters import kindcluster
-from clusters.versions import kubernetes_release
-from clusters.images import BUSYBOX_IMAGE
+from crigate.testbed import kindcluster
+from crigate.testbed.versions import kubernetes_release
+from crigate.testbed.images import BUSYBOX_IMAGE
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
@@ -116,7 +116,7 @@ def test_gate_on_the_docker_node_is_no_go(docker_run, tmp_path):
     the API (configz) and a debug pod (--node-checks)."""
     name = docker_run["clusters"]["docker"]["cluster"]
     done = subprocess.run(
-        [sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={kindcluster.default_kubeconfig(name)}",
+        [sys.executable, "-m", "crigate.gate.cli", f"--kubeconfig={kindcluster.default_kubeconfig(name)}",
          "--runtime=containerd", "--node-checks", f"--debug-image={BUSYBOX_IMAGE}",
          f"--report-dir={tmp_path}"],
         cwd=REPO, capture_output=True, text=True, timeout=300)

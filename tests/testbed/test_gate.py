@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusters.images import BUSYBOX_IMAGE
-from plugins.gate.inventory import READ_ONLY_RESOURCES
-from plugins.gate.rules import KUBEADM_CRI_ANNOTATION
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.gate.inventory import READ_ONLY_RESOURCES
+from crigate.gate.rules import KUBEADM_CRI_ANNOTATION
 
 from .identity import service_account_kubeconfig
 from .runs import reaped
@@ -33,7 +33,7 @@ STALE_DAEMON_JSON = {"registry-mirrors": ["https://mirror.example"],
 
 def run_gate(kubeconfig: Path, runtime: str, report_dir: Path, *extra: str) -> tuple[int, str, dict]:
     done = subprocess.run(
-        [sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={kubeconfig}",
+        [sys.executable, "-m", "crigate.gate.cli", f"--kubeconfig={kubeconfig}",
          f"--runtime={runtime}", f"--report-dir={report_dir}", f"--debug-image={BUSYBOX_IMAGE}",
          *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
     results = report_dir / "results.json"
@@ -184,7 +184,7 @@ def test_ctrl_c_during_node_checks_leaves_no_debug_pod(cluster, tmp_path):
     debug_pods = lambda: cluster.kube.core.list_namespaced_pod(  # noqa: E731
         "default", label_selector=selector).items
     assert not debug_pods()
-    with reaped([sys.executable, "-m", "plugins.gate.cli", f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
+    with reaped([sys.executable, "-m", "crigate.gate.cli", f"--kubeconfig={cluster.provider.kubeconfig()[0]}",
                  f"--runtime={cluster.runtime}", f"--report-dir={tmp_path}", "--node-checks",
                  "--debug-image=crigate.local/not-pullable:0"], cwd=REPO) as run:
         deadline = time.monotonic() + 60

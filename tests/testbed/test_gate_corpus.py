@@ -21,7 +21,7 @@ CASES = cases()
 
 
 def gate_json(*args: str) -> tuple[int, dict, str]:
-    done = subprocess.run([sys.executable, "-m", "plugins.gate.cli", "--output", "json", *args],
+    done = subprocess.run([sys.executable, "-m", "crigate.gate.cli", "--output", "json", *args],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     return done.returncode, json.loads(done.stdout or "{}"), done.stderr
 

@@ -1,7 +1,7 @@
 """A cluster mid-way through a migration, as users bring it: a containerd
 control plane, a Docker worker and a CRI-O worker, whose nodes hold none of
 crigate's workload images and pull them from a real registry (Debian's
-docker-registry on kind's network) after `python -m clusters images push`.
+docker-registry on kind's network) after `python -m crigate.testbed images push`.
 `pytest suites --cluster=existing --runtime auto --image-repo ...` checks each
 node against the runtime it reports."""
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from clusters import kindcluster, registry
-from clusters.engine import docker
-from clusters.versions import kubernetes_release
-from plugins.waiting import until
+from crigate.testbed import kindcluster, registry
+from crigate.testbed.engine import docker
+from crigate.testbed.versions import kubernetes_release
+from crigate.waiting import until
 
 from .runs import SMALL_PERF
 from .conftest import Kubectl
@@ -46,7 +46,7 @@ def mixed(crigate_settings):
     name = f"crigate-mixed-{uuid.uuid4().hex[:6]}"
     push_address = registry.up(free_port())
     try:
-        pushed = subprocess.run([sys.executable, "-m", "clusters", "images", "push", "--registry",
+        pushed = subprocess.run([sys.executable, "-m", "crigate.testbed", "images", "push", "--registry",
                                  f"{push_address}/crigate", "--insecure"], cwd=REPO,
                                 capture_output=True, text=True, timeout=600)
         assert pushed.returncode == 0, pushed.stderr
@@ -162,4 +162,4 @@ def test_an_image_missing_from_the_registry_fails_its_check_naming_the_fix(mixed
     print(f"missing image: the check failed {elapsed:.1f}s after the run started")
     assert result["outcome"] == "error", result
     assert f"{NODE_REPO}/logger:1" in result["message"] and "ImagePull" in result["message"]
-    assert "python -m clusters images push --registry REPO" in result["message"]
+    assert "python -m crigate.testbed images push --registry REPO" in result["message"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from clusters import kindcluster
-from clusters.images import BUSYBOX_IMAGE
-from plugins.crigate import TOKEN
+from crigate.testbed import kindcluster
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.pytest_plugin import TOKEN
 
 from .runs import reaped
 

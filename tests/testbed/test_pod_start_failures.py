@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from plugins import workloads
-from plugins.kube import PodFailed
+from crigate import workloads
+from crigate.kube import PodFailed
 
 pytestmark = pytest.mark.testbed
 
@@ -22,7 +22,7 @@ def test_an_image_the_node_cannot_pull_fails_at_once_naming_the_fix(cluster, nam
     assert f"pod {namespace}/unpullable on node " in message
     assert "crigate.local/not-pushed:1" in message
     assert "ErrImagePull" in message or "ImagePullBackOff" in message
-    assert "python -m clusters images push --registry REPO" in message and "--image-repo" in message
+    assert "python -m crigate.testbed images push --registry REPO" in message and "--image-repo" in message
     assert "within 120s" not in message          # the stuck reason, not the timeout
 
 
@@ -37,7 +37,7 @@ def test_a_pod_no_node_can_take_fails_at_once_naming_the_scheduler(cluster, name
 
 def test_image_repo_rewrites_every_image_of_crigates_pods(cluster, namespace):
     """What --image-repo does to a manifest, on the API server's copy."""
-    from plugins.kube import Kube
+    from crigate.kube import Kube
     kube = Kube(*cluster.provider.kubeconfig(), image_repo="registry.invalid:5000/crigate")
     created = kube.create_pod(namespace, workloads.sleeper_pod("remapped", containers=2))
     assert [c.image for c in created.spec.containers] == ["registry.invalid:5000/crigate/busybox:1"] * 2

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters.images import BUSYBOX_IMAGE
-from plugins.kube import MANAGED_BY
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.kube import MANAGED_BY
 
 from .runs import SMALL_PERF, reaped
 from .identity import service_account_kubeconfig

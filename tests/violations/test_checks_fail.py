@@ -16,14 +16,14 @@ from contextlib import contextmanager
 import pytest
 import testinfra
 
-from clusters.engine import docker
-from clusters.images import BUSYBOX_IMAGE
-from clusters.versions import RUNTIMES, profile
-from plugins import critest, workloads
-from plugins.crilog import CriLogEntry, join_partials, parse_cri
-from plugins.expectations import NVIDIA_HANDLER
-from plugins.kube import container_id
-from plugins.waiting import until
+from crigate.testbed.engine import docker
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.testbed.versions import RUNTIMES, profile
+from crigate import critest, workloads
+from crigate.crilog import CriLogEntry, join_partials, parse_cri
+from crigate.expectations import NVIDIA_HANDLER
+from crigate.kube import container_id
+from crigate.waiting import until
 from suites import test_gpu as gpu
 from suites import test_latency as latency
 from suites import test_logs as logs
@@ -374,8 +374,8 @@ def test_runtime_class_check_fails_when_the_cluster_has_none(cluster, node):
 
 def test_critest_group_fails_when_the_runtime_cannot_run_its_specs(cluster, node):
     """A default image without a shell: critest's exec specs fail, and so does the check."""
-    from clusters import gobuild
-    from clusters.images import LOGGER_IMAGE
+    from crigate.testbed import gobuild
+    from crigate.testbed.images import LOGGER_IMAGE
 
     name, _ = node
     specs = critest.run_on_node(name, gobuild.build_critest() / "critest", cluster.profile.cri_socket,

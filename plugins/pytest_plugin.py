@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from clusters import kindcluster
+from crigate.testbed import kindcluster
 
 from . import known, nodes, options, preflight, report, scheduling
 from .gate import manifests
