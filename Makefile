@@ -1,7 +1,10 @@
 # crigate: the two commands the README gives.
 #   make conformance   set up, build the test bed, run the suites on both runtimes
-#   make test          set up, build the test bed, run the suites on both runtimes
-#                      and then crigate's own tests; fails if either fails
+#   make test          lint and unit tests first (fail fast), then set up, build the
+#                      test bed, run the suites on both runtimes and then crigate's
+#                      own test-bed tests; fails if any of them fails
+#   make lint          ruff over the whole tree (configured in pyproject.toml)
+#   make unit          every test that needs no cluster and no test-bed build (~1 min)
 #   make baseline      pod start latency: Docker (cri-dockerd) vs containerd vs CRI-O, one run
 #   make soak N=10     the conformance job N times: failed runs per check x runtime
 #
@@ -16,15 +19,26 @@ N ?= 10
 # not timed assertions); make baseline runs them at full size
 SMALL_PERF := --latency-burst 5 --latency-burst-rounds 1 --cri-bench 3
 
-.PHONY: setup build test conformance baseline soak clean
+.PHONY: setup lint unit build test conformance baseline soak clean
 
 $(VENV)/.crigate-installed: pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "make: $(PYTHON) cannot make a virtual environment; on Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.crigate-installed
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# tests marked testbed or violations need the built test bed (Docker engine,
+# Go builds, kind clusters, chromium); everything else is a unit test
+UNIT_TESTS := -m "not testbed and not violations"
+CLUSTER_TESTS := -m "testbed or violations"
+
+unit: setup
+	$(PY) -m pytest tests $(UNIT_TESTS) -n 2 -p no:cacheprovider -q
 
 build: setup
 	$(PY) -m crigate.testbed build --runtime all,docker
@@ -32,10 +46,10 @@ build: setup
 conformance: build
 	$(PY) -m pytest suites --runtime all -n 2 $(SMALL_PERF) $(PYTEST_ARGS)
 
-test: build
+test: lint unit build
 	@$(PY) -m pytest suites --runtime all -n 2 $(SMALL_PERF) --report-dir reports/conformance $(PYTEST_ARGS); \
 	conformance=$$?; \
-	$(PY) -m pytest tests --runtime all -n 2 --report-dir reports/tests $(PYTEST_ARGS); \
+	$(PY) -m pytest tests $(CLUSTER_TESTS) --runtime all -n 2 --report-dir reports/tests $(PYTEST_ARGS); \
 	tests=$$?; \
 	echo "make test: conformance suites exit $$conformance, crigate's own tests exit $$tests"; \
 	if [ $$conformance -ne 0 ]; then exit $$conformance; fi; exit $$tests

@@ -53,8 +53,8 @@ def _missing_prerequisite() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing_prerequisite() is not None,
-                                reason=_missing_prerequisite() or "")
+pytestmark = [pytest.mark.testbed,       # debootstrap, the Debian mirror and PyPI: minutes cold
+              pytest.mark.skipif(_missing_prerequisite() is not None, reason=_missing_prerequisite() or "")]
 
 
 def _tail(text: str, chars: int = 4000) -> str:

@@ -20,6 +20,9 @@ import pytest
 from crigate.testbed import cli, host, images, ocilayout, registry
 from crigate.testbed.images import WORKLOAD_IMAGES, image_in_repo
 
+pytestmark = pytest.mark.testbed     # builds and pushes the test bed's images (skopeo, Go)
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOTH_PLATFORMS = {"linux/amd64", "linux/arm64"}
 # ELF e_machine values (System V gABI; Linux <elf.h>): EM_X86_64, EM_AARCH64.

@@ -27,11 +27,13 @@ def lint(actionlint: str, path: Path) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+@pytest.mark.testbed     # actionlint is built from its Go module
 def test_actionlint_accepts_the_nightly_workflow(actionlint):
     done = lint(actionlint, WORKFLOW)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.testbed
 def test_actionlint_rejects_a_broken_copy(actionlint, tmp_path):
     broken = tmp_path / ".github/workflows/nightly.yml"
     broken.parent.mkdir(parents=True)

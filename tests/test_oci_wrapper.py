@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from crigate.testbed import programs
+
+pytestmark = pytest.mark.testbed     # the wrapper is a Go program the test bed builds
 
 SPEC = {"ociVersion": "1.0.2", "process": {
     "oomScoreAdj": -998,
