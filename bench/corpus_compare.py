@@ -13,12 +13,15 @@ anything that breaks is reported on it.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+import figures  # noqa: E402  (bench/figures.py, beside this script)
 
 from crigate.gate import outputs, ruleset  # noqa: E402
 from crigate.gate.audit import Audit  # noqa: E402
@@ -33,6 +36,9 @@ def dds_finds(inventory) -> bool:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    figures.add_option(parser)
+    args = parser.parse_args()
     families = outputs.families()
     rows = defaultdict(lambda: {"coupled": 0, "crigate": 0, "dds": 0, "clean": 0,
                                 "crigate_false": 0, "dds_false": 0})
@@ -49,17 +55,18 @@ def main() -> int:
             row["clean"] += 1
             row["crigate_false"] += any(f.severity == "breaks" for f in found)
             row["dds_false"] += dds_finds(inventory)
-    print("| family group | coupled shapes | crigate finds | DDS approach finds | clean twins | "
-          "crigate false NO-GO | DDS false alarms |")
-    print("|---|---|---|---|---|---|---|")
+    table = ["| family group | coupled shapes | crigate finds | DDS approach finds | clean twins | "
+             "crigate false NO-GO | DDS false alarms |", "|---|---|---|---|---|---|---|"]
     total = defaultdict(int)
     for group, row in sorted(rows.items()):
-        print(f"| {group} | {row['coupled']} | {row['crigate']} | {row['dds']} | {row['clean']} | "
-              f"{row['crigate_false']} | {row['dds_false']} |")
+        table.append(f"| {group} | {row['coupled']} | {row['crigate']} | {row['dds']} | {row['clean']} | "
+                     f"{row['crigate_false']} | {row['dds_false']} |")
         for key, value in row.items():
             total[key] += value
-    print(f"| **all** | {total['coupled']} | {total['crigate']} | {total['dds']} | {total['clean']} | "
-          f"{total['crigate_false']} | {total['dds_false']} |")
+    table.append(f"| **all** | {total['coupled']} | {total['crigate']} | {total['dds']} | {total['clean']} | "
+                 f"{total['crigate_false']} | {total['dds_false']} |")
+    print("\n".join(table))
+    figures.record("corpus-compare", "\n".join(table), no_record=args.no_record)
     return 0
 
 

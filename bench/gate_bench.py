@@ -30,6 +30,8 @@ from crigate.testbed import kindcluster  # noqa: E402
 from crigate.testbed.versions import kubernetes_release  # noqa: E402
 from tests.corpus.cases import CORPUS  # noqa: E402
 
+import figures  # noqa: E402  (bench/figures.py, beside this script)
+
 
 def corpus_objects() -> list[dict]:
     objects = []
@@ -112,4 +114,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(figures.run_and_record("gate-bench", main))

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import figures
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +35,7 @@ def main() -> int:
     parser.add_argument("--workers", default="2")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments")
+    figures.add_option(parser)
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
 
@@ -76,7 +79,24 @@ def main() -> int:
               f"95% CI [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}] "
               + ("significant" if c["significant"] else "not significant"))
     print(f"  pytest exit code {rc}; report {args.out / 'report.html'}")
+    if rc == 0:
+        rows = [("build (warm)", build_s)] + [(f"create cluster {r}", s) for r, s in sorted(create.items())]
+        rows += [(f"checks {r} (sum of test calls)", s) for r, s in sorted(checks.items())]
+        rows += [(f"teardown {r}", s) for r, s in sorted(delete.items())]
+        rows += [("pytest wall", pytest_s), ("**total wall** (target <= 150 s)", total_s),
+                 ("**plugin beyond create + checks** (target <= 30 s)", overhead_s)]
+        figures.record("run-bench", bench_markdown(args, rows, results), no_record=args.no_record)
     return rc
+
+
+def bench_markdown(args, rows: list[tuple[str, float]], results: dict) -> str:
+    lines = [f"`python bench/run_bench.py --runtimes {args.runtimes} --workers {args.workers}` "
+             "(warm caches):", "", "| phase | seconds |", "|---|---|"]
+    lines += [f"| {label} | {seconds:.1f} |" for label, seconds in rows]
+    lines += ["", "| runtime | n | p50 | p90 | p99 | max |", "|---|---|---|---|---|---|"]
+    lines += [f"| {runtime} | {s['n']} | {s['p50']:.3f} s | {s['p90']:.3f} s | {s['p99']:.3f} s | "
+              f"{s['max']:.3f} s |" for runtime, s in sorted(results["latency"].items())]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import figures
+
 REPO = Path(__file__).resolve().parent.parent
 FAILING = ("failed", "error")        # plugins/render.py FAILING_OUTCOMES, without importing crigate
 
@@ -43,6 +45,22 @@ def failure_table(runs: list[dict]) -> Counter:
     return failed
 
 
+def soak_markdown(runs: list[dict], table: Counter, pytest_args: list[str]) -> str:
+    seconds = [r["seconds"] for r in runs]
+    counts = sorted({len(r["results"]) for r in runs})
+    results = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    lines = [f"`bench/soak.py --runs {len(runs)} -- {' '.join(pytest_args)}`: "
+             f"**{sum(r['rc'] != 0 for r in runs)} of {len(runs)} runs failed**, "
+             f"{results} results per run, "
+             f"{min(seconds):.0f}-{max(seconds):.0f} s per run, {sum(seconds):.0f} s in all."]
+    if table:
+        lines += ["", "| check | runtime | failed runs |", "|---|---|---|"]
+        lines += [f"| `{check}` | {runtime} | {n}/{len(runs)} |" for (check, runtime), n in sorted(table.items())]
+    else:
+        lines.append(f"Every check x runtime failed in 0 of {len(runs)} runs.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ours, pytest_args = argv, ["--runtime", "all", "-n", "2"]
@@ -51,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="how many runs (default 10)")
     parser.add_argument("--out", type=Path, default=REPO / "reports/soak", help="report directory")
+    figures.add_option(parser)
     args = parser.parse_args(ours)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -71,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'check':60} {'runtime':12} failed runs")
     for check, runtime in checks:
         print(f"{check:60} {runtime:12} {table.get((check, runtime), 0)}/{len(runs)}")
+    figures.record("soak", soak_markdown(runs, table, pytest_args), no_record=args.no_record)
     return 1 if failed_runs else 0
 
 
