@@ -8,8 +8,9 @@ from kubernetes import client
 
 from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate import workloads
-from crigate.expectations import GPU_RESOURCE, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
-from crigate.kube import MANAGED_BY, container_id
+from crigate.expectations import NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
+from crigate.facts import GPU_RESOURCE, MANAGED_BY
+from crigate.kube import container_id
 
 pytestmark = pytest.mark.gpu
 
