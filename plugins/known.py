@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from .facts import POD_LOG_DIR
 from .report import check_name
 
 ANY = "*"
@@ -24,7 +25,7 @@ KNOWN_DIFFERENCES = {
         "for stdout and stderr, so a stderr line written inside a long stdout line is spliced "
         "into it (kubernetes/kubernetes pkg/kubelet/kuberuntime/logs/logs.go, logWriter.write; "
         "stdout and stderr apart only with ?stream=, KEP-3288). The log file is right; "
-        "shippers reading /var/log/pods are not affected", True),
+        f"shippers reading {POD_LOG_DIR} are not affected", True),
 }
 
 
