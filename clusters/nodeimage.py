@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from crigate.facts import DOCKER_DATA
+
 from . import cache, gobuild, images, programs, rootfs, runtimes
 from .engine import docker
 from .progress import run_logged, say, step
@@ -183,7 +185,7 @@ def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
         Path(tmp, "daemon.json").write_text("{}\n")      # not the host engine's config
         with log.open("ab") as out:
             daemon = subprocess.Popen(
-                ["unshare", "--net", "dockerd", "--data-root", str(stage / "var/lib/docker"),
+                ["unshare", "--net", "dockerd", "--data-root", str(stage / DOCKER_DATA.lstrip("/")),
                  "--exec-root", f"{tmp}/exec",
                  "--pidfile", f"{tmp}/dockerd.pid", "--host", host, "--bridge", "none",
                  "--iptables=false", "--ip-masq=false", "--storage-driver", "overlay2",
@@ -201,7 +203,7 @@ def _preload_docker(stage: Path, archives: list[Path], log: Path) -> None:
         finally:
             daemon.terminate()
             daemon.wait(timeout=60)
-        subprocess.run(["umount", "-R", str(stage / "var/lib/docker/overlay2")], capture_output=True)
+        subprocess.run(["umount", "-R", str(stage / DOCKER_DATA.lstrip("/") / "overlay2")], capture_output=True)
     if had_bridge and not host_bridge.exists():
         raise RuntimeError("the host engine's docker0 bridge went away while preloading the Docker "
                            "node's images; restart the host's dockerd to get it back")

@@ -18,6 +18,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from crigate.facts import MANAGED_BY_SELECTOR
+
 from . import cache, images
 from .engine import docker, ensure_engine
 from .host import HostError
@@ -124,7 +126,7 @@ def up(port: int = 5000) -> str:
     if docker("network", "inspect", KIND_NETWORK, check=False).returncode != 0:
         docker("network", "create", KIND_NETWORK)          # kind uses a network of this name as it is
     docker("run", "-d", "--name", CONTAINER, "--network", KIND_NETWORK, "-p", f"{push_address}:5000",
-           "--label", "app.kubernetes.io/managed-by=crigate", image)
+           "--label", MANAGED_BY_SELECTOR, image)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not answers(push_address):
         if time.monotonic() > deadline:

@@ -120,6 +120,13 @@ CRI_O = RuntimeProfile(
     container_events_dropin=("/etc/crio/crio.conf.d/90-crigate-pod-events.conf",
                              "[crio.runtime]\nenable_pod_events = true\n"))
 
+# Docker's sockets: the Engine API (docker.sock) and dockershim's CRI endpoint,
+# which the kubelet served itself until 1.24 (KEP-2221, "Removing dockershim
+# from kubelet", kubernetes/enhancements keps/sig-node/2221-remove-dockershim).
+# Everything else that names them imports these (crigate.facts).
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKERSHIM_SOCKET = "/var/run/dockershim.sock"
+
 # The baseline: Docker Engine 20.10 (Debian, on containerd 1.6) behind
 # cri-dockerd (Mirantis), which reports RuntimeName "docker" and versions as
 # docker://<engine version>. cgroupfs, as Docker's default and dockershim-era
@@ -128,7 +135,7 @@ CRI_O = RuntimeProfile(
 DOCKER = RuntimeProfile(
     id="docker", runtime="docker",
     scheme="docker://", cri_socket="unix:///run/cri-dockerd.sock", crictl_name="docker",
-    node_sockets=("/var/run/dockershim.sock", "/var/run/docker.sock"),
+    node_sockets=(DOCKERSHIM_SOCKET, DOCKER_SOCKET),
     packages=("docker.io", "containerd"),
     built=(Built("cri-dockerd", ("cri-dockerd",)),),
     units=("containerd.service", "docker.service", "cri-docker.service"), node_tree=("docker",),

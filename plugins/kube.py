@@ -11,7 +11,7 @@ from kubernetes.stream import stream as exec_stream
 
 from crigate.testbed.images import image_in_repo
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "crigate"}    # on every object crigate creates
+from .facts import MANAGED_BY       # on every object crigate creates
 
 
 class PodFailed(AssertionError):

@@ -2,6 +2,10 @@
 
 A provider promises a reachable API server (kubeconfig + context), the names
 of the cluster's nodes, and a testinfra host per node for node-level checks.
+What else it allows (restarting the kubelet, rewriting node config, ...) it
+answers in its `capabilities`; checks ask those, never the provider's name or
+--cluster. PROVIDERS maps each --cluster value to its provider: the only place
+that value is looked at.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,10 +29,55 @@ from crigate.testbed.engine import docker
 from .nodehost import DEBUG_IMAGE, DebugPodHost
 
 
+DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
+DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (testinfra kubectl://)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider's clusters allow; checks skip on a missing one with
+    missing()'s message."""
+    describes: str                    # the cluster, in words, for skip messages
+    builds_nodes: bool                # crigate builds the nodes: their Kubernetes minor is --k8s
+    nodes_reached_by: str             # DOCKER_EXEC or DEBUG_POD
+    images_preloaded: bool            # crigate's images are on the nodes before the run
+    exists_before_run: bool           # its access can (and must) be checked up front
+    deletes_cluster_on_teardown: bool     # unless --keep-cluster
+    may_restart_kubelet: bool         # checks may stop the kubelet (critest, violations)
+    may_change_node_config: bool      # checks may rewrite kubelet/runtime config (EventedPLEG)
+    nvidia_stand_in: bool             # nodes run a recording stand-in for the NVIDIA handler,
+                                      # and the cluster has its RuntimeClass
+
+    def missing(self, capability: str, needed_for: str, want: object = True) -> str:
+        """"" when the clusters have `capability` (== want), else a skip message
+        that says what is missing and which --cluster has it."""
+        if getattr(self, capability) == want:
+            return ""
+        having = [f"--cluster={name}" for name, provider in PROVIDERS.items()
+                  if getattr(provider.capabilities, capability) == want]
+        how = f"run with {' or '.join(having)}" if having else "no provider has one"
+        return (f"{needed_for}, which needs {PROMISES[capability].format(want=want)}; "
+                f"{self.describes} is not one; {how}")
+
+
+# What each capability promises, as a skip message says it.
+PROMISES = {
+    "builds_nodes": "a cluster whose nodes crigate builds",
+    "nodes_reached_by": "a cluster whose nodes crigate reaches by {want}",
+    "images_preloaded": "a cluster whose nodes hold crigate's images before the run",
+    "exists_before_run": "a cluster that exists before the run",
+    "deletes_cluster_on_teardown": "a cluster that crigate deletes after the run",
+    "may_restart_kubelet": "a cluster whose kubelets checks may stop and restart",
+    "may_change_node_config": "a cluster whose kubelet and runtime config checks may rewrite",
+    "nvidia_stand_in": "a cluster whose nodes run crigate's recording stand-in for the NVIDIA handler",
+}
+
+
 class ClusterProvider(Protocol):
     runtime: str
     name: str
     profile: RuntimeProfile     # what the runtime is and can do (clusters/runtimes.py)
+    capabilities: Capabilities  # what its clusters allow checks to do
 
     def create(self) -> None:
         """Make the cluster usable; raise with what to fix when it cannot be."""
@@ -59,6 +109,26 @@ def timed(path: Path | None, runtime: str, phase: str):
 
 class TestBedProvider:
     """A one-node kind cluster on the locally built node image (or the user's)."""
+
+    capabilities = Capabilities(
+        describes="the local test bed", builds_nodes=True, nodes_reached_by=DOCKER_EXEC,
+        images_preloaded=True, exists_before_run=False, deletes_cluster_on_teardown=True,
+        may_restart_kubelet=True, may_change_node_config=True, nvidia_stand_in=True)
+
+    @classmethod
+    def from_settings(cls, settings, runtime: str, token: str, timings: Path) -> TestBedProvider:
+        return cls(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
+                   kind_bin=settings.kind_bin, kubectl_bin=settings.kubectl_bin,
+                   node_image=settings.node_images.get(runtime), timings=timings)
+
+    @staticmethod
+    def delete_leftovers(settings, token: str) -> None:
+        """Clusters of this session that crashed workers left (controller only)."""
+        if settings.keep_cluster or not kindcluster.kind_is_built(settings.kind_bin):
+            return
+        for name in kindcluster.existing_clusters(settings.kind_bin):
+            if name.startswith(kindcluster.CLUSTER_PREFIX) and name.endswith(f"-{token}"):
+                kindcluster.delete(name, settings.kind_bin)
 
     def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
                  kind_bin: Path | None = None, node_image: str | None = None,
@@ -101,6 +171,20 @@ class ExistingClusterProvider:
     """A cluster the user already has; crigate creates nothing in it except,
     for node checks, a short-lived debug pod per node."""
 
+    capabilities = Capabilities(
+        describes="an existing cluster", builds_nodes=False, nodes_reached_by=DEBUG_POD,
+        images_preloaded=False, exists_before_run=True, deletes_cluster_on_teardown=False,
+        may_restart_kubelet=False, may_change_node_config=False, nvidia_stand_in=False)
+
+    @classmethod
+    def from_settings(cls, settings, runtime: str, token: str, timings: Path) -> ExistingClusterProvider:
+        return cls(runtime, settings.kubeconfig, settings.context, debug_image=settings.debug_image,
+                   image_repo=settings.image_repo)
+
+    @staticmethod
+    def delete_leftovers(settings, token: str) -> None:
+        """Nothing: crigate made no cluster (debug pods go with delete())."""
+
     def __init__(self, runtime: str, kubeconfig: Path, context: str | None,
                  debug_image: str = DEBUG_IMAGE, image_repo: str | None = None):
         self.runtime, self.path, self.context = runtime, kubeconfig, context
@@ -134,3 +218,20 @@ class ExistingClusterProvider:
 
     def describe(self) -> dict:
         return {"provider": "existing", "cluster": self.name, "kubeconfig": str(self.path)}
+
+
+# --cluster value -> provider (options.CLUSTER_KINDS lists the same values)
+PROVIDERS = {"kind": TestBedProvider, "existing": ExistingClusterProvider}
+
+
+def provider_for(settings):
+    """The provider class --cluster picks."""
+    return PROVIDERS[settings.cluster]
+
+
+def capabilities_of(settings) -> Capabilities:
+    return provider_for(settings).capabilities
+
+
+def make_provider(settings, runtime: str, token: str, timings: Path) -> ClusterProvider:
+    return provider_for(settings).from_settings(settings, runtime, token, timings)

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from crigate.testbed import kindcluster
-
 from . import known, nodes, options, preflight, report, scheduling
 from .gate import manifests
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
-from .providers import ClusterProvider, ExistingClusterProvider, TestBedProvider
+from . import providers
+from .providers import ClusterProvider
 
 SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
@@ -52,7 +51,7 @@ def pytest_cmdline_main(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings_from(config)
     worker_input = getattr(config, "workerinput", None)
-    if settings.cluster == "existing" and not worker_input:
+    if providers.capabilities_of(settings).exists_before_run and not worker_input:
         try:                  # once, up front: one line instead of a failure per check
             preflight.check(settings.kubeconfig, settings.context)
         except preflight.PreflightError as err:      # 2: could not decide, as crigate-gate
@@ -99,7 +98,8 @@ class XdistHooks:
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     deselect_optional_areas(config, items)
     settings = config.stash[SETTINGS]
-    known.mark_known_differences(items, settings.k8s_minor, settings.cluster)
+    known.mark_known_differences(items, settings.k8s_minor,
+                                 providers.capabilities_of(settings).builds_nodes)
     report.tag_items(items)
 
 
@@ -160,19 +160,13 @@ class ClusterUnderTest:
         return self.provider.profile
 
     @property
-    def is_test_bed(self) -> bool:
-        return isinstance(self.provider, TestBedProvider)
+    def capabilities(self) -> providers.Capabilities:
+        """What the provider lets checks do: checks skip on these, never on its name."""
+        return self.provider.capabilities
 
 
 def make_provider(settings: options.Settings, runtime: str, token: str) -> ClusterProvider:
-    if settings.cluster == "existing":
-        return ExistingClusterProvider(runtime, settings.kubeconfig, settings.context,
-                                       debug_image=settings.debug_image,
-                                       image_repo=settings.image_repo)
-    return TestBedProvider(runtime, settings.k8s_minor, token, keep=settings.keep_cluster,
-                           kind_bin=settings.kind_bin, kubectl_bin=settings.kubectl_bin,
-                           node_image=settings.node_images.get(runtime),
-                           timings=settings.report_dir / TIMINGS_FILE)
+    return providers.make_provider(settings, runtime, token, settings.report_dir / TIMINGS_FILE)
 
 
 @pytest.fixture(scope="session")
@@ -288,12 +282,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if settings is None:
         return
     for provider in list(config.stash[PROVIDERS]):     # debug pods on existing clusters too
-        if settings.cluster == "existing" or not settings.keep_cluster:
-            provider.delete()
-    if settings.keep_cluster or settings.cluster != "kind":
-        return
-    if not hasattr(config, "workerinput") and kindcluster.kind_is_built(settings.kind_bin):
-        token = config.stash[TOKEN]
-        for name in kindcluster.existing_clusters(settings.kind_bin):
-            if name.startswith(kindcluster.CLUSTER_PREFIX) and name.endswith(f"-{token}"):
-                kindcluster.delete(name, settings.kind_bin)
+        provider.delete()                               # keeps a --keep-cluster test bed
+    if not hasattr(config, "workerinput"):
+        providers.provider_for(settings).delete_leftovers(settings, config.stash[TOKEN])

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.cri
 
 @pytest.fixture(scope="session")
 def critest_specs(cluster):
-    if not cluster.is_test_bed:
-        pytest.skip("critest needs the kubelet stopped while it runs, so crigate runs it only on "
-                    "test-bed nodes; on your own node: critest --runtime-endpoint SOCKET")
+    if missing := cluster.capabilities.missing("may_restart_kubelet", "critest stops the kubelet"):
+        pytest.skip(f"{missing}; on your own node: critest --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     specs = critest.run_on_node(node, gobuild.build_critest() / "critest",
                                 cluster.profile.cri_socket, kube=cluster.kube)

@@ -8,8 +8,9 @@ from kubernetes import client
 
 from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate import workloads
-from crigate.expectations import GPU_RESOURCE, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
-from crigate.kube import MANAGED_BY, container_id
+from crigate.expectations import NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
+from crigate.facts import GPU_RESOURCE, MANAGED_BY
+from crigate.kube import container_id
 
 pytestmark = pytest.mark.gpu
 
@@ -37,7 +38,7 @@ def cluster_runtime_class(cluster) -> client.V1RuntimeClass | None:
     it. The test bed publishes one (its nodes configure the handler); a cluster
     with GPU nodes must have one; elsewhere its absence is skipped."""
     rc = read_runtime_class(cluster.kube, NVIDIA_HANDLER)
-    if rc is None and not cluster.is_test_bed and not gpu_nodes(cluster):
+    if rc is None and not cluster.capabilities.nvidia_stand_in and not gpu_nodes(cluster):
         pytest.skip(f"no RuntimeClass {NVIDIA_HANDLER} and no node advertises {GPU_RESOURCE}: "
                     "nothing here routes pods to the NVIDIA runtime; run on a cluster with a GPU "
                     "node pool to check it")
@@ -82,9 +83,9 @@ def test_nvidia_runtime_class_exists(cluster):
 def test_pod_with_nvidia_runtime_class_runs_on_that_handler(cluster, namespace):
     check_runtime_class_handler(cluster_runtime_class(cluster), NVIDIA_HANDLER, NVIDIA_HANDLER)
     pod = cluster.kube.run_pod(namespace, workloads.sleeper_pod("routed", runtimeClassName=NVIDIA_HANDLER))
-    if not cluster.is_test_bed:
-        pytest.skip("pod runs; proving which handler started it needs the test bed's recording "
-                    f"stand-in ({NVIDIA_HANDLER_LOG}); run with --cluster=kind")
+    if missing := cluster.capabilities.missing("nvidia_stand_in", "the pod runs; proving which "
+                                               f"handler started it reads {NVIDIA_HANDLER_LOG}"):
+        pytest.skip(missing)
     node = pod.spec.node_name
     check_handler_recorded(cluster.host(node), node, container_id(pod, "c0"), f"{namespace}/routed")
 

@@ -270,9 +270,8 @@ def test_runtime_alone_cri_benchmark(cluster, crigate_settings, request):
     meanwhile and the node waited for until Ready again)."""
     if crigate_settings.cri_bench == 0:
         pytest.skip("--cri-bench 0")
-    if not cluster.is_test_bed:
-        pytest.skip("critest's benchmark needs the kubelet stopped, so crigate runs it only on "
-                    "test-bed nodes; on your own node: critest -benchmark --runtime-endpoint SOCKET")
+    if missing := cluster.capabilities.missing("may_restart_kubelet", "critest's benchmark stops the kubelet"):
+        pytest.skip(f"{missing}; on your own node: critest -benchmark --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     results = critest.benchmark_on_node(node, gobuild.build_critest() / "critest",
                                         cluster.profile.cri_socket, crigate_settings.cri_bench,
@@ -289,10 +288,10 @@ def test_evented_pleg_start_latency(cluster, crigate_settings, request):
     profile = cluster.profile
     if not profile.container_events:
         pytest.skip(f"{profile.id} sends no CRI container events; the kubelet would keep relisting")
-    if not cluster.is_test_bed:
-        pytest.skip("reconfigures the kubelet, so crigate does it only on test-bed nodes; on your "
-                    "nodes: kubelet featureGates EventedPLEG=true (kubernetes.io/docs/tasks/"
-                    "administer-cluster/switch-to-evented-pleg/)")
+    if missing := cluster.capabilities.missing("may_change_node_config", "EventedPLEG reconfigures "
+                                               "and restarts the kubelet"):
+        pytest.skip(f"{missing}; on your nodes: kubelet featureGates EventedPLEG=true "
+                    "(kubernetes.io/docs/tasks/administer-cluster/switch-to-evented-pleg/)")
     node = cluster.nodes[0]
     host = cluster.host(node)
     with evented_pleg.enabled(host, profile, cluster.kube, node):

@@ -13,7 +13,7 @@ import pytest
 
 from crigate import workloads
 from crigate.crilog import join_partials, parse_any, parse_cri, parse_docker_json
-from crigate.expectations import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
+from crigate.facts import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
 from crigate.kube import container_id
 from crigate.waiting import until
 

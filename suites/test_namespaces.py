@@ -9,8 +9,8 @@ import pytest
 
 from crigate.testbed.images import LOGGER_IMAGE
 from crigate import workloads
-from crigate.expectations import (CONTAINERD_CRI_NAMESPACE, DOCKER_API_SOCKETS, DOCKER_CONTAINERD_NAMESPACE,
-                                  DOCKER_UNREACHABLE)
+from crigate.expectations import CONTAINERD_CRI_NAMESPACE, DOCKER_CONTAINERD_NAMESPACE, DOCKER_UNREACHABLE
+from crigate.facts import DOCKER_API_SOCKETS
 from crigate.kube import container_id
 
 pytestmark = pytest.mark.namespaces

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from crigate.testbed.runtimes import RuntimeProfile
-from crigate.expectations import (DOCKER_PROCESSES, DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS,
-                                  KUBELET_CONFIG_FILES)
+from crigate.expectations import DOCKER_PROCESSES, KUBELET_CONFIG_FILES
+from crigate.facts import DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS
 
 pytestmark = pytest.mark.sockets
 

@@ -10,7 +10,8 @@ from .findings import BREAKS, Finding
 from .inventory import Inventory, read_inventory
 from .manifests import locate
 
-MANAGED_BY = ("app.kubernetes.io/managed-by", "crigate")
+from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_VALUE
+MANAGED_BY = (MANAGED_BY_KEY, MANAGED_BY_VALUE)
 
 
 @dataclass

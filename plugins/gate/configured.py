@@ -17,6 +17,8 @@ import tomllib
 
 import yaml
 
+from crigate.facts import DOCKER_SOCKET
+
 from . import family
 from .configtext import load_yaml, mappings
 from .findings import REVIEW, Finding, PodTemplate
@@ -35,10 +37,9 @@ DOCKER_SERVICE = "docker"
 FAMILIES = family.known()
 
 
-def finding(check: str, obj: str, depends_on: str, severity: str = "", fix_tail: str = "") -> Finding:
-    family = FAMILIES[check]
-    return Finding(check, obj, depends_on, family.breaks, family.fix + fix_tail,
-                   severity or family.severity)
+def finding(check: str, obj: str, depends_on: str, severity: str = "", **words: str) -> Finding:
+    """A finding worded by its family; words fill the family's {placeholders}."""
+    return FAMILIES[check].finding(obj, depends_on, severity=severity, **words)
 
 
 # ---------------------------------------------------------------- shared readers
@@ -113,7 +114,7 @@ def find_gitlab_runner_docker_executor(inventory: Inventory, runtime: str) -> li
                                         f"{label} with [runners.docker] host {host}"))
             elif not host or is_docker_socket(host):
                 findings.append(finding("gitlab-runner-docker-executor", cm_ref(namespace, name, key),
-                                        f"{label} on {host or 'the default /var/run/docker.sock'}"))
+                                        f"{label} on {host or 'the default ' + DOCKER_SOCKET}"))
     return findings
 
 
@@ -324,25 +325,25 @@ def writes_docker_file(script: str, path: str) -> bool:
                for line in script.splitlines() if not line.strip().startswith("#"))
 
 
-def script_findings(inventory: Inventory, check: str, matches, says: str, fix_tail) -> list[Finding]:
+def script_findings(inventory: Inventory, check: str, matches, says: str, **words: str) -> list[Finding]:
     """A finding per container one of whose scripts has a command that matches."""
     findings = []
     for t, c in containers(inventory):
         hits = [src for src, text in scripts(t, c, inventory) if any(matches(w) for w in command_words(text))]
         if hits:
-            findings.append(finding(check, where(t, c), f"{says} in {', '.join(hits)}", fix_tail=fix_tail))
+            findings.append(finding(check, where(t, c), f"{says} in {', '.join(hits)}", **words))
     return findings
 
 
 def find_docker_service_restart(inventory: Inventory, runtime: str) -> list[Finding]:
     return script_findings(inventory, "docker-service-restart", restarts_docker,
-                           "a restart of the Docker service", f"; target runtime here: {runtime}")
+                           "a restart of the Docker service", runtime=runtime)
 
 
 def find_host_docker_command(inventory: Inventory, runtime: str) -> list[Finding]:
     return script_findings(inventory, "host-docker-command", runs_docker_on_host,
                            "the docker CLI run on the host (nsenter/chroot)",
-                           f"; on this cluster: {cri_tools(runtime)}")
+                           cri_tools=cri_tools(runtime))
 
 
 def find_docker_daemon_config(inventory: Inventory, runtime: str) -> list[Finding]:

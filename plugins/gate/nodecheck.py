@@ -5,51 +5,36 @@ from __future__ import annotations
 import json
 import re
 
+from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKETS
 from crigate.testbed import runtimes
-from crigate.expectations import DOCKER_CONTAINER_LOGS, DOCKER_SOCKETS
 
-from .findings import BREAKS, REVIEW, Finding
+from .family import family
+from .findings import BREAKS, Finding
 
 DAEMON_JSON = "/etc/docker/daemon.json"
-# daemon.json key -> (severity, where it goes on a CRI node)
-DAEMON_SETTINGS = {        # key -> (severity, the fix)
-    "registry-mirrors": (BREAKS, "move it to containerd's registry hosts.toml under /etc/containerd/certs.d "
-                                 "(config_path) or CRI-O's mirrors in /etc/containers/registries.conf"),
-    "insecure-registries": (BREAKS, "move it to a containerd hosts.toml with skip_verify = true, or "
-                                    "`insecure = true` in CRI-O's registries.conf"),
-    "default-runtime": (BREAKS, "move it to containerd's default_runtime_name in the CRI plugin (or a "
-                                "RuntimeClass on the pods), or CRI-O's default_runtime"),
-    "runtimes": (BREAKS, "move each one to a runtime handler in the containerd/CRI-O config, with a "
-                         "RuntimeClass pointing at it"),
-    "log-opts": (REVIEW, "move it to the kubelet's containerLogMaxSize / containerLogMaxFiles"),
-    "log-driver": (REVIEW, "nothing to move: the kubelet writes CRI logs under /var/log/pods; ship "
-                           "them from there"),
-    "data-root": (REVIEW, "size the disk for containerd's root (/var/lib/containerd) or CRI-O's "
-                          "storage root instead"),
-    "bip": (REVIEW, "nothing to move: CRI nodes have no docker0 bridge; pods use the CNI network"),
-}
+DAEMON_CONFIG = "docker-daemon-config"     # the family; one case per daemon.json key it reports
+UNREADABLE = "unreadable"                  # its case for a daemon.json that is not JSON
 
 
 def daemon_json(host, node: str) -> list[Finding]:
     file = host.file(DAEMON_JSON)
     if not file.exists:
         return []
+    where = f"Node/{node}:{DAEMON_JSON}"
     try:
         settings = json.loads(file.content_string or "{}")
     except ValueError as err:
-        return [Finding("docker-daemon-config", f"Node/{node}:{DAEMON_JSON}", "an unreadable "
-                        "daemon.json", f"it is not JSON ({err})", "fix or remove it", REVIEW)]
+        return [family(DAEMON_CONFIG).finding(where, f"an unreadable daemon.json (not JSON: {err})",
+                                              case=UNREADABLE)]
+    keys = [k for k in family(DAEMON_CONFIG).cases if k != UNREADABLE]
     findings = []
     for key, value in settings.items():
-        if key not in DAEMON_SETTINGS:
+        if key not in keys:
             continue
-        severity, fix = DAEMON_SETTINGS[key]
-        if key == "runtimes" and "nvidia" not in value:
-            severity = REVIEW
-        findings.append(Finding(
-            "docker-daemon-config", f"Node/{node}:{DAEMON_JSON}", f"{key} = {json.dumps(value)}",
-            "Docker's daemon.json is not read by CRI runtimes, so the setting is lost at the switch",
-            fix, severity))
+        # Extra runtimes are for review, except nvidia's: GPU pods started with it.
+        severity = BREAKS if key == "runtimes" and "nvidia" in value else ""
+        findings.append(family(DAEMON_CONFIG).finding(
+            where, f"{key} = {json.dumps(value)}", case=key, severity=severity))
     return findings
 
 
@@ -92,15 +77,10 @@ def facts_findings(node: str, found: dict) -> list[Finding]:
     """What the node's state says about the switch; to review, not blocking."""
     findings = []
     if found["docker_sockets"]:
-        findings.append(Finding(
-            "docker-on-node", f"Node/{node}", f"Docker serving {', '.join(found['docker_sockets'])}",
-            "Docker is still installed, so workloads that use it keep working until the node is "
-            "replaced and then stop", "find its users with the checks above before replacing the "
-            "node; do not install Docker on the new nodes", REVIEW))
+        findings.append(family("docker-on-node").finding(
+            f"Node/{node}", f"Docker serving {', '.join(found['docker_sockets'])}"))
     if found["docker_container_log_dirs"]:
-        findings.append(Finding(
-            "docker-logs-on-node", f"Node/{node}:{DOCKER_CONTAINER_LOGS}",
-            f"{found['docker_container_log_dirs']} container log directories",
-            "log readers of this directory see nothing on a CRI node",
-            "read /var/log/pods (CRI format) instead", REVIEW))
+        findings.append(family("docker-logs-on-node").finding(
+            f"Node/{node}:{DOCKER_CONTAINER_LOGS}",
+            f"{found['docker_container_log_dirs']} container log directories"))
     return findings

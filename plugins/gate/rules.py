@@ -1,7 +1,8 @@
 """The gate's rules: each reads the inventory and returns findings.
 
-Every rule names what the object depends on, why that breaks once the nodes
-run a CRI runtime, and the fix for the target runtime.
+Every rule names what the object depends on and the evidence; why that breaks
+once the nodes run a CRI runtime, and the fix, are its family's words
+(families/*.toml), filled in for the target runtime.
 """
 from __future__ import annotations
 
@@ -14,27 +15,20 @@ from pathlib import Path
 from crigate.testbed.runtimes import DOCKER
 from crigate.testbed.versions import profile
 
+from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, DOCKER_SOCKET_NAME, DOCKER_SOCKET_PATHS, \
+    GPU_RESOURCE, normalize
+
 from . import logconfig
-from .findings import BREAKS, REVIEW, Finding, PodTemplate
+from .family import family
+from .findings import BREAKS, Finding, PodTemplate
 from .inventory import Inventory
 from .shell import command_calls, docker_calls, looks_like_script
 
-DOCKER_SOCKET_PATHS = ("/run/docker.sock", "/run/dockershim.sock")
-DOCKER_DATA = "/var/lib/docker"
 DOCKER_ENV = ("DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
 GPU_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
-GPU_RESOURCE = "nvidia.com/gpu"
 KUBEADM_CRI_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 AGENTS_FILE = Path(__file__).with_name("agents.toml")
 
-
-# A CRI endpoint that is Docker: dockershim's socket, docker.sock, or cri-dockerd's.
-DOCKER_ENDPOINT = r"dockershim|docker\.sock|cri-dockerd"
-
-def normalize(path: str) -> str:
-    """/var/run is /run on every systemd host."""
-    path = path.rstrip("/") or "/"
-    return "/run" + path[len("/var/run"):] if path == "/var/run" or path.startswith("/var/run/") else path
 
 
 def is_under(path: str, parent: str) -> bool:
@@ -83,23 +77,15 @@ def socket_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
             exact = [s for s in DOCKER_SOCKET_PATHS if path == s]
             parent = [s for s in DOCKER_SOCKET_PATHS if path != s and is_under(s, path)]
             if exact:
-                findings.append(Finding(
-                    "docker-socket-mount", where(t, c), f"hostPath {host_path} (the Docker API)",
-                    "the socket does not exist on a CRI node, so the mount is an empty "
-                    "directory or the pod fails to start",
-                    f"use {cri_tools(runtime)} for container metadata, or the kubelet/API for "
-                    "pod data; build images with a daemonless builder (kaniko, buildkit)"))
+                findings.append(family("docker-socket-mount").finding(
+                    where(t, c), f"hostPath {host_path} (the Docker API)", cri_tools=cri_tools(runtime)))
             elif parent and path not in ("/",):
-                uses = container_mentions(t, c, inventory, "docker.sock")
-                findings.append(Finding(
-                    "docker-socket-parent-mount", where(t, c),
-                    f"hostPath {host_path} mounted at {mount.get('mountPath')}, which holds "
-                    f"{parent[0]}",
-                    "the container can reach the Docker socket through the directory; "
-                    + ("it refers to docker.sock, which will be gone" if uses else
-                       "check whether it uses docker.sock, which will be gone"),
-                    f"mount only what it needs; if it talks to Docker, use {cri_tools(runtime)}",
-                    BREAKS if uses else REVIEW))
+                # review unless the container names the socket (families/core.toml says why)
+                uses = container_mentions(t, c, inventory, DOCKER_SOCKET_NAME)
+                findings.append(family("docker-socket-parent-mount").finding(
+                    where(t, c), f"hostPath {host_path} mounted at {mount.get('mountPath')}, which "
+                    f"holds {parent[0]}", case="uses-socket" if uses else "",
+                    cri_tools=cri_tools(runtime)))
     return findings
 
 
@@ -108,13 +94,8 @@ def docker_data_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
     for t, c in containers(inventory):
         for host_path, _ in t.host_paths(c):
             if is_under(host_path, DOCKER_DATA):
-                findings.append(Finding(
-                    "docker-data-mount", where(t, c), f"hostPath {host_path}",
-                    "Docker's data root is not used by CRI runtimes: no container logs or "
-                    "layers appear there after the switch",
-                    "read container logs from /var/log/pods (or the /var/log/containers "
-                    "symlinks) in CRI format; read containers through "
-                    f"{cri_tools(runtime)}"))
+                findings.append(family("docker-data-mount").finding(
+                    where(t, c), f"hostPath {host_path}", cri_tools=cri_tools(runtime)))
     return findings
 
 
@@ -170,19 +151,12 @@ def docker_env(inventory: Inventory, runtime: str) -> list[Finding]:
         names = _env_names(t, c, inventory)
         remote = remote_daemon_of(t, c, inventory)
         if remote:
-            findings.append(Finding(
-                "docker-remote-daemon", where(t, c), f"DOCKER_HOST on {remote}, a Docker daemon "
-                "that is not the node's", "a daemon elsewhere (a Docker-in-Docker Service, a build "
-                "host) keeps working after the switch, unless it is itself a node's Docker exposed "
-                "over TCP", f"nothing for the switch if {remote} runs its own dockerd (docker:dind); "
-                "check that it is not a node", REVIEW))
+            findings.append(family("docker-remote-daemon").finding(
+                where(t, c), f"DOCKER_HOST on {remote}, a Docker daemon that is not the node's"))
         elif names:
             listed = ", ".join(f"{k} (from {v})" for k, v in sorted(names.items()))
-            findings.append(Finding(
-                "docker-env", where(t, c), listed,
-                "it points the Docker client at a daemon on the node, which a CRI node does "
-                "not run", f"drop the Docker client: use {cri_tools(runtime)}, or run a "
-                "Docker-in-Docker sidecar if the job really needs a Docker API"))
+            findings.append(family("docker-env").finding(where(t, c), listed,
+                                                         cri_tools=cri_tools(runtime)))
     return findings
 
 
@@ -201,11 +175,9 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
                         calls.extend(found)
                         sources.append(f"ConfigMap {name} key {key}")
         if calls:
-            findings.append(Finding(
-                "docker-cli", where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in "
-                f"{', '.join(sources)}",
-                "there is no Docker daemon on a CRI node for the CLI to talk to",
-                f"replace with {cri_tools(runtime)}; build images with kaniko or buildkit"))
+            findings.append(family("docker-cli").finding(
+                where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in {', '.join(sources)}",
+                cri_tools=cri_tools(runtime)))
     return findings
 
 
@@ -217,9 +189,9 @@ def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
         for key, value in sorted(data.items()):
             for problem in logconfig.problems(value):
                 used = f" (used by {', '.join(users)})" if users else ""
-                findings.append(Finding(
-                    problem.check, f"ConfigMap/{namespace}/{name}[{key}]{used}",
-                    problem.depends_on, problem.why, problem.remediation, problem.severity))
+                findings.append(family(problem.check).finding(
+                    f"ConfigMap/{namespace}/{name}[{key}]{used}", problem.depends_on,
+                    severity=problem.severity))
     return findings
 
 
@@ -252,10 +224,8 @@ def node_agents(inventory: Inventory, runtime: str, agents: list[Agent] | None =
                     for c in t.containers()):
                 severity = BREAKS
                 depends += f" (its config enables {agent.breaks_when_config_has})"
-            findings.append(Finding(
-                "node-agent", t.ref, depends,
-                "agents that read containers from Docker Engine lose them on a CRI node "
-                f"(source: {agent.source})", agent.remediation, severity))
+            findings.append(family("node-agent").finding(    # severity: agents.toml's, or the config's
+                t.ref, depends, severity=severity, source=agent.source, agent_fix=agent.remediation))
             break
     return findings
 
@@ -283,19 +253,13 @@ def gpu_runtime(inventory: Inventory, runtime: str,
         if failed or (known and not provided):
             evidence = (f"sandbox creation failed: {failed[0].get('message', '')[:200]}" if failed
                         else f"nodes report handlers {sorted(set().union(*known.values()))}")
-            findings.append(Finding(
-                "runtime-class-handler", f"RuntimeClass/{name}", f"handler {handler!r}",
-                f"no node's runtime provides it ({evidence}); pods using it fail to start",
-                f"add a runtime handler named {handler!r} to the {runtime} config of the GPU "
-                "nodes (NVIDIA Container Toolkit: `nvidia-ctk runtime configure --runtime="
-                f"{profile(runtime).nvidia_ctk_runtime}`), or fix the "
-                "RuntimeClass's handler"))
+            findings.append(family("runtime-class-handler").finding(
+                f"RuntimeClass/{name}", f"handler {handler!r}", evidence=evidence,
+                handler=repr(handler), runtime=runtime,
+                nvidia_ctk_runtime=profile(runtime).nvidia_ctk_runtime))
         elif not known:
-            findings.append(Finding(
-                "runtime-class-handler", f"RuntimeClass/{name}", f"handler {handler!r}",
-                "the nodes do not report their runtime handlers, so whether one provides it "
-                "is unknown", "run the gate with --node-checks, or check the runtime config of "
-                "the nodes that run these pods", REVIEW))
+            findings.append(family("runtime-class-handler").finding(
+                f"RuntimeClass/{name}", f"handler {handler!r}", case="unknown"))
     docker_nodes = [n for n, v in inventory.node_runtimes().items() if v.startswith(DOCKER.scheme)]
     for t in inventory.templates:
         if t.spec.get("runtimeClassName"):
@@ -307,13 +271,9 @@ def gpu_runtime(inventory: Inventory, runtime: str,
             relied_on_docker = (GPU_RESOURCE in limits and docker_nodes) or (
                 env & set(GPU_ENV) and GPU_RESOURCE not in limits)
             if relied_on_docker:
-                findings.append(Finding(
-                    "gpu-default-runtime", where(t, c),
-                    f"{GPU_RESOURCE} or NVIDIA_VISIBLE_DEVICES without a runtimeClassName",
-                    "GPUs reached it through Docker's default runtime (nvidia-docker2); "
-                    f"{runtime} starts containers with its plain default runtime unless configured otherwise",
-                    f"make nvidia the default runtime of {runtime} on GPU nodes (the EKS "
-                    "accelerated AMI does this) or set runtimeClassName: nvidia", REVIEW))
+                findings.append(family("gpu-default-runtime").finding(
+                    where(t, c), f"{GPU_RESOURCE} or NVIDIA_VISIBLE_DEVICES without a runtimeClassName",
+                    runtime=runtime))
     return findings
 
 
@@ -325,29 +285,20 @@ def node_runtime(inventory: Inventory, runtime: str) -> list[Finding]:
         name = node["metadata"]["name"]
         annotation = (node["metadata"].get("annotations") or {}).get(KUBEADM_CRI_ANNOTATION, "")
         if re.search(DOCKER_ENDPOINT, annotation):
-            findings.append(Finding(
-                "kubeadm-cri-socket", f"Node/{name}", f"annotation {KUBEADM_CRI_ANNOTATION}="
-                f"{annotation}", "kubeadm upgrade and join read the CRI socket from it",
-                f"after switching the node, set it to {profile(runtime).cri_socket} "
-                f"(kubectl annotate node {name} --overwrite "
-                f"{KUBEADM_CRI_ANNOTATION}={profile(runtime).cri_socket})"))
+            findings.append(family("kubeadm-cri-socket").finding(
+                f"Node/{name}", f"annotation {KUBEADM_CRI_ANNOTATION}={annotation}",
+                cri_socket=profile(runtime).cri_socket, node=name, annotation=KUBEADM_CRI_ANNOTATION))
         endpoint = inventory.kubelet_configs.get(name, {}).get("containerRuntimeEndpoint", "")
         if re.search(DOCKER_ENDPOINT, endpoint):
-            findings.append(Finding(
-                "kubelet-runtime-endpoint", f"Node/{name}", f"kubelet containerRuntimeEndpoint "
-                f"{endpoint}", "the kubelet talks to Docker (dockershim or cri-dockerd), not to "
-                f"{runtime}", f"set containerRuntimeEndpoint to {profile(runtime).cri_socket} when "
-                "the node moves to the new runtime"))
+            findings.append(family("kubelet-runtime-endpoint").finding(
+                f"Node/{name}", f"kubelet containerRuntimeEndpoint {endpoint}",
+                runtime=runtime, cri_socket=profile(runtime).cri_socket))
         version = versions[name]
         if version.startswith(DOCKER.scheme):
             docker_nodes.append(f"{name} ({version})")
     if docker_nodes:
-        findings.append(Finding(
-            "docker-nodes", f"{len(docker_nodes)} of {len(inventory.nodes)} nodes",
-            ", ".join(docker_nodes[:5]) + (" ..." if len(docker_nodes) > 5 else ""),
-            "Kubernetes 1.24 kubelets cannot use Docker Engine through dockershim",
-            f"replace these nodes with {runtime} nodes (EKS: node groups on an AMI with "
-            "--container-runtime containerd, then 1.24) after fixing every finding above",
-            REVIEW))
+        findings.append(family("docker-nodes").finding(
+            f"{len(docker_nodes)} of {len(inventory.nodes)} nodes",
+            ", ".join(docker_nodes[:5]) + (" ..." if len(docker_nodes) > 5 else ""), runtime=runtime))
     return findings
 

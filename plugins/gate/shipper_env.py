@@ -84,6 +84,5 @@ def find(inventory: Inventory, runtime: str) -> list[Finding]:
             continue
         shown = ("unset (image default json)" if value is None else
                  "set from a Secret or the downward API" if value is UNRESOLVED else f"={value}")
-        findings.append(Finding(CHECK, rules.where(t, c), f"{PARSER_ENV} {shown}",
-                                family.breaks, family.fix, severity))
+        findings.append(family.finding(rules.where(t, c), f"{PARSER_ENV} {shown}", severity=severity))
     return findings

@@ -67,17 +67,17 @@ def test_kubelet_limitation_applies_on_every_runtime_version_and_cluster(tmp_pat
     on the test bed and on existing clusters, strict."""
     check = "logs::test_kubectl_logs_keeps_an_interleaved_line_whole"
     for runtime in ("containerd", "cri-o", "docker"):
-        for minor, mode in (("1.24", "kind"), ("1.33", "kind"), ("1.33", "existing")):
-            why, strict, where = known.known_difference(check, runtime, minor, mode)
+        for minor, version_known in (("1.24", True), ("1.33", True), ("1.33", False)):
+            why, strict, where = known.known_difference(check, runtime, minor, version_known)
             assert strict and where == "on every runtime and Kubernetes version"
             assert "logWriter.write" in why
-    assert known.known_difference(CHECK, "cri-o", "1.33", "kind") is None
+    assert known.known_difference(CHECK, "cri-o", "1.33", True) is None
 
 
 def test_version_bound_difference_is_not_applied_to_existing_clusters(differences):
     differences[(CHECK, "cri-o", "1.24")] = ("why", True)
-    assert known.known_difference(CHECK, "cri-o", "1.24", "kind") is not None
-    assert known.known_difference(CHECK, "cri-o", "1.24", "existing") is None
+    assert known.known_difference(CHECK, "cri-o", "1.24", True) is not None
+    assert known.known_difference(CHECK, "cri-o", "1.24", False) is None
 
 
 def test_one_verdict_everywhere_for_a_non_strict_xpass(pytester, differences):

@@ -39,8 +39,9 @@ def release(crigate_settings):
 
 @pytest.fixture(scope="session")
 def kubectl(cluster, release):
-    if not cluster.is_test_bed:
-        pytest.skip("the test bed's own tests need --cluster=kind")
+    if missing := cluster.capabilities.missing("builds_nodes", "the test bed's own tests use the "
+                                               "kubectl built for its nodes"):
+        pytest.skip(missing)
     return Kubectl(kindcluster.kubectl_bin(release), cluster.provider.kubeconfig()[0])
 
 

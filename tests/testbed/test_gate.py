@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crigate.facts import MANAGED_BY_SELECTOR
 from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate.gate.inventory import READ_ONLY_RESOURCES
 from crigate.gate.rules import KUBEADM_CRI_ANNOTATION
@@ -178,9 +179,10 @@ def test_the_clusterrole_names_every_resource_the_audit_reads():
 def test_ctrl_c_during_node_checks_leaves_no_debug_pod(cluster, tmp_path):
     """The debug image cannot be pulled here, so the pod waits in Pending while
     Ctrl-C arrives; the gate must still delete it."""
-    if not cluster.is_test_bed:
-        pytest.skip("needs a test-bed cluster")
-    selector = "app.kubernetes.io/managed-by=crigate"
+    if missing := cluster.capabilities.missing("builds_nodes", "leaves a debug pod Pending on "
+                                               "purpose, in a cluster of crigate's own"):
+        pytest.skip(missing)
+    selector = MANAGED_BY_SELECTOR
     debug_pods = lambda: cluster.kube.core.list_namespaced_pod(  # noqa: E731
         "default", label_selector=selector).items
     assert not debug_pods()

@@ -38,8 +38,9 @@ def other_runs_clusters(pytestconfig):
 
 
 def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
-    if not cluster.is_test_bed:
-        pytest.skip("needs a test-bed cluster to point --cluster=existing at")
+    if missing := cluster.capabilities.missing("images_preloaded", "points --cluster=existing at "
+                                               "this cluster, with a debug image it cannot pull"):
+        pytest.skip(missing)
     kubeconfig, _ = cluster.provider.kubeconfig()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "suites/test_sockets.py", "--cluster=existing",

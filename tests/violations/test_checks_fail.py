@@ -23,6 +23,7 @@ from crigate import critest, workloads
 from crigate.crilog import CriLogEntry, join_partials, parse_cri
 from crigate.expectations import NVIDIA_HANDLER
 from crigate.kube import container_id
+from crigate.providers import DOCKER_EXEC
 from crigate.waiting import until
 from suites import test_gpu as gpu
 from suites import test_latency as latency
@@ -45,8 +46,11 @@ def fails_with(*fragments: str):
 
 @pytest.fixture(scope="module")
 def node(cluster):
-    if not cluster.is_test_bed:
-        pytest.skip("violations are staged on test-bed nodes (--cluster=kind)")
+    for capability, want in (("may_change_node_config", True), ("may_restart_kubelet", True),
+                             ("nodes_reached_by", DOCKER_EXEC)):
+        if missing := cluster.capabilities.missing(capability, "violations are staged on the "
+                                                   "node by docker exec", want):
+            pytest.skip(missing)
     name = cluster.nodes[0]
     return name, cluster.host(name)
 

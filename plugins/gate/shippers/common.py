@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from .. import family
 
 GROUP = "log shippers"
-DOCKER_LOGS = "/var/lib/docker/containers"              # Docker's json-file logs
-CONTAINER_LOGS = ("/var/log/containers", "/var/log/pods")  # the kubelet's paths, CRI format
+from crigate.facts import DOCKER_CONTAINER_LOGS as DOCKER_LOGS             # Docker's json-file logs
+from crigate.facts import KUBELET_LOG_DIRS as CONTAINER_LOGS               # the kubelet's paths, CRI format
 CRI_LINE = re.compile(r"stdout\|stderr")                # a regex written for CRI lines
 
 
