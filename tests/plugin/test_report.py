@@ -8,7 +8,7 @@ import pytest
 
 CHECKS = """
 import pytest
-from crigate.report import LATENCY_PROP
+from crigate.records import Latency
 
 pytestmark = pytest.mark.logs
 
@@ -21,10 +21,9 @@ def test_fails_on_cri_o(runtime):
 def test_skips(runtime):
     pytest.skip("no node advertises nvidia.com/gpu")
 
-def test_latency(runtime, request):
+def test_latency(runtime, record_measurement):
     samples = [1.0 + 0.01 * i for i in range(20)] if runtime == "containerd" else [1.3 + 0.01 * i for i in range(20)]
-    request.node.user_properties.append((LATENCY_PROP, {
-        "samples": samples, "runtime_start_after_create_s": [x / 2 for x in samples]}))
+    record_measurement(Latency(samples=samples, runtime_start_after_create_s=[x / 2 for x in samples]))
 """
 
 

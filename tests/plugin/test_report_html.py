@@ -79,24 +79,23 @@ def test_browser_shows_the_docker_baseline_and_both_latency_ratios(chromium, pyt
 PERF_CHECKS = """
 import pytest
 from crigate import phases
-from crigate.report import BURST_PROP, LATENCY_PROP
+from crigate.records import Burst, Latency
 
 pytestmark = pytest.mark.latency
 
-def test_latency(runtime, request):
+def test_latency(runtime, record_measurement):
     scale = {"docker": 1.0, "containerd": 0.8}[runtime]
     samples = [round(scale * (0.6 + 0.02 * i), 3) for i in range(20)]
     pods = [{"create_to_schedule": 0.01, "schedule_to_sandbox": 0.3 * scale, "sandbox_to_container": 0.1,
              "container_to_run": 0.05, "run_to_watch": s - 0.46 * scale - 0.16, "pod_startup": s} for s in samples]
-    request.node.user_properties.append((LATENCY_PROP, {
-        "samples": samples, "phases": pods, "phase_summary": phases.summarize(pods)}))
+    record_measurement(Latency(samples=samples, phases=pods, phase_summary=phases.summarize(pods)))
 
-def test_burst(runtime, request):
+def test_burst(runtime, record_measurement):
     scale = {"docker": 1.0, "containerd": 0.8}[runtime]
-    request.node.user_properties.append((BURST_PROP, {"rounds": [
+    record_measurement(Burst(rounds=[
         {"pods": 5, "ready_s": [scale * (1 + i / 10) for i in range(5)], "all_ready_s": 2 * scale,
          "runtime_cpu_s": 3 * scale, "kubelet_cpu_s": 1.0, "runtime_peak_mb": 200.0, "kubelet_peak_mb": 90.0}],
-        "steady": {"runtime_cpu_cores": [0.05] * 3, "runtime_rss_mb": [150.0 * scale] * 3}}))
+        steady={"runtime_cpu_cores": [0.05] * 3, "runtime_rss_mb": [150.0 * scale] * 3}))
 """
 
 
