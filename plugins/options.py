@@ -37,6 +37,10 @@ class MeasurementSize:
     def as_dict(self) -> dict:
         return {**asdict(self), "overridden": list(self.overridden)}
 
+    @classmethod
+    def from_dict(cls, found: dict) -> MeasurementSize:
+        return cls(**{**found, "overridden": tuple(found.get("overridden", ()))})
+
     @property
     def text(self) -> str:
         """In words, for the report's run table."""
