@@ -15,9 +15,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 N ?= 10
-# the conformance job runs the performance measurements on a small N (benchmarks,
-# not timed assertions); make baseline runs them at full size
-SMALL_PERF := --latency-burst 5 --latency-burst-rounds 1 --cri-bench 3
+# The suites measure at --measure=quick unless told (plugins/options.py: a 5-pod burst once,
+# critest's benchmark of 3, no EventedPLEG); make baseline measures at --measure=full.
 
 .PHONY: setup lint unit build test conformance baseline soak clean
 
@@ -44,10 +43,10 @@ build: setup
 	$(PY) -m crigate.testbed build --runtime all,docker
 
 conformance: build
-	$(PY) -m pytest suites --runtime all -n 2 $(SMALL_PERF) $(PYTEST_ARGS)
+	$(PY) -m pytest suites --runtime all -n 2 $(PYTEST_ARGS)
 
 test: lint unit build
-	@$(PY) -m pytest suites --runtime all -n 2 $(SMALL_PERF) --report-dir reports/conformance $(PYTEST_ARGS); \
+	@$(PY) -m pytest suites --runtime all -n 2 --report-dir reports/conformance $(PYTEST_ARGS); \
 	conformance=$$?; \
 	$(PY) -m pytest tests $(CLUSTER_TESTS) --runtime all -n 2 --report-dir reports/tests $(PYTEST_ARGS); \
 	tests=$$?; \
@@ -55,13 +54,14 @@ test: lint unit build
 	if [ $$conformance -ne 0 ]; then exit $$conformance; fi; exit $$tests
 
 # One runtime at a time (no -n), so the runtimes do not share the CPUs while measured:
-# phases, a 30-pod burst twice with the node's cost, critest's benchmark, and the
-# ratios of each runtime to the Docker baseline (report: reports/baseline/).
+# --measure=full: 40 pods one at a time with their phases, a 30-pod burst 5 times with the
+# node's cost, critest's benchmark of 20, EventedPLEG, and the ratios of each runtime to
+# the Docker baseline (report: reports/baseline/).
 baseline: build
-	$(PY) -m pytest suites -m latency --runtime all,docker --latency-pods 40 --report-dir reports/baseline $(PYTEST_ARGS)
+	$(PY) -m pytest suites -m latency --runtime all,docker --measure=full --report-dir reports/baseline $(PYTEST_ARGS)
 
 soak: build
-	$(PY) bench/soak.py --runs $(N) -- --runtime all -n 2 $(SMALL_PERF) $(PYTEST_ARGS)
+	$(PY) bench/soak.py --runs $(N) -- --runtime all -n 2 $(PYTEST_ARGS)
 
 clean:
 	$(PY) -m crigate.testbed down --all

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -19,10 +19,63 @@ DEFAULT_REPORT_DIR = Path("reports")
 # Upstream SLO for stateless pods, image pull excluded (sig-scalability):
 # p99 of pod start latency <= 5 s.
 DEFAULT_LATENCY_SLO_S = 5.0
-DEFAULT_LATENCY_PODS = 20      # TESTBED-NOTES: N >= 20, one at a time, after a warm-up
-DEFAULT_LATENCY_BURST = 30     # pods at once on this 2-core machine (the 2018 benchmark: 105)
-DEFAULT_BURST_ROUNDS = 5       # enough independent rounds for a bootstrap interval
-DEFAULT_CRI_BENCH = 20         # critest lifecycles per kind (pod sandbox, container)
+
+
+@dataclass(frozen=True)
+class MeasurementSize:
+    """How much the latency area measures per runtime. quick (the default)
+    gives the SLO verdict and every figure on a small N in about a minute a
+    runtime; full is the baseline's measurement (make baseline)."""
+    size: str
+    latency_pods: int        # one at a time, after a warm-up; the SLO's p99 is read from them
+    latency_burst: int       # pods at once per round
+    latency_burst_rounds: int
+    cri_bench: int           # critest lifecycles per kind (pod sandbox, container); 0 skips
+    evented_pleg: bool       # the same pods again with the kubelet's EventedPLEG on (2 restarts)
+    overridden: tuple[str, ...] = ()     # size options given on the command line instead of the preset's
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "overridden": list(self.overridden)}
+
+    @classmethod
+    def from_dict(cls, found: dict) -> MeasurementSize:
+        return cls(**{**found, "overridden": tuple(found.get("overridden", ()))})
+
+    @property
+    def text(self) -> str:
+        """In words, for the report's run table."""
+        given = f" ({', '.join(self.overridden)} given)" if self.overridden else ""
+        return (f"{self.size}{given}: {self.latency_pods} pods one at a time, burst {self.latency_burst} x "
+                f"{self.latency_burst_rounds}, critest benchmark "
+                + (f"{self.cri_bench}" if self.cri_bench else "off")
+                + ", EventedPLEG " + ("on" if self.evented_pleg else "off"))
+
+
+# TESTBED-NOTES: N >= 20 pods one at a time for a p99 worth reading; both sizes keep 20 or more.
+# 30 pods at once is what this 2-core machine starts in reasonable time (the 2018 benchmark: 105);
+# 5 rounds give the burst ratios a bootstrap interval (performance.MIN_SAMPLES_FOR_CI).
+MEASUREMENT_SIZES = {
+    "quick": MeasurementSize("quick", latency_pods=20, latency_burst=5, latency_burst_rounds=1,
+                             cri_bench=3, evented_pleg=False),
+    "full": MeasurementSize("full", latency_pods=40, latency_burst=30, latency_burst_rounds=5,
+                            cri_bench=20, evented_pleg=True),
+}
+DEFAULT_MEASURE = "quick"
+SIZE_OPTIONS = ("latency_pods", "latency_burst", "latency_burst_rounds", "cri_bench", "evented_pleg")
+
+
+def measurement_size(measure: str, **given) -> MeasurementSize:
+    """--measure's preset, with each size option given on the command line
+    (not None) in its place, named in `overridden` where it differs."""
+    if measure not in MEASUREMENT_SIZES:
+        raise pytest.UsageError(f"--measure {measure!r}: valid: {', '.join(MEASUREMENT_SIZES)}")
+    preset = MEASUREMENT_SIZES[measure]
+    changed = {k: v for k, v in given.items() if v is not None and v != getattr(preset, k)}
+    unknown = set(given) - set(SIZE_OPTIONS)
+    assert not unknown, f"not a size option: {unknown}"
+    return replace(preset, overridden=tuple("--" + k.replace("_", "-") for k in changed), **changed)
+
+
 RATIO_SPEC = re.compile(r"^(?P<a>[a-z-]+)/(?P<b>[a-z-]+)(?::(?P<phase>[a-z_]+))?=(?P<limit>\d+(?:\.\d+)?)$")
 
 
@@ -63,15 +116,22 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--node-checks", action="store_true",
                     help="gate: also read node files (daemon.json, runtime handlers, sockets) "
                          "through a short-lived privileged debug pod per node")
-    group.addoption("--latency-burst", type=int, default=DEFAULT_LATENCY_BURST, metavar="N",
+    group.addoption("--measure", default=DEFAULT_MEASURE, choices=tuple(MEASUREMENT_SIZES), metavar="SIZE",
+                    help="how much the latency area measures per runtime: " + "; ".join(
+                        s.text for s in MEASUREMENT_SIZES.values())
+                    + f" (default {DEFAULT_MEASURE}); the size options below override it one by one")
+    group.addoption("--latency-burst", type=int, metavar="N",
                     help="pods started at once per burst, per runtime: each pod's create->Ready, "
-                         f"the time until all are Ready, and what the node spent (default {DEFAULT_LATENCY_BURST})")
-    group.addoption("--latency-burst-rounds", type=int, default=DEFAULT_BURST_ROUNDS, metavar="R",
-                    help=f"bursts per runtime (default {DEFAULT_BURST_ROUNDS}); the node-cost ratios' "
-                         "confidence intervals come from the rounds and the steady-state samples")
-    group.addoption("--cri-bench", type=int, default=DEFAULT_CRI_BENCH, metavar="N",
+                         "the time until all are Ready, and what the node spent (default: --measure's)")
+    group.addoption("--latency-burst-rounds", type=int, metavar="R",
+                    help="bursts per runtime (default: --measure's); the node-cost ratios' "
+                         "confidence intervals need 5 or more")
+    group.addoption("--cri-bench", type=int, metavar="N",
                     help="critest's benchmark mode on test-bed nodes: N pod sandbox and N container "
-                         f"lifecycles, the runtime alone (default {DEFAULT_CRI_BENCH}; 0 skips it)")
+                         "lifecycles, the runtime alone (default: --measure's; 0 skips it)")
+    group.addoption("--evented-pleg", choices=("on", "off"), metavar="on|off",
+                    help="measure pod start again with the kubelet's EventedPLEG on (test bed; two "
+                         "kubelet restarts per runtime) (default: on with --measure=full, else off)")
     group.addoption("--latency-max-ratio", action="append", default=[], metavar="A/B[:PHASE]=X",
                     help="fail the run when runtime A's median (pod_startup, or PHASE) is more than X "
                          "times runtime B's, beyond the 95%% bootstrap interval; repeatable, e.g. "
@@ -92,8 +152,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
                     help="write junit.xml, results.json, report.md, report.html here "
                          f"(default {DEFAULT_REPORT_DIR}/)")
-    group.addoption("--latency-pods", type=int, default=DEFAULT_LATENCY_PODS, metavar="N",
-                    help=f"pods measured per runtime for start latency (default {DEFAULT_LATENCY_PODS})")
+    group.addoption("--latency-pods", type=int, metavar="N",
+                    help="pods measured one at a time per runtime for start latency (default: "
+                         "--measure's)")
     group.addoption("--latency-slo", type=float, default=DEFAULT_LATENCY_SLO_S, metavar="SECONDS",
                     help=f"p99 pod start latency that passes (default {DEFAULT_LATENCY_SLO_S})")
 
@@ -115,11 +176,8 @@ class Settings:
     runtimes_from_nodes: bool = False    # --runtime auto: each runtime on the nodes that run it
     node_checks: bool = False
     report_dir: Path = DEFAULT_REPORT_DIR
-    latency_pods: int = DEFAULT_LATENCY_PODS
     latency_slo: float = DEFAULT_LATENCY_SLO_S
-    latency_burst: int = DEFAULT_LATENCY_BURST
-    latency_burst_rounds: int = DEFAULT_BURST_ROUNDS
-    cri_bench: int = DEFAULT_CRI_BENCH
+    measurement: MeasurementSize = MEASUREMENT_SIZES[DEFAULT_MEASURE]    # --measure and the size options
     max_ratios: tuple = ()                   # RatioLimit: --latency-max-ratio
     manifests: tuple[str, ...] = ()          # gate on files, no cluster
     manifests_namespace: str = "default"
@@ -212,6 +270,20 @@ def _suppressions(specs: list[str], path: Path | None) -> tuple:
         raise pytest.UsageError(str(err)) from None
 
 
+def _measurement(opt) -> MeasurementSize:
+    """--measure, then each size option given in its place, checked."""
+    evented = opt("evented_pleg")
+    size = measurement_size(opt("measure"), latency_pods=opt("latency_pods"),
+                            latency_burst=opt("latency_burst"), latency_burst_rounds=opt("latency_burst_rounds"),
+                            cri_bench=opt("cri_bench"), evented_pleg=None if evented is None else evented == "on")
+    if size.latency_pods < 2:
+        raise pytest.UsageError(f"--latency-pods {size.latency_pods}: need at least 2")
+    if size.latency_burst < 1 or size.latency_burst_rounds < 1 or size.cri_bench < 0:
+        raise pytest.UsageError("--latency-burst and --latency-burst-rounds need at least 1, "
+                                "--cri-bench 0 or more")
+    return size
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Validate every crigate option; raise pytest.UsageError naming the valid values."""
     if not config.pluginmanager.hasplugin(KIND_PLUGIN):
@@ -231,8 +303,7 @@ def settings_from(config: pytest.Config) -> Settings:
             raise pytest.UsageError("--cluster=existing needs --kubeconfig PATH (and optionally --context)")
         if not kubeconfig.is_file():
             raise pytest.UsageError(f"--kubeconfig {kubeconfig}: no such file")
-    if opt("latency_pods") < 2:
-        raise pytest.UsageError(f"--latency-pods {opt('latency_pods')}: need at least 2")
+    measurement = _measurement(opt)
     if opt("latency_slo") <= 0:
         raise pytest.UsageError(f"--latency-slo {opt('latency_slo')}: must be a positive number of seconds")
     runtimes = _runtimes(opt("runtime"))
@@ -252,9 +323,6 @@ def settings_from(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--kind-image names one node image, for one runtime; with "
                                     f"{', '.join(runtimes)} use --node-image RUNTIME=IMAGE per runtime")
         node_images.setdefault(runtimes[0], opt("kind_image"))
-    if opt("latency_burst") < 1 or opt("latency_burst_rounds") < 1 or opt("cri_bench") < 0:
-        raise pytest.UsageError("--latency-burst and --latency-burst-rounds need at least 1, "
-                                "--cri-bench 0 or more")
     manifests = tuple(opt("manifests"))
     if "-" in manifests:
         raise pytest.UsageError("--manifests -: pytest keeps stdin to itself; pipe into "
@@ -263,8 +331,7 @@ def settings_from(config: pytest.Config) -> Settings:
         raise pytest.UsageError("--manifests audits files, not a cluster: leave out --cluster "
                                 "and --runtime auto (name the runtime the nodes move to)")
     return Settings(
-        latency_burst=opt("latency_burst"), latency_burst_rounds=opt("latency_burst_rounds"),
-        cri_bench=opt("cri_bench"), max_ratios=_ratio_limits(opt("latency_max_ratio")),
+        measurement=measurement, max_ratios=_ratio_limits(opt("latency_max_ratio")),
         manifests=manifests, manifests_namespace=opt("manifests_namespace"),
         suppressions=_suppressions(opt("gate_ignore"), opt("gate_ignore_file")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
@@ -274,5 +341,4 @@ def settings_from(config: pytest.Config) -> Settings:
         node_images=node_images,
         debug_image=debug_image, image_repo=image_repo, node_selector=opt("nodes"),
         node_checks=opt("node_checks"),
-        report_dir=opt("report_dir"), latency_pods=opt("latency_pods"),
-        latency_slo=opt("latency_slo"))
+        report_dir=opt("report_dir"), latency_slo=opt("latency_slo"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import known, nodes, options, preflight, report, scheduling
+from . import known, nodes, options, preflight, records, report, scheduling
 from .gate import manifests
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
@@ -209,6 +209,9 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
         kube.pin_pods_to(own)            # pod checks run on the nodes under test only
     under_test = ClusterUnderTest(runtime, provider, kube, own)
     report.record_cluster(pytestconfig, runtime, {
+        "kubelet_versions": sorted({n.status.node_info.kubelet_version for n in listed
+                                    if n.metadata.name in own and n.status.node_info}),
+        "low_level_runtime": under_test.profile.low_level_runtime,
         **provider.describe(),
         "node_runtimes": {n.metadata.name: nodes.runtime_version(n) for n in listed},
         "nodes_checked": own,
@@ -231,8 +234,8 @@ def every_node(cluster, request):
                 check(node)
             except AssertionError as err:
                 failed[node] = str(err)
-        request.node.user_properties.append((report.NODE_RESULTS_PROP, {
-            node: "failed" if node in failed else "passed" for node in cluster.nodes}))
+        request.node.user_properties.append(records.NodeOutcomes({
+            node: "failed" if node in failed else "passed" for node in cluster.nodes}).as_property())
         if len(failed) == 1:
             raise AssertionError(next(iter(failed.values())))
         if failed:
@@ -257,7 +260,16 @@ def pytest_runtest_makereport_pod_nodes(item, call):   # pytest reads only pytes
     ran_on = cluster.kube.nodes_of_pods_in(namespaces) if namespaces else set()
     if ran_on:
         result = ("xfailed" if rep.skipped else "xpassed") if hasattr(rep, "wasxfail") else rep.outcome
-        rep.user_properties.append((report.NODE_RESULTS_PROP, {n: result for n in sorted(ran_on)}))
+        rep.user_properties.append(records.NodeOutcomes({n: result for n in sorted(ran_on)}).as_property())
+
+
+@pytest.fixture
+def record_measurement(request):
+    """record_measurement(records.Latency(...)): a typed record (crigate.records)
+    for the report, under this check's runtime; it reaches the controller under xdist."""
+    def record(found: records.Record) -> None:
+        request.node.user_properties.append(found.as_property())
+    return record
 
 
 @pytest.fixture

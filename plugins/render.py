@@ -4,7 +4,8 @@ from __future__ import annotations
 import html as html_lib
 import statistics
 
-from . import perfrender
+from . import perfrender, records
+from .options import MeasurementSize
 
 from crigate.testbed.versions import BASELINE_RUNTIMES
 
@@ -14,11 +15,46 @@ COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e", "skipped
           "xfailed": "#6e7781", "xpassed": "#8250df"}
 
 
-def fact_text(value) -> str:
-    """A cluster fact for people: node -> runtime version maps as 'node: version'."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    return str(value)
+# What was run: one column per runtime, one row per fact; the size is the run's, one cell
+RUN_FACTS = ("cluster", "node image", "Kubernetes", "runtime version", "low-level runtime", "nodes checked")
+RUN_SIZE = "measurement size"
+SHOWN_NODES = 3          # node names listed in the run table; all of them in its title
+SHORT_ID = 19            # "sha256:" and 12 hex digits, as docker shows an image id
+
+
+def short(value: str, keep: int = SHORT_ID) -> str:
+    return value if len(value) <= keep else value[:keep] + "..."
+
+
+def measurement_text(doc: dict) -> str:
+    size = doc.get("measurement")
+    return MeasurementSize.from_dict(size).text if size else "-"
+
+
+def run_columns(doc: dict) -> dict[str, dict[str, tuple[str, str]]]:
+    """What was run, in words: runtime -> fact -> (shown text, full text)."""
+    latency = doc.get("latency", {})
+    columns = {}
+    for runtime in sorted(set(doc.get("clusters", {})) | {r["runtime"] for r in doc["results"]}):
+        facts = doc.get("clusters", {}).get(runtime, {})
+        checked = facts.get("nodes_checked") or list(facts.get("node_runtimes", {}))
+        versions = sorted({v for n, v in facts.get("node_runtimes", {}).items() if n in checked})
+        image, image_id = facts.get("node_image", ""), facts.get("node_image_id", "")
+        cluster = " ".join(x for x in (facts.get("provider"), facts.get("cluster")) if x)
+        kubernetes = (facts.get("kubernetes") or ", ".join(facts.get("kubelet_versions", []))
+                      or f"{doc['kubernetes_minor']} (asked for)")
+        low_level = facts.get("low_level_runtime") or latency.get(runtime, {}).get("low_level_runtime")
+        shown_nodes = ", ".join(checked[:SHOWN_NODES]) + (f" and {len(checked) - SHOWN_NODES} more"
+                                                          if len(checked) > SHOWN_NODES else "")
+        columns[runtime] = {
+            "cluster": (cluster or "-", facts.get("kubeconfig", cluster)),
+            "node image": ((f"{image} ({short(image_id)})" if image_id else image) or "-",
+                           f"{image} {image_id}".strip()),
+            "Kubernetes": (kubernetes, kubernetes),
+            "runtime version": (", ".join(versions) or "-", ", ".join(versions)),
+            "low-level runtime": (low_level or "-", low_level or ""),
+            "nodes checked": (f"{len(checked)}: {shown_nodes}" if checked else "-", ", ".join(checked))}
+    return columns
 
 
 BASELINE_NOTE = ("docker (baseline) is Docker Engine behind cri-dockerd, the setup being left: "
@@ -80,12 +116,14 @@ def title(doc: dict) -> tuple[str, str]:
 def markdown(doc: dict) -> str:
     checks, runtimes, cells = _matrix(doc)
     heading, word = title(doc)
-    lines = [f"# {heading}: {word}", "",
-             f"Kubernetes {doc['kubernetes_minor']}; latency SLO p99 <= {doc['latency_slo_s']} s.", ""]
-    for runtime, facts in sorted(doc["clusters"].items()):
-        lines.append(f"- **{runtime}**: " + ", ".join(f"{k} `{fact_text(v)}`" for k, v in facts.items()
-                                                      if k != "runtime"))
-    lines += ["", "| check | " + " | ".join(map(runtime_label, runtimes)) + " |",
+    lines = [f"# {heading}: {word}", "", "## What was run", ""]
+    columns = run_columns(doc)
+    lines += ["| runtime | " + " | ".join(map(runtime_label, columns)) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {fact} | " + " | ".join(c[fact][0].replace("|", "\\|") for c in columns.values()) + " |"
+              for fact in RUN_FACTS]
+    lines += ["", f"Measurement size: {measurement_text(doc)}.", "",
+              f"Latency SLO: p99 <= {doc['latency_slo_s']} s.", ""]
+    lines += ["| check | " + " | ".join(map(runtime_label, runtimes)) + " |",
               "|---|" + "---|" * len(runtimes)]
     for check in checks:
         row = [SYMBOLS.get(cells[(check, r)]["outcome"], "") if (check, r) in cells else "-"
@@ -109,6 +147,8 @@ def markdown(doc: dict) -> str:
                          + ("significant" if c["significant"] else "not significant"))
     lines += nodes_markdown(doc.get("nodes", []))
     lines += perfrender.performance_markdown(doc.get("performance", {}))
+    for kind in records.RECORDS.values():
+        lines += kind.markdown(doc)
     lines += gate_markdown(doc.get("gate", {}))
     problems = not_passed(doc)
     if problems:
@@ -220,6 +260,18 @@ def nodes_html(rows: list[dict]) -> str:
             f"<th>checked as</th><th>checks</th><th>failed</th></tr>{body}</table>")
 
 
+def run_html(doc: dict) -> str:
+    e = html_lib.escape
+    columns = run_columns(doc)
+    cell = lambda shown, full: (f'<td title="{e(full)}">{e(shown)}</td>' if full != shown  # noqa: E731
+                                else f"<td>{e(shown)}</td>")
+    head = "<tr><th>runtime</th>" + "".join(f"<th>{e(runtime_label(r))}</th>" for r in columns) + "</tr>"
+    body = "".join(f"<tr><th>{e(fact)}</th>" + "".join(cell(*c[fact]) for c in columns.values()) + "</tr>"
+                   for fact in RUN_FACTS)
+    size = f'<tr><th>{RUN_SIZE}</th><td colspan="{max(len(columns), 1)}">{e(measurement_text(doc))}</td></tr>'
+    return f'<table id="run">{head}{body}{size}</table>'
+
+
 def html(doc: dict) -> str:
     e = html_lib.escape
     checks, runtimes, cells = _matrix(doc)
@@ -236,9 +288,6 @@ def html(doc: dict) -> str:
             tds.append(f'<td class="{o}" style="color:{COLORS.get(o, "#000")}" '
                        f'title="{e(cell["message"])}">{SYMBOLS.get(o, o)}</td>')
         rows.append(f"<tr><th class=check>{e(check)}</th>{''.join(tds)}</tr>")
-    clusters = "".join(f"<li><b>{e(r)}</b>: " + ", ".join(f"{e(k)} <code>{e(fact_text(v))}</code>"
-                                                         for k, v in f.items() if k != "runtime")
-                       + "</li>" for r, f in sorted(doc["clusters"].items()))
     latency = ""
     for runtime, s in sorted(doc["latency"].items()):
         latency += (f'<div class="runtime-latency" id="latency-{e(runtime)}"><h3>{e(runtime)}</h3>'
@@ -260,6 +309,9 @@ def html(doc: dict) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{heading}: {v}</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
+table#run{{table-layout:fixed;width:100%}} table#run th{{text-align:left;vertical-align:top}} table#run tr>th:first-child{{width:10em}}
+table#run td{{text-align:left;font-weight:normal;overflow-wrap:anywhere;vertical-align:top}}
+td,th{{overflow-wrap:anywhere}} pre{{overflow-wrap:anywhere}}
 table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
 th.check{{text-align:left;font-family:monospace;font-weight:normal}}
 td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
@@ -269,14 +321,15 @@ table.findings{{table-layout:fixed;width:100%}} table.findings td{{overflow-wrap
 table.findings th:first-child{{width:5em}}
 </style></head><body>
 <h1>{heading}: <span id="verdict" class="verdict-{v}">{v}</span></h1>
-<p>Kubernetes {e(doc['kubernetes_minor'])}; latency SLO p99 &le; {doc['latency_slo_s']} s.</p>
-<ul id="clusters">{clusters}</ul>
+<section id="what-ran"><h2>What was run</h2>{run_html(doc)}
+<p>Latency SLO: p99 &le; {doc['latency_slo_s']} s.</p></section>
 <h2>Checks &times; runtime</h2>
 <table id="matrix"><tr><th>check</th>{head}</tr>{''.join(rows)}</table>
 {f'<p id="baseline">{e(baseline_note(runtimes))}</p>' if baseline_note(runtimes) else ""}
 {latency_section}
 {nodes_html(doc.get("nodes", []))}
 {perfrender.performance_html(doc.get("performance", {}))}
+{"".join(kind.html(doc) for kind in records.RECORDS.values())}
 {gate_html(doc.get("gate", {}))}
 <h2>Not passed</h2><ul id="problems">{problems or '<li>none</li>'}</ul>
 </body></html>

@@ -10,28 +10,20 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from . import performance, perfrender, render, stats
+from . import performance, perfrender, records, render, stats
 from .options import DEFAULT_REPORT_DIR
 from .gate.checklist import CHECKLIST
 
 GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
 
-RUNTIME_PROP = "crigate_runtime"
-AREA_PROP = "crigate_area"
-LATENCY_PROP = "crigate_latency"
-CLUSTER_PROP = "crigate_cluster"
-FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
-UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
-GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
-BURST_PROP = "crigate_burst"            # pods at once: latencies and node cost
-CRI_BENCH_PROP = "crigate_cri_bench"    # critest -benchmark: per operation ns
-EVENTED_PROP = "crigate_evented_pleg"   # one-at-a-time pods with the kubelet's EventedPLEG on
-NODE_RESULTS_PROP = "crigate_node_results"   # node -> outcome of one check on each node it ran on
+RUNTIME_PROP, AREA_PROP = records.RUNTIME_TAG, records.AREA_TAG
+# The gate suite's record keys, for callers that append the raw property
+FINDINGS_PROP, UNDECIDED_PROP = records.Findings.key, records.Undecided.key
+GATE_FACTS_PROP = records.GateFacts.key
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
     "logs": "log paths and format",
@@ -68,13 +60,6 @@ def record_cluster(config: pytest.Config, runtime: str, facts: dict) -> None:
 _PENDING_FACTS = pytest.StashKey[dict]()
 
 
-# Latency measures compared across runtimes (ratio of medians, bootstrap CI):
-# the verdict's measure, and the runtime's own share of it (create call to the
-# container's startedAt), which leaves out the kubelet's status sync.
-COMPARED_METRICS = {"ready_s": "create to Ready",
-                    "runtime_start_after_create_s": "create to the runtime's container start"}
-
-
 def check_name(nodeid: str) -> str:
     """suites/test_logs.py::test_x[containerd] -> logs::test_x"""
     path, _, name = nodeid.partition("::")
@@ -101,7 +86,7 @@ def pytest_runtest_makereport(item, call):
     if facts:
         rep = outcome.get_result()
         for runtime, described in facts.items():
-            rep.user_properties.append((CLUSTER_PROP, {"runtime": runtime, **described}))
+            rep.user_properties.append(records.Cluster({"runtime": runtime, **described}).as_property())
         facts.clear()
 
 
@@ -126,47 +111,29 @@ class Reporter:
     def __init__(self, config: pytest.Config, settings):
         self.config, self.settings = config, settings
         self.results: dict[tuple[str, str], dict] = {}
-        self.latency: dict[str, list[float]] = {}
-        self.latency_extra: dict[str, dict] = {}
-        self.clusters: dict[str, dict] = {}
-        self.findings: dict[str, dict[tuple, dict]] = defaultdict(dict)
-        self.undecided: dict[str, list[str]] = defaultdict(list)
-        self.gate_facts: dict[str, dict] = {}
-        self.node_results: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # node -> runtime -> check
-        self.bursts: dict[str, dict] = {}          # runtime -> BURST_PROP
-        self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
-        self.evented: dict[str, dict] = {}         # runtime -> EVENTED_PROP
+        self.collected = records.new_stores()      # record type -> its store
         self.interrupted = False                   # Ctrl-C: a gate verdict would be partial
         self.finished = False                      # sessionfinish reached: the verdicts stand
         self._gate: dict | None = None
         self.started = time.time()
 
+    # the stores the gate verdict and the per-node table read
+    clusters = property(lambda self: self.collected[records.Cluster])
+    findings = property(lambda self: self.collected[records.Findings])
+    undecided = property(lambda self: self.collected[records.Undecided])
+    gate_facts = property(lambda self: self.collected[records.GateFacts])
+    node_results = property(lambda self: self.collected[records.NodeOutcomes])
+    latency = property(lambda self: self.collected[records.Latency])
+
     def pytest_runtest_logreport(self, report) -> None:
-        props = dict((k, v) for k, v in report.user_properties if k != CLUSTER_PROP)
-        for key, value in report.user_properties:
-            if key == CLUSTER_PROP:
-                self.clusters[value["runtime"]] = value
-        runtime = props.get(RUNTIME_PROP)
+        tags = dict(p for p in report.user_properties if p[0] in (RUNTIME_PROP, AREA_PROP))
+        runtime = tags.get(RUNTIME_PROP)
+        for record in records.rebuilt(report.user_properties):
+            if (record.calls_only and report.when != "call") or (record.per_runtime and not runtime):
+                continue
+            record.merge(self.collected[type(record)], runtime, check_name(report.nodeid))
         if not runtime:
             return
-        if LATENCY_PROP in props and report.when == "call":
-            self.latency[runtime] = props[LATENCY_PROP]["samples"]
-            self.latency_extra[runtime] = props[LATENCY_PROP]
-        if BURST_PROP in props and report.when == "call":
-            self.bursts[runtime] = props[BURST_PROP]
-        if EVENTED_PROP in props and report.when == "call":
-            self.evented[runtime] = props[EVENTED_PROP]
-        if CRI_BENCH_PROP in props and report.when == "call":
-            self.cri_benches[runtime] = props[CRI_BENCH_PROP]
-        for found in props.get(FINDINGS_PROP, []):
-            self.findings[runtime][tuple(sorted(found.items()))] = found
-        if GATE_FACTS_PROP in props:
-            self.gate_facts[runtime] = props[GATE_FACTS_PROP]
-        if NODE_RESULTS_PROP in props and report.when == "call":
-            for node, outcome in props[NODE_RESULTS_PROP].items():
-                self.node_results[node].setdefault(runtime, {})[check_name(report.nodeid)] = outcome
-        if UNDECIDED_PROP in props and props[UNDECIDED_PROP] not in self.undecided[runtime]:
-            self.undecided[runtime].append(props[UNDECIDED_PROP])
         key = (check_name(report.nodeid), runtime)
         outcome = self._outcome(report)
         if outcome is None:
@@ -174,7 +141,7 @@ class Reporter:
         previous = self.results.get(key)
         if previous and previous["outcome"] in ("failed", "error") and outcome == "passed":
             return        # a setup/teardown error stays visible
-        self.results[key] = {"check": key[0], "runtime": runtime, "area": props.get(AREA_PROP, ""),
+        self.results[key] = {"check": key[0], "runtime": runtime, "area": tags.get(AREA_PROP, ""),
                              "nodeid": report.nodeid, "outcome": outcome,
                              "message": _message(report) if outcome != "passed" else "",
                              "duration_s": round(report.duration, 3)}
@@ -244,45 +211,23 @@ class Reporter:
                              "failed": sorted(c for c, o in checks.items() if o in ("failed", "error"))})
         return rows
 
-    def _metric(self, runtime: str, metric: str) -> list[float]:
-        if metric == "ready_s":
-            return self.latency[runtime]
-        return self.latency_extra[runtime].get(metric) or []
-
     def document(self) -> dict:
-        latency = {}
-        for runtime, samples in self.latency.items():
-            latency[runtime] = {"samples_s": samples, **stats.summarize(samples).as_dict(),
-                                **{k: v for k, v in self.latency_extra[runtime].items()
-                                   if k != "samples"}}
-        comparisons = []
-        runtimes = list(self.latency)
-        for i, a in enumerate(runtimes):
-            for b in runtimes[i + 1:]:
-                for metric, label in COMPARED_METRICS.items():
-                    xs, ys = self._metric(a, metric), self._metric(b, metric)
-                    if not xs or not ys:
-                        continue
-                    ratio = stats.median_ratio(xs, ys)
-                    comparisons.append({"a": a, "b": b, "metric": metric, "label": label,
-                                        "median_ratio": ratio.ratio, "ci": ratio.ci,
-                                        "significant": ratio.significant})
-        return {
-            "crigate": "results/v1", "started": self.started, "finished": time.time(),
-            "host": platform.node(), "kubernetes_minor": self.settings.k8s_minor,
-            "latency_slo_s": self.settings.latency_slo,
-            "clusters": self.clusters, "results": list(self.results.values()),
-            "latency": latency, "latency_comparisons": comparisons,
-            "gate": self.gate(),
-            "nodes": self.per_node(),
-            "performance": self.performance(),
-        }
+        doc = {"crigate": "results/v1", "started": self.started, "finished": time.time(),
+               "host": platform.node(), "kubernetes_minor": self.settings.k8s_minor,
+               "latency_slo_s": self.settings.latency_slo,
+               "measurement": self.settings.measurement.as_dict(),
+               "results": list(self.results.values())}
+        for kind, store in self.collected.items():
+            doc.update(kind.section(store))
+        return {**doc, "gate": self.gate(), "nodes": self.per_node(), "performance": self.performance()}
 
     def performance(self) -> dict:
         """Computed once, at the end (bootstraps are not free)."""
         if getattr(self, "_performance", None) is None:
-            self._performance = performance.document(self.latency_extra, self.bursts, self.cri_benches,
-                                                     self.settings.max_ratios, evented=self.evented)
+            got = self.collected
+            self._performance = performance.document(
+                got[records.Latency], got[records.Burst], got[records.CriBench],
+                self.settings.max_ratios, evented=got[records.EventedPleg])
         return self._performance
 
     @pytest.hookimpl(trylast=True)
@@ -317,8 +262,8 @@ class Reporter:
         for check in checks:
             row = "  ".join(cells.get((check, r), "-").ljust(10) for r in runtimes)
             tr.write_line(f"{check.ljust(width)}  {row}")
-        for runtime, samples in self.latency.items():
-            s = stats.summarize(samples)
+        for runtime, measured in self.latency.items():
+            s = stats.summarize(measured["samples"])
             tr.write_line(f"latency [{runtime}] n={s.n} p50={s.p50:.3f}s p90={s.p90:.3f}s "
                           f"p99={s.p99:.3f}s max={s.max:.3f}s p50 95% CI "
                           f"[{s.p50_ci[0]:.3f}, {s.p50_ci[1]:.3f}]")

@@ -8,7 +8,9 @@ scheduled event and the runtime's own CRI timestamps. A burst then starts
 --latency-burst pods at once while the node's cost (runtime daemons and
 shims, kubelet: plugins/nodecost.py) is read from /proc; critest's
 benchmark mode measures the runtime alone. Figures are recorded for the
-report; the checks assert what must hold whatever the timing."""
+report; the checks assert what must hold whatever the timing. How much is
+measured: --measure (quick by default, full for the baseline) and the size
+options, plugins/options.py."""
 from __future__ import annotations
 
 import json
@@ -21,7 +23,7 @@ from kubernetes import watch
 from crigate.testbed import gobuild
 from crigate import critest, evented_pleg, nodecost, phases, stats, workloads
 from crigate.kube import container_id, pod_reached
-from crigate.report import BURST_PROP, CRI_BENCH_PROP, EVENTED_PROP, LATENCY_PROP
+from crigate.records import Burst, CriBench, EventedPleg, Latency
 
 pytestmark = pytest.mark.latency
 
@@ -158,26 +160,26 @@ def one_at_a_time(kube, namespace: str, host, node: str, n: int, offset_ns: int,
     return samples, windows, pod_phases
 
 
-def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, request):
+def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, record_measurement):
     kube = cluster.kube
     node = cluster.nodes[0]          # every pod on one node: its kubelet's SLI, its clock
     host = cluster.host(node)
     offset_ns, uncertainty_ns = node_clock_offset(host)
     sli_before = kubelet_sli(kube, node)
     samples, windows, pod_phases = one_at_a_time(kube, module_namespace, host, node,
-                                                 crigate_settings.latency_pods, offset_ns)
+                                                 crigate_settings.measurement.latency_pods, offset_ns)
     sli_after = kubelet_sli(kube, node)
     sli = None
     if sli_before and sli_after and sli_after["count"] > sli_before["count"]:
         sli = {"pods": sli_after["count"] - sli_before["count"],
                "mean_s": (sli_after["sum"] - sli_before["sum"]) / (sli_after["count"] - sli_before["count"])}
-    request.node.user_properties.append((LATENCY_PROP, {
-        "samples": samples, "kubelet_sli": sli,
-        "low_level_runtime": cluster.profile.low_level_runtime, "runtime_profile": cluster.profile.id,
-        "node": node, "node_clock_offset_ms": round(offset_ns / 1e6, 3),
-        "node_clock_uncertainty_ms": round(uncertainty_ns / 1e6, 3),
-        "runtime_start_after_create_s": [round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows],
-        "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
+    record_measurement(Latency(
+        samples=samples, kubelet_sli=sli,
+        low_level_runtime=cluster.profile.low_level_runtime, runtime_profile=cluster.profile.id,
+        node=node, node_clock_offset_ms=round(offset_ns / 1e6, 3),
+        node_clock_uncertainty_ms=round(uncertainty_ns / 1e6, 3),
+        runtime_start_after_create_s=[round((s - offset_ns - c) / 1e9, 4) for c, s, _ in windows],
+        phases=pod_phases, phase_summary=phases.summarize(pod_phases)))
     check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
     check_phases_in_order(cluster.runtime, pod_phases)
     check_p99_within_slo(cluster.runtime, samples, crigate_settings.latency_slo)
@@ -242,7 +244,7 @@ def steady_state(host, profile, window_s: float = 5.0) -> dict:
             "kubelet_rss_mb": [round(last.rss_mb(nodecost.KUBELET), 1)]}
 
 
-def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
+def test_burst_of_pods_all_become_ready(cluster, crigate_settings, record_measurement):
     """--latency-burst pods at once, --latency-burst-rounds times; after each,
     the node at steady state with those pods running (one window per round:
     the rounds are the independent samples the ratios' intervals come from)."""
@@ -253,38 +255,40 @@ def test_burst_of_pods_all_become_ready(cluster, crigate_settings, request):
     assert found.cpu_s(profile.cost_processes) > 0 and found.cpu_s(nodecost.KUBELET) > 0, (
         f"node {node}: expected processes {profile.cost_processes} and the kubelet in /proc, "
         f"observed {sorted({p.comm for p in found.processes.values()})}")
-    rounds, steady = [], {}
-    for _ in range(crigate_settings.latency_burst_rounds):
+    rounds, steady, size = [], {}, crigate_settings.measurement
+    for _ in range(size.latency_burst_rounds):
         with cluster.kube.namespace(prefix="crigate-burst") as namespace:
-            rounds.append(burst_round(cluster.kube, namespace, node, crigate_settings.latency_burst,
-                                      profile, host))
+            rounds.append(burst_round(cluster.kube, namespace, node, size.latency_burst, profile, host))
             for key, values in steady_state(host, profile).items():     # one window per round
                 steady.setdefault(key, []).extend(values)
-    request.node.user_properties.append((BURST_PROP, {"node": node, "rounds": rounds, "steady": steady,
-                                                      "cost_processes": list(profile.cost_processes)}))
+    record_measurement(Burst(node=node, rounds=rounds, steady=steady,
+                             cost_processes=list(profile.cost_processes)))
 
 
-def test_runtime_alone_cri_benchmark(cluster, crigate_settings, request):
+def test_runtime_alone_cri_benchmark(cluster, crigate_settings, record_measurement):
     """critest -benchmark: pod sandbox and container lifecycles straight on the
     CRI socket, without the kubelet (test bed only; the kubelet is stopped
     meanwhile and the node waited for until Ready again)."""
-    if crigate_settings.cri_bench == 0:
-        pytest.skip("--cri-bench 0")
+    lifecycles = crigate_settings.measurement.cri_bench
+    if lifecycles == 0:
+        pytest.skip("--cri-bench 0; give --cri-bench N (or --measure=full) to run critest's benchmark")
     if missing := cluster.capabilities.missing("may_restart_kubelet", "critest's benchmark stops the kubelet"):
         pytest.skip(f"{missing}; on your own node: critest -benchmark --runtime-endpoint SOCKET")
     node = cluster.nodes[0]
     results = critest.benchmark_on_node(node, gobuild.build_critest() / "critest",
-                                        cluster.profile.cri_socket, crigate_settings.cri_bench,
-                                        kube=cluster.kube)
-    request.node.user_properties.append((CRI_BENCH_PROP, results))
-    critest.check_benchmark(results, node, cluster.runtime, crigate_settings.cri_bench)
+                                        cluster.profile.cri_socket, lifecycles, kube=cluster.kube)
+    record_measurement(CriBench(results))
+    critest.check_benchmark(results, node, cluster.runtime, lifecycles)
 
 
-def test_evented_pleg_start_latency(cluster, crigate_settings, request):
+def test_evented_pleg_start_latency(cluster, crigate_settings, record_measurement):
     """The same one-at-a-time pods with the kubelet's EventedPLEG gate on and
     the runtime sending CRI container events: how much of create->Ready is the
     kubelet's 1 s relist. Test bed only (reconfigures and restarts the kubelet,
     and the runtime where its events need a setting; restored after)."""
+    if not crigate_settings.measurement.evented_pleg:
+        pytest.skip(f"measured with --measure=full or --evented-pleg=on (this run: "
+                    f"--measure={crigate_settings.measurement.size}); it restarts the kubelet twice")
     profile = cluster.profile
     if not profile.container_events:
         pytest.skip(f"{profile.id} sends no CRI container events; the kubelet would keep relisting")
@@ -299,9 +303,9 @@ def test_evented_pleg_start_latency(cluster, crigate_settings, request):
         offset_ns, uncertainty_ns = node_clock_offset(host)
         with cluster.kube.namespace(prefix="crigate-evented") as namespace:
             samples, windows, pod_phases = one_at_a_time(cluster.kube, namespace, host, node,
-                                                         crigate_settings.latency_pods, offset_ns,
+                                                         crigate_settings.measurement.latency_pods, offset_ns,
                                                          prefix="evented")
-    request.node.user_properties.append((EVENTED_PROP, {
-        "samples": samples, "phases": pod_phases, "phase_summary": phases.summarize(pod_phases)}))
+    record_measurement(EventedPleg(samples=samples, phases=pod_phases,
+                                   phase_summary=phases.summarize(pod_phases)))
     check_runtime_start_inside_window(cluster.runtime, windows, offset_ns, uncertainty_ns)
     check_phases_in_order(cluster.runtime, pod_phases)

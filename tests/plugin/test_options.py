@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from crigate.testbed.versions import KUBERNETES_MINORS
+from crigate.options import MEASUREMENT_SIZES, measurement_size
 from crigate.scheduling import runtime_of, scope_of
 
 @pytest.mark.parametrize("args, message", [
@@ -26,6 +27,11 @@ from crigate.scheduling import runtime_of, scope_of
     (["--nodes", "pool=a"], "--nodes selects nodes of an existing cluster"),
     (["--image-repo", "https://r.example/crigate"], "expected HOST[:PORT][/PREFIX] in lower case"),
     (["--image-repo", "R.example/Crigate"], "expected HOST[:PORT][/PREFIX] in lower case"),
+    (["--measure", "huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
+    (["--measure", "full", "--latency-pods", "1"], "--latency-pods 1: need at least 2"),
+    (["--latency-burst-rounds", "0"], "--latency-burst and --latency-burst-rounds need at least 1"),
+    (["--cri-bench", "-1"], "--cri-bench 0 or more"),
+    (["--evented-pleg", "yes"], "invalid choice: 'yes' (choose from 'on', 'off')"),
 ])
 def test_bad_values_are_usage_errors_naming_the_valid_ones(pytester, args, message):
     result = pytester.runpytest(*args)
@@ -33,11 +39,73 @@ def test_bad_values_are_usage_errors_naming_the_valid_ones(pytester, args, messa
     assert message in result.stderr.str()
 
 
+def test_quick_is_the_default_size_and_smaller_than_full():
+    quick, full = MEASUREMENT_SIZES["quick"], MEASUREMENT_SIZES["full"]
+    assert measurement_size("quick") == quick and quick.overridden == ()
+    assert not quick.evented_pleg and full.evented_pleg
+    for size in ("latency_burst", "latency_burst_rounds", "cri_bench"):
+        assert getattr(quick, size) < getattr(full, size), size
+    assert quick.latency_pods >= 20, "the SLO's p99 needs 20 pods or more (TESTBED-NOTES)"
+
+
+def test_full_is_what_the_baseline_measured():
+    full = measurement_size("full")
+    assert (full.latency_pods, full.latency_burst, full.latency_burst_rounds, full.cri_bench,
+            full.evented_pleg) == (40, 30, 5, 20, True)
+
+
+def test_each_size_option_overrides_the_preset_and_is_named():
+    size = measurement_size("quick", latency_pods=None, latency_burst=30, latency_burst_rounds=None,
+                            cri_bench=0, evented_pleg=True)
+    assert (size.size, size.latency_pods, size.latency_burst, size.cri_bench, size.evented_pleg) == (
+        "quick", 20, 30, 0, True)
+    assert size.overridden == ("--latency-burst", "--cri-bench", "--evented-pleg")
+    assert size.text.startswith("quick (--latency-burst, --cri-bench, --evented-pleg given): 20 pods")
+    assert "critest benchmark off" in size.text
+
+
+def test_an_option_given_at_the_presets_value_is_no_override():
+    assert measurement_size("full", cri_bench=20, evented_pleg=True).overridden == ()
+    assert measurement_size("full", evented_pleg=False).overridden == ("--evented-pleg",)
+
+
+MEASURED = """
+def test_size(runtime, crigate_settings):
+    m = crigate_settings.measurement
+    print("SIZE", m.size, m.latency_pods, m.latency_burst, m.latency_burst_rounds, m.cri_bench, m.evented_pleg)
+"""
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], "SIZE quick 20 5 1 3 False"),
+    (["--measure=full"], "SIZE full 40 30 5 20 True"),
+    (["--measure=full", "--evented-pleg=off", "--latency-pods=25"], "SIZE full 25 30 5 20 False"),
+    (["--evented-pleg=on", "--cri-bench=0"], "SIZE quick 20 5 1 0 True"),
+])
+def test_measure_resolves_from_the_command_line(pytester, args, expected):
+    pytester.makepyfile(test_measured=MEASURED)
+    result = pytester.runpytest("-s", "--report-dir", "out", *args)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"*{expected}"])
+
+
+def test_the_report_says_which_size_ran(pytester):
+    import json
+    pytester.makepyfile(test_measured=MEASURED)
+    pytester.runpytest("--report-dir", "out", "--measure=full", "--cri-bench=4")
+    doc = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert doc["measurement"] == {"size": "full", "latency_pods": 40, "latency_burst": 30,
+                                  "latency_burst_rounds": 5, "cri_bench": 4, "evented_pleg": True,
+                                  "overridden": ["--cri-bench"]}
+    md = (pytester.path / "out" / "report.md").read_text()
+    assert "Measurement size: full (--cri-bench given): 40 pods one at a time, burst 30 x 5" in md
+
+
 def test_options_live_in_one_crigate_group(pytester):
     help_text = pytester.runpytest("--help").stdout.str()
     group = help_text.split("crigate: CRI runtime conformance:", 1)[1].split("\n\n", 1)[0]
     for option in ("--runtime", "--k8s-version", "--cluster", "--context", "--node-image",
-                   "--report-dir", "--latency-pods", "--latency-slo"):
+                   "--report-dir", "--latency-pods", "--latency-slo", "--measure", "--evented-pleg"):
         assert option in group, f"{option} missing from the crigate group"
     kind_group = help_text.split("\nkind:", 1)[1].split("\n\n", 1)[0]
     for option in ("--kubeconfig", "--keep-cluster", "--kind-bin", "--kind-kubectl-bin", "--kind-image"):
