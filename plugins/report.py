@@ -11,13 +11,15 @@ import json
 import platform
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from . import performance, perfrender, render, stats
 from .options import DEFAULT_REPORT_DIR
-from .gate.checklist import CHECKLIST
+from .gate import outputs as gate_outputs
+from .gate.verdict import Verdict
 
 GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
 
@@ -25,9 +27,7 @@ RUNTIME_PROP = "crigate_runtime"
 AREA_PROP = "crigate_area"
 LATENCY_PROP = "crigate_latency"
 CLUSTER_PROP = "crigate_cluster"
-FINDINGS_PROP = "crigate_findings"      # gate findings (dicts) of one check
-UNDECIDED_PROP = "crigate_undecided"    # why the gate could not decide
-GATE_FACTS_PROP = "crigate_gate_facts"  # what the gate read besides findings: notes, node facts
+VERDICT_PROP = "crigate_gate_verdict"   # the gate engine's Verdict (as_dict), once per runtime
 BURST_PROP = "crigate_burst"            # pods at once: latencies and node cost
 CRI_BENCH_PROP = "crigate_cri_bench"    # critest -benchmark: per operation ns
 EVENTED_PROP = "crigate_evented_pleg"   # one-at-a-time pods with the kubelet's EventedPLEG on
@@ -117,11 +117,6 @@ def _message(rep) -> str:
     return (rep.longreprtext or "").strip().splitlines()[-1] if rep.longreprtext else ""
 
 
-def finding_order(f: dict) -> tuple:
-    """Counted breaks first, then review, then suppressed; by check and object."""
-    return (bool(f.get("suppressed")), f["severity"] != "breaks", f["check"], f["object"])
-
-
 class Reporter:
     def __init__(self, config: pytest.Config, settings):
         self.config, self.settings = config, settings
@@ -129,9 +124,7 @@ class Reporter:
         self.latency: dict[str, list[float]] = {}
         self.latency_extra: dict[str, dict] = {}
         self.clusters: dict[str, dict] = {}
-        self.findings: dict[str, dict[tuple, dict]] = defaultdict(dict)
-        self.undecided: dict[str, list[str]] = defaultdict(list)
-        self.gate_facts: dict[str, dict] = {}
+        self.verdicts: dict[str, dict] = {}       # runtime -> VERDICT_PROP
         self.node_results: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # node -> runtime -> check
         self.bursts: dict[str, dict] = {}          # runtime -> BURST_PROP
         self.cri_benches: dict[str, list] = {}     # runtime -> CRI_BENCH_PROP
@@ -158,15 +151,11 @@ class Reporter:
             self.evented[runtime] = props[EVENTED_PROP]
         if CRI_BENCH_PROP in props and report.when == "call":
             self.cri_benches[runtime] = props[CRI_BENCH_PROP]
-        for found in props.get(FINDINGS_PROP, []):
-            self.findings[runtime][tuple(sorted(found.items()))] = found
-        if GATE_FACTS_PROP in props:
-            self.gate_facts[runtime] = props[GATE_FACTS_PROP]
+        if VERDICT_PROP in props:
+            self.verdicts[runtime] = props[VERDICT_PROP]
         if NODE_RESULTS_PROP in props and report.when == "call":
             for node, outcome in props[NODE_RESULTS_PROP].items():
                 self.node_results[node].setdefault(runtime, {})[check_name(report.nodeid)] = outcome
-        if UNDECIDED_PROP in props and props[UNDECIDED_PROP] not in self.undecided[runtime]:
-            self.undecided[runtime].append(props[UNDECIDED_PROP])
         key = (check_name(report.nodeid), runtime)
         outcome = self._outcome(report)
         if outcome is None:
@@ -204,29 +193,22 @@ class Reporter:
         return self._gate
 
     def _verdicts(self) -> dict:
-        verdicts = {}
+        """The engine's recorded Verdict per runtime, plus what only the run
+        knows: checks that could not run, Ctrl-C; the engine's rule decides."""
+        sections = {}
         for runtime in self.settings.runtimes:
             results = [r for r in self.results.values()
                        if r["runtime"] == runtime and r["area"] == "gate"]
             if not results:
                 continue
-            findings = list(self.findings[runtime].values())
-            reasons = list(self.undecided[runtime])
-            for r in results:                  # a check that could not run decides nothing
-                message = r["message"].removeprefix("Failed: ")
-                if r["outcome"] == "error" and not any(message in u for u in reasons):
-                    reasons.append(message)
+            recorded = self.verdicts.get(runtime)
+            verdict = Verdict.from_dict(recorded) if recorded else Verdict(runtime)
+            errors = [r["message"].removeprefix("Failed: ") for r in results if r["outcome"] == "error"]
+            verdict = verdict.also_unread(*(m for m in errors if not any(m in u for u in verdict.reasons)))
             if self.interrupted:
-                reasons.append("interrupted (Ctrl-C) before every check ran")
-            breaks = [f for f in findings if f["severity"] == "breaks" and not f.get("suppressed")]
-            verdict = ("UNDECIDED" if self.interrupted else "NO-GO" if breaks
-                       else "UNDECIDED" if reasons else "GO")
-            verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,
-                                 "findings": sorted(findings, key=finding_order),
-                                 "undecided": reasons,
-                                 **self.gate_facts.get(runtime, {}),
-                                 "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
-        return verdicts
+                verdict = replace(verdict, interrupted=True)
+            sections[runtime] = gate_outputs.gate_section(verdict)
+        return sections
 
     def per_node(self) -> list[dict]:
         """Each node checked: its runtime and group (from the cluster facts) and
@@ -325,20 +307,8 @@ class Reporter:
         for line, bad in perfrender.performance_lines(self.performance()):
             tr.write_line(line, red=bad, bold=bad)
         for runtime, gate in self.gate().items():
-            counted = [f for f in gate["findings"] if not f.get("suppressed")]
-            breaks = [f for f in counted if f["severity"] == "breaks"]
-            tr.write_line(f"crigate gate [{runtime}]: {gate['verdict']}: {len(breaks)} finding(s) "
-                          f"break after the switch, {len(counted) - len(breaks)} to review, "
-                          f"{len(gate['findings']) - len(counted)} suppressed",
-                          red=gate["verdict"] != "GO", green=gate["verdict"] == "GO", bold=True)
-            for f in gate["findings"]:
-                shown = "suppressed" if f.get("suppressed") else f["severity"]
-                at = f" ({f['location']})" if f.get("location") else ""
-                tr.write_line(f"  [{shown}] {f['object']}{at}: {f['depends_on']}")
-                tr.write_line(f"      why: {f['why']}")
-                tr.write_line(f"      fix: {f['remediation']}")
-            for reason in gate["undecided"]:
-                tr.write_line(f"  could not decide: {reason}", red=True)
+            for line, colour in gate_outputs.terminal_lines(runtime, gate):
+                tr.write_line(line, **({colour: True, "bold": line[0] != " "} if colour else {}))
         if getattr(self, "written", None):
             tr.write_line(f"crigate report: {self.written}/report.html "
                           "(also results.json, report.md)")
