@@ -138,3 +138,76 @@ def verdict_of(kind: Kind) -> Verdict:
             Kind.NO_GO: Verdict("containerd", (AreaResult("a", (BREAKING,)),)),
             Kind.UNDECIDED: Verdict("containerd", unread=("denied",)),
             Kind.OWN_ERROR: Verdict("containerd", (AreaResult("a", crash=RuleCrash("a", "E: x")),))}[kind]
+
+
+class FakeApiServer:
+    """An API server answering the gate's reads from a dict of path -> items;
+    paths in `forbidden` answer 403, other unknown lists are empty."""
+
+    def __init__(self, items: dict[str, list], forbidden: set[str] = frozenset()):
+        import http.server
+        import json
+        import threading
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                selected = [] if "labelSelector" in query else served.items.get(path, [])   # crigate's own: none
+                status, body = 200, {"kind": "List", "metadata": {}, "items": selected}
+                if path.rstrip("/") == "/version":
+                    body = {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "gitCommit": "x",
+                            "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z",
+                            "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}
+                elif path in served.forbidden or path.endswith("/proxy/configz"):
+                    status, body = 403, {"kind": "Status", "code": 403, "reason": "Forbidden"}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.items, self.forbidden = items, forbidden
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubeconfig(self, folder: Path) -> Path:
+        path = folder / "kubeconfig"
+        path.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: "
+            f"{{server: 'http://127.0.0.1:{self.server.server_port}'}}}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
+        return path
+
+
+SOCKET_DS = {"metadata": {"name": "agent", "namespace": "mon"}, "spec": {"template": {"spec": {
+    "containers": [{"name": "main", "image": "agent:1", "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+    "volumes": [{"name": "s", "hostPath": {"path": "/var/run/docker.sock"}}]}}}}
+DOCKER_NODE = {"metadata": {"name": "n1"}, "status": {"nodeInfo": {"containerRuntimeVersion": "docker://20.10.24"}}}
+
+
+@pytest.mark.parametrize("daemonsets, code, verdict", [([SOCKET_DS], 1, "NO-GO"), ([], 2, "UNDECIDED")])
+def test_cluster_mode_reads_through_the_api_and_decides_through_the_engine(tmp_path, daemonsets, code, verdict):
+    """Pods forbidden everywhere: could not decide, naming the permission,
+    unless something already breaks."""
+    api = FakeApiServer({"/apis/apps/v1/daemonsets": daemonsets, "/api/v1/nodes": [DOCKER_NODE],
+                         "/api/v1/namespaces": [{"metadata": {"name": "mon"}}]},
+                        forbidden={"/api/v1/pods", "/api/v1/namespaces/mon/pods"})
+    done = subprocess.run([sys.executable, "-m", "crigate.gate.cli", f"--kubeconfig={api.kubeconfig(tmp_path)}",
+                           "-o", "json", f"--report-dir={tmp_path / 'r'}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    api.server.shutdown()
+    assert done.returncode == code, done.stderr
+    import json
+    doc = json.loads(done.stdout)
+    assert doc["verdict"] == verdict and doc["source"]["kubeconfig"].endswith("kubeconfig")
+    assert any("list pods (apiGroup 'core') in namespace mon" in r for r in doc["undecided"]), doc["undecided"]
+    assert {f["check"] for f in doc["findings"]} == {"docker-nodes"} | (
+        {"docker-socket-mount"} if daemonsets else set())
+    assert any("kubelet config of the nodes not read" in n for n in doc["notes"])
+    gate = json.loads((tmp_path / "r/results.json").read_text())["gate"]["containerd"]
+    assert gate["verdict"] == verdict and gate["nodes"] == {"n1": "docker://20.10.24"}
