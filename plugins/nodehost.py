@@ -3,6 +3,7 @@ per node with the host's root at /host, driven through testinfra's kubectl
 backend with every command run under `chroot /host`."""
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 from pathlib import Path
@@ -11,6 +12,8 @@ import testinfra.host
 from kubernetes import client
 from testinfra.backend.kubectl import KubectlBackend
 
+from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
+
 from .expectations import CGROUP_LOST
 from .kube import MANAGED_BY, Kube, PodFailed
 
@@ -18,6 +21,27 @@ DEBUG_IMAGE = "busybox:1.36"        # must be pullable by the cluster's nodes
 DEBUG_NAMESPACE = "default"
 DEBUG_POD_DEADLINE_S = 3600         # the pod ends itself if crigate dies
 READY_TIMEOUT_S = 120
+# HOST[:PORT][/PATH], lower case, as a registry reference starts (distribution's reference grammar).
+IMAGE_REPO = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
+
+
+def image_repo(value: str | None) -> str | None:
+    """--image-repo checked: ValueError saying what a valid one looks like."""
+    if value is None:
+        return None
+    repo = value.rstrip("/")
+    if not IMAGE_REPO.match(repo):
+        raise ValueError(f"--image-repo {value!r}: expected HOST[:PORT][/PREFIX] in lower "
+                         "case without a scheme or tag, e.g. 123456789012.dkr.ecr."
+                         "eu-west-1.amazonaws.com/crigate or 127.0.0.1:5000/crigate")
+    return repo
+
+
+def debug_image(given: str | None, repo: str | None) -> str:
+    """The debug pod's image: --debug-image, else crigate's busybox from --image-repo, else DEBUG_IMAGE."""
+    if given and given != DEBUG_IMAGE:
+        return given
+    return image_in_repo(BUSYBOX_IMAGE, repo) if repo else DEBUG_IMAGE
 
 
 class HostRootBackend(KubectlBackend):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
 from crigate.testbed.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
                               kubernetes_release, parse_runtimes)
 
-from .gate import suppress
+from .gate import family, suppress
+from . import nodehost
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")
@@ -140,12 +140,13 @@ def add_options(parser: pytest.Parser) -> None:
                     help="gate: audit manifest files instead of a cluster (files, directories, - "
                          "for stdin; multi-document YAML, List kinds, helm template / kustomize "
                          "output); repeatable; runs only the gate area, creates nothing")
-    group.addoption("--manifests-namespace", default="default", metavar="NS",
+    # The gate's options carry the same names in crigate-gate (plugins/gate/cli.py).
+    group.addoption("--namespace", default="default", metavar="NS",
                     help="gate: namespace of manifest objects that name none (default: default)")
-    group.addoption("--gate-ignore", action="append", default=[], metavar="CHECK[=GLOB][:REASON]",
+    group.addoption("--suppress", action="append", default=[], metavar="CHECK[=GLOB][:REASON]",
                     help="gate: suppress findings of CHECK (on objects matching GLOB), with a "
                          "reason; shown as suppressed, not counted toward the verdict; repeatable")
-    group.addoption("--gate-ignore-file", type=Path, metavar="PATH",
+    group.addoption("--suppress-file", type=Path, metavar="PATH",
                     help="gate: suppressions, one CHECK[=GLOB][:REASON] per line (# comments)")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
@@ -181,7 +182,7 @@ class Settings:
     max_ratios: tuple = ()                   # RatioLimit: --latency-max-ratio
     manifests: tuple[str, ...] = ()          # gate on files, no cluster
     manifests_namespace: str = "default"
-    suppressions: tuple = ()                 # gate.suppress.Suppression, --gate-ignore(-file)
+    suppressions: tuple = ()                 # gate.suppress.Suppression, --suppress(-file)
 
 
 AUTO = "auto"     # --runtime auto: the runtimes the nodes report
@@ -217,19 +218,11 @@ def _existing_file(option: str, value) -> Path | None:
     return path
 
 
-# HOST[:PORT][/PATH], lower case, as a registry reference starts (distribution's reference grammar).
-IMAGE_REPO = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
-
-
 def _image_repo(value: str | None) -> str | None:
-    if value is None:
-        return None
-    repo = value.rstrip("/")
-    if not IMAGE_REPO.match(repo):
-        raise pytest.UsageError(f"--image-repo {value!r}: expected HOST[:PORT][/PREFIX] in lower "
-                                "case without a scheme or tag, e.g. 123456789012.dkr.ecr."
-                                "eu-west-1.amazonaws.com/crigate or 127.0.0.1:5000/crigate")
-    return repo
+    try:
+        return nodehost.image_repo(value)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -264,8 +257,7 @@ def _ratio_limits(specs: list[str]) -> tuple[RatioLimit, ...]:
 
 def _suppressions(specs: list[str], path: Path | None) -> tuple:
     try:
-        found = [suppress.parse(spec) for spec in specs]
-        return tuple(found + (suppress.read_file(path) if path else []))
+        return tuple(suppress.given(specs, path, set(family.known())))
     except suppress.SuppressionError as err:
         raise pytest.UsageError(str(err)) from None
 
@@ -314,9 +306,7 @@ def settings_from(config: pytest.Config) -> Settings:
     if opt("nodes") and opt("cluster") != "existing":
         raise pytest.UsageError("--nodes selects nodes of an existing cluster (--cluster=existing)")
     image_repo = _image_repo(opt("image_repo"))
-    debug_image = opt("debug_image")
-    if image_repo and debug_image == DEBUG_IMAGE:
-        debug_image = image_in_repo(BUSYBOX_IMAGE, image_repo)
+    debug_image = nodehost.debug_image(opt("debug_image"), image_repo)
     node_images = _node_images(opt("node_image"))
     if opt("kind_image"):
         if len(runtimes) != 1:
@@ -332,8 +322,8 @@ def settings_from(config: pytest.Config) -> Settings:
                                 "and --runtime auto (name the runtime the nodes move to)")
     return Settings(
         measurement=measurement, max_ratios=_ratio_limits(opt("latency_max_ratio")),
-        manifests=manifests, manifests_namespace=opt("manifests_namespace"),
-        suppressions=_suppressions(opt("gate_ignore"), opt("gate_ignore_file")),
+        manifests=manifests, manifests_namespace=opt("namespace"),
+        suppressions=_suppressions(opt("suppress"), opt("suppress_file")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),

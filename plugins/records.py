@@ -215,63 +215,16 @@ class Cluster(Record):
 
 @recorded
 @dataclass
-class Findings(Record):
-    """Gate findings (dicts) of one check; the same finding counts once."""
-    key: ClassVar[str] = "crigate_findings"
+class GateVerdict(Record):
+    """The gate engine's Verdict (crigate.gate.verdict.Verdict.as_dict), once
+    per runtime: the reporter adds only what the run alone knows."""
+    key: ClassVar[str] = "crigate_gate_verdict"
     calls_only: ClassVar[bool] = False
-    findings: list[dict]
+    verdict: dict
 
     def data(self):
-        return self.findings
+        return self.verdict
 
     @classmethod
-    def from_data(cls, data) -> Findings:
-        return cls(data)
-
-    @classmethod
-    def new_store(cls):
-        return defaultdict(dict)
-
-    def merge(self, store, runtime, check) -> None:
-        for found in self.findings:
-            store[runtime][tuple(sorted(found.items()))] = found
-
-
-@recorded
-@dataclass
-class Undecided(Record):
-    """Why the gate could not decide."""
-    key: ClassVar[str] = "crigate_undecided"
-    calls_only: ClassVar[bool] = False
-    reason: str
-
-    def data(self):
-        return self.reason
-
-    @classmethod
-    def from_data(cls, data) -> Undecided:
-        return cls(data)
-
-    @classmethod
-    def new_store(cls):
-        return defaultdict(list)
-
-    def merge(self, store, runtime, check) -> None:
-        if self.reason not in store[runtime]:
-            store[runtime].append(self.reason)
-
-
-@recorded
-@dataclass
-class GateFacts(Record):
-    """What the gate read besides findings: notes, node facts."""
-    key: ClassVar[str] = "crigate_gate_facts"
-    calls_only: ClassVar[bool] = False
-    facts: dict
-
-    def data(self):
-        return self.facts
-
-    @classmethod
-    def from_data(cls, data) -> GateFacts:
+    def from_data(cls, data) -> GateVerdict:
         return cls(data)

@@ -5,6 +5,7 @@ import html as html_lib
 import statistics
 
 from . import perfrender, records
+from .gate.outputs import gate_html, gate_markdown  # the gate's sections: one writer for both paths
 from .options import MeasurementSize
 
 from crigate.testbed.versions import BASELINE_RUNTIMES
@@ -170,61 +171,6 @@ def nodes_markdown(rows: list[dict]) -> list[str]:
         lines.append(f"| `{r['node']}` | {r.get('group') or '-'} | {r.get('runtime_version', '')} | "
                      f"{runtime_label(r['checked_as'])} | {len(r['checks'])} | {failed} |")
     return lines
-
-
-def gate_markdown(gates: dict) -> list[str]:
-    lines = []
-    for runtime, g in sorted(gates.items()):
-        lines += ["", f"## Upgrade gate, target {runtime}: {g['verdict']}", ""]
-        for reason in g["undecided"]:
-            lines.append(f"- **could not decide**: {reason}")
-        for note in g.get("notes", []):
-            lines.append(f"- not read: {note}")
-        if g.get("nodes"):
-            lines.append("- nodes: " + ", ".join(f"`{n}` {v}" for n, v in sorted(g["nodes"].items())))
-        if g["findings"]:
-            lines += ["", "| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
-            cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
-            lines += [f"| {severity_label(f)} | `{cell(f['object'])}`{located(f)} | {cell(f['depends_on'])} | "
-                      f"{cell(f['why'])} | {cell(f['remediation'])} |" for f in g["findings"]]
-        lines += ["", "Check by hand (the API cannot show these):", ""]
-        lines += [f"- [ ] **{c['item']}**: {c['check']}" for c in g["checklist"]]
-    return lines
-
-
-def severity_label(f: dict) -> str:
-    return f"suppressed ({f['severity']}: {f['suppressed']})" if f.get("suppressed") else f["severity"]
-
-
-def located(f: dict) -> str:
-    return f" at `{f['location']}`" if f.get("location") else ""
-
-
-def gate_html(gates: dict) -> str:
-    e = html_lib.escape
-    parts = []
-    for runtime, g in sorted(gates.items()):
-        rows = "".join(f'<tr class="{"suppressed" if f.get("suppressed") else e(f["severity"])}">'
-                       f'<td>{e(severity_label(f))}</td>'
-                       f'<td><code>{e(f["object"])}</code>{e(located(f).replace("`", ""))}</td>'
-                       f'<td>{e(f["depends_on"])}</td>'
-                       f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
-                       for f in g["findings"])
-        reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])
-        reasons += "".join(f"<li>not read: {e(n)}</li>" for n in g.get("notes", []))
-        if g.get("nodes"):
-            reasons += "<li>nodes: " + ", ".join(f"<code>{e(n)}</code> {e(v)}"
-                                                 for n, v in sorted(g["nodes"].items())) + "</li>"
-        checklist = "".join(f"<li><input type=checkbox> <b>{e(c['item'])}</b>: {e(c['check'])}</li>"
-                            for c in g["checklist"])
-        parts.append(
-            f'<section class="gate" id="gate-{e(runtime)}"><h2>Upgrade gate, target {e(runtime)}: '
-            f'<span class="gate-verdict">{e(g["verdict"])}</span></h2><ul>{reasons}</ul>'
-            + (f'<table class="findings"><tr><th>severity</th><th>object</th><th>depends on</th>'
-               f'<th>why it breaks</th><th>fix</th></tr>{rows}</table>' if rows else
-               "<p>no findings</p>")
-            + f"<h3>Check by hand</h3><ul class=checklist>{checklist}</ul></section>")
-    return "".join(parts)
 
 
 def _latency_svg(samples: list[float], summary: dict, slo: float, width=560, height=70) -> str:

@@ -10,20 +10,19 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from . import performance, perfrender, records, render, stats
 from .options import DEFAULT_REPORT_DIR
-from .gate.checklist import CHECKLIST
+from .gate import outputs as gate_outputs
+from .gate.verdict import Verdict
 
 GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
 
 RUNTIME_PROP, AREA_PROP = records.RUNTIME_TAG, records.AREA_TAG
-# The gate suite's record keys, for callers that append the raw property
-FINDINGS_PROP, UNDECIDED_PROP = records.Findings.key, records.Undecided.key
-GATE_FACTS_PROP = records.GateFacts.key
 AREA_MARKERS = {      # check area (pytest marker) -> what it covers
     "sockets": "runtime identity and Docker sockets",
     "logs": "log paths and format",
@@ -102,11 +101,6 @@ def _message(rep) -> str:
     return (rep.longreprtext or "").strip().splitlines()[-1] if rep.longreprtext else ""
 
 
-def finding_order(f: dict) -> tuple:
-    """Counted breaks first, then review, then suppressed; by check and object."""
-    return (bool(f.get("suppressed")), f["severity"] != "breaks", f["check"], f["object"])
-
-
 class Reporter:
     def __init__(self, config: pytest.Config, settings):
         self.config, self.settings = config, settings
@@ -119,9 +113,7 @@ class Reporter:
 
     # the stores the gate verdict and the per-node table read
     clusters = property(lambda self: self.collected[records.Cluster])
-    findings = property(lambda self: self.collected[records.Findings])
-    undecided = property(lambda self: self.collected[records.Undecided])
-    gate_facts = property(lambda self: self.collected[records.GateFacts])
+    verdicts = property(lambda self: self.collected[records.GateVerdict])    # runtime -> Verdict dict
     node_results = property(lambda self: self.collected[records.NodeOutcomes])
     latency = property(lambda self: self.collected[records.Latency])
 
@@ -171,29 +163,22 @@ class Reporter:
         return self._gate
 
     def _verdicts(self) -> dict:
-        verdicts = {}
+        """The engine's recorded Verdict per runtime, plus what only the run
+        knows: checks that could not run, Ctrl-C; the engine's rule decides."""
+        sections = {}
         for runtime in self.settings.runtimes:
             results = [r for r in self.results.values()
                        if r["runtime"] == runtime and r["area"] == "gate"]
             if not results:
                 continue
-            findings = list(self.findings[runtime].values())
-            reasons = list(self.undecided[runtime])
-            for r in results:                  # a check that could not run decides nothing
-                message = r["message"].removeprefix("Failed: ")
-                if r["outcome"] == "error" and not any(message in u for u in reasons):
-                    reasons.append(message)
+            recorded = self.verdicts.get(runtime)
+            verdict = Verdict.from_dict(recorded) if recorded else Verdict(runtime)
+            errors = [r["message"].removeprefix("Failed: ") for r in results if r["outcome"] == "error"]
+            verdict = verdict.also_unread(*(m for m in errors if not any(m in u for u in verdict.reasons)))
             if self.interrupted:
-                reasons.append("interrupted (Ctrl-C) before every check ran")
-            breaks = [f for f in findings if f["severity"] == "breaks" and not f.get("suppressed")]
-            verdict = ("UNDECIDED" if self.interrupted else "NO-GO" if breaks
-                       else "UNDECIDED" if reasons else "GO")
-            verdicts[runtime] = {"verdict": verdict, "target_runtime": runtime,
-                                 "findings": sorted(findings, key=finding_order),
-                                 "undecided": reasons,
-                                 **self.gate_facts.get(runtime, {}),
-                                 "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
-        return verdicts
+                verdict = replace(verdict, interrupted=True)
+            sections[runtime] = gate_outputs.gate_section(verdict)
+        return sections
 
     def per_node(self) -> list[dict]:
         """Each node checked: its runtime and group (from the cluster facts) and
@@ -270,20 +255,8 @@ class Reporter:
         for line, bad in perfrender.performance_lines(self.performance()):
             tr.write_line(line, red=bad, bold=bad)
         for runtime, gate in self.gate().items():
-            counted = [f for f in gate["findings"] if not f.get("suppressed")]
-            breaks = [f for f in counted if f["severity"] == "breaks"]
-            tr.write_line(f"crigate gate [{runtime}]: {gate['verdict']}: {len(breaks)} finding(s) "
-                          f"break after the switch, {len(counted) - len(breaks)} to review, "
-                          f"{len(gate['findings']) - len(counted)} suppressed",
-                          red=gate["verdict"] != "GO", green=gate["verdict"] == "GO", bold=True)
-            for f in gate["findings"]:
-                shown = "suppressed" if f.get("suppressed") else f["severity"]
-                at = f" ({f['location']})" if f.get("location") else ""
-                tr.write_line(f"  [{shown}] {f['object']}{at}: {f['depends_on']}")
-                tr.write_line(f"      why: {f['why']}")
-                tr.write_line(f"      fix: {f['remediation']}")
-            for reason in gate["undecided"]:
-                tr.write_line(f"  could not decide: {reason}", red=True)
+            for line, colour in gate_outputs.terminal_lines(runtime, gate):
+                tr.write_line(line, **({colour: True, "bold": line[0] != " "} if colour else {}))
         if getattr(self, "written", None):
             tr.write_line(f"crigate report: {self.written}/report.html "
                           "(also results.json, report.md)")

@@ -13,18 +13,14 @@ import pytest
 
 from crigate.testbed.versions import profile
 from crigate.pytest_plugin import MANIFEST_OBJECTS
-from crigate.gate import ruleset
-from crigate.gate.audit import Audit, breaking, finalize, run_audit
+from crigate.gate import engine
+from crigate.gate.audit import manifests_audit, run_audit
 from crigate.gate.inventory import Unreachable
-from crigate.gate.manifests import inventory_from
-from crigate.report import FINDINGS_PROP, GATE_FACTS_PROP, UNDECIDED_PROP
+from crigate.gate.verdict import Verdict
+from crigate.records import GateVerdict
 
-pytestmark = pytest.mark.gate
-
-
-def undecided(request, reason: str) -> None:
-    request.node.user_properties.append((UNDECIDED_PROP, reason))
-    pytest.fail(reason, pytrace=False)
+pytestmark = [pytest.mark.gate, pytest.mark.usefixtures("record_verdict")]
+RECORDED = pytest.StashKey[set]()      # runtimes whose Verdict went with a report
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +28,13 @@ def audit(runtime, crigate_settings, pytestconfig, request):
     """What the gate reads: the cluster's objects or, with --manifests, the files'."""
     if crigate_settings.manifests:
         objects, skipped = pytestconfig.stash[MANIFEST_OBJECTS]
-        inventory = inventory_from(objects, crigate_settings.manifests_namespace)
-        if skipped:
-            inventory.notes.append(f"{len(skipped)} YAML document(s) that are not Kubernetes objects "
-                                   f"skipped: {', '.join(skipped[:5])}" + (" ..." if len(skipped) > 5 else ""))
-        return Audit(inventory)
+        return manifests_audit(objects, skipped, crigate_settings.manifests_namespace)
     cluster = request.getfixturevalue("cluster")
     hosts = ({n: cluster.host(n) for n in cluster.nodes} if crigate_settings.node_checks else None)
     try:
         return run_audit(cluster.kube.api_client, hosts)
-    except Unreachable as err:
-        undecided(request, f"[{cluster.runtime}] {err}")
+    except Unreachable as err:          # every check errors with it: could not decide
+        pytest.fail(f"[{cluster.runtime}] {err}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -54,39 +46,41 @@ def target(runtime, crigate_settings, request) -> str:
     return request.getfixturevalue("cluster").profile.migration_target
 
 
-OWN_ERROR = "crigate's own error"      # the CLI's exit 3 when it is why the gate could not decide
+@pytest.fixture(scope="session")
+def verdict(audit, target, crigate_settings) -> Verdict:
+    """The engine's Verdict, the same crigate-gate prints; each check below
+    shows one area of it."""
+    return engine.decide(audit, target, crigate_settings.suppressions)
 
 
 @pytest.fixture
-def report_findings(request, audit, target, crigate_settings):
-    """report_findings(area): run the area's rules, record their findings
-    (located, suppressions applied) and fail on those that break and are not
-    suppressed. A rule that crashes decides nothing: could not decide, named
-    as crigate's own error, never a silent GO."""
-    def record(area: str) -> None:
+def record_verdict(request, verdict, runtime, record_measurement) -> None:
+    """The Verdict goes to the reporter once per runtime, with the first gate check's report."""
+    recorded = request.config.stash.setdefault(RECORDED, set())
+    if runtime not in recorded:
+        recorded.add(runtime)
+        record_measurement(GateVerdict(verdict.as_dict()))
+
+
+@pytest.fixture
+def report_findings(verdict):
+    """report_findings(area): fail on the area's findings that break and are
+    not suppressed. A rule that crashed decides nothing: could not decide,
+    named as crigate's own error, never a silent GO."""
+    def check(area: str) -> None:
         __tracebackhide__ = True
-        try:
-            findings = ruleset.findings_of(area, audit, target)
-        except Exception as err:           # a bug of crigate's on input it did not expect
-            undecided(request, f"{OWN_ERROR} in the {area} rules: {type(err).__name__}: {err} "
-                      "(please report it)")
-        findings = finalize(findings, audit.inventory, crigate_settings.suppressions)
-        request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
-        broken = breaking(findings)
+        result = verdict.area(area)
+        if result.crash:
+            pytest.fail(result.crash.reason, pytrace=False)
+        broken = result.breaking()
         assert not broken, (f"{len(broken)} finding(s) break after the switch:\n"
                             + "\n".join(f"- {f.line()}" for f in broken))
-    return record
+    return check
 
 
-def test_audit_read_everything(audit, target, request):
-    request.node.user_properties.append((GATE_FACTS_PROP, {
-        "target_runtime": target,
-        "notes": audit.inventory.notes, "node_facts": audit.node_facts,
-        "nodes": audit.inventory.node_runtimes()}))
-    if audit.inventory.denied:
-        undecided(request, "the audit could not read everything; missing permission(s): "
-                  + "; ".join(audit.inventory.denied)
-                  + " (grant the crigate-gate ClusterRole: crigate-gate --print-rbac)")
+def test_audit_read_everything(verdict):
+    if verdict.unread:
+        pytest.fail("; ".join(verdict.unread), pytrace=False)
 
 
 def test_no_docker_socket_mounts(report_findings):

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 
 from . import nodecheck
 from . import suppress
-from .findings import BREAKS, Finding
+from .findings import Finding
 from .inventory import Inventory, read_inventory
-from .manifests import locate
+from .manifests import Located, inventory_from, locate
 
 from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_VALUE
 MANAGED_BY = (MANAGED_BY_KEY, MANAGED_BY_VALUE)
@@ -65,6 +65,11 @@ def finalize(findings: list[Finding], inventory: Inventory, suppressions=()) -> 
     return suppress.apply(located, list(suppressions))
 
 
-def breaking(findings: list[Finding]) -> list[Finding]:
-    """What makes the verdict NO-GO: findings that break and nobody suppressed."""
-    return [f for f in findings if f.severity == BREAKS and not f.suppressed]
+def manifests_audit(objects: list[Located], skipped: list[str], namespace: str = "default") -> Audit:
+    """The audit of manifest objects (manifests.read_objects); documents that
+    are not Kubernetes objects are named in a note."""
+    inventory = inventory_from(objects, namespace)
+    if skipped:
+        inventory.notes.append(f"{len(skipped)} YAML document(s) that are not Kubernetes objects "
+                               f"skipped: {', '.join(skipped[:5])}" + (" ..." if len(skipped) > 5 else ""))
+    return Audit(inventory)

@@ -1,208 +1,207 @@
 """crigate-gate: the upgrade gate in one command.
 
     crigate-gate [--kubeconfig PATH] [--context C] [--runtime containerd|cri-o]
-                 [--node-checks] [--output FORMAT] [--ignore SPEC]... [-- PYTEST_ARGS...]
+                 [--node-checks] [--output FORMAT] [--suppress SPEC]... [--suppress-file PATH]
     crigate-gate --manifests PATH... [--namespace NS] [--output FORMAT]
 
-Runs the gate suite (`pytest -m gate`) on a cluster, or offline on manifest
-files, prints the findings on stdout in the chosen format (progress and logs
-go to stderr) and exits 0 GO, 1 NO-GO, 2 could not decide (bad input,
-unreachable API, missing permissions), 3 crigate's own error.
+Reads a cluster (or manifest files, offline) and decides through the gate's
+engine (crigate.gate.engine), the one the gate suite (`pytest -m gate`) runs;
+options carry the same names there. Prints the findings on stdout in the
+chosen format (progress and logs go to stderr), writes results.json, report.md,
+report.html and junit.xml into --report-dir, and exits with the verdict's code:
+0 GO, 1 NO-GO, 2 could not decide (bad input, unreachable API, missing
+permissions, Ctrl-C), 3 crigate's own error.
+
+Offline (--manifests) neither pytest nor the kubernetes client is loaded.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import sys
-import tempfile
+import time
 from pathlib import Path
 
-import pytest
+from crigate.testbed.versions import RUNTIMES, profile
 
-import suites
-from crigate.testbed.versions import RUNTIMES
-from crigate import preflight
+from . import engine, family, manifests, outputs, suppress
+from .audit import Audit, manifests_audit
+from .verdict import OWN_ERROR as OWN_ERROR_WORDS, Kind, Verdict
 
-from . import outputs, suppress
-from .findings import Finding
-
-FINDING_FIELDS = tuple(Finding.__dataclass_fields__)
-OWN_ERROR_REASON = "crigate's own error"       # how suites/test_gate.py names a rule that crashed
-GO, NO_GO, UNDECIDED, OWN_ERROR = 0, 1, 2, 3
-EXIT_OF_VERDICT = {"GO": GO, "NO-GO": NO_GO, "UNDECIDED": UNDECIDED}
+GO = Kind.GO.exit_code
+UNDECIDED = Kind.UNDECIDED.exit_code
+OWN_ERROR = Kind.OWN_ERROR.exit_code
 RBAC = Path(__file__).with_name("clusterrole.yaml")
-SUITE = Path(suites.__file__).with_name("test_gate.py")
-DEFAULT_IGNORE_FILE = Path(".crigate-ignore")
+DEFAULT_SUPPRESS_FILE = Path(".crigate-ignore")
 STDIN_NAME = "<stdin>"
+# Names of earlier releases: a hint instead of "unrecognized arguments".
+RENAMED = {"--ignore": "--suppress", "--gate-ignore": "--suppress", "--ignore-file": "--suppress-file",
+           "--gate-ignore-file": "--suppress-file", "--manifests-namespace": "--namespace"}
+
+
+class InputError(ValueError):
+    """Input the gate cannot decide on, in one line (exit 2)."""
 
 
 def default_kubeconfig() -> str:
     return os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube/config")
 
 
-def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
         prog="crigate-gate", description="GO / NO-GO before moving a cluster's nodes off Docker "
         "(dockershim), e.g. before an EKS 1.24 upgrade. Exit 0 GO, 1 NO-GO, 2 could not decide, "
         "3 crigate's own error.")
-    parser.add_argument("--kubeconfig", default=default_kubeconfig(),
-                        help="kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
-    parser.add_argument("--runtime", default="containerd", choices=list(RUNTIMES),
-                        help="runtime the nodes move to (default containerd, as EKS 1.24)")
-    parser.add_argument("--manifests", nargs="+", metavar="PATH",
-                        help="audit manifest files instead of a cluster: files, directories, - for "
-                        "stdin (multi-document YAML, List kinds, helm template / kustomize build "
-                        "output); each finding names file and line")
-    parser.add_argument("--namespace", default="default",
-                        help="with --manifests: namespace of objects that name none (default: default)")
-    parser.add_argument("--output", "-o", default="text", choices=outputs.FORMATS,
-                        help="format of the findings on stdout (default text); json follows "
-                        f"schema {outputs.SCHEMA}")
-    parser.add_argument("--ignore", action="append", default=[], metavar="CHECK[=GLOB][:REASON]",
-                        help="suppress findings of CHECK on objects matching GLOB, with a reason; "
-                        "shown as suppressed, not counted; repeatable")
-    parser.add_argument("--ignore-file", type=Path,
-                        help=f"suppressions, one per line (default: {DEFAULT_IGNORE_FILE} when present)")
-    parser.add_argument("--node-checks", action="store_true",
-                        help="also read node files through a short-lived privileged debug pod per node")
-    parser.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
-    parser.add_argument("--image-repo", help="registry prefix the nodes pull crigate's images from "
-                        "(filled by `python -m crigate.testbed images push --registry REPO`); the debug "
-                        "pod's image comes from there unless --debug-image is given")
-    parser.add_argument("--report-dir", default="reports/gate",
-                        help="where junit.xml, results.json, report.md and report.html go")
-    parser.add_argument("--print-rbac", action="store_true",
-                        help="print the least-privilege ClusterRole manifest and exit")
-    parser.add_argument("--list-checks", action="store_true",
-                        help="print every Docker coupling the gate knows (markdown table) and exit")
-    return parser.parse_known_args(argv)
-
-
-def pytest_args(args: argparse.Namespace, extra: list[str], manifests: list[str]) -> list[str]:
-    argv = [str(SUITE), "-m", "gate", f"--runtime={args.runtime}",
-            f"--report-dir={args.report_dir}", "-p", "no:cacheprovider", "-q",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning"]     # this module imported suites/
-    if manifests:
-        argv += [f"--manifests={m}" for m in manifests] + [f"--manifests-namespace={args.namespace}"]
-    else:
-        argv += ["--cluster=existing", f"--kubeconfig={args.kubeconfig}"]
-        argv += [f"--context={args.context}"] if args.context else []
-    argv += ["--node-checks"] if args.node_checks else []
-    argv += [f"--debug-image={args.debug_image}"] if args.debug_image else []
-    argv += [f"--image-repo={args.image_repo}"] if args.image_repo else []
-    argv += [f"--gate-ignore={spec}" for spec in args.ignore]
-    argv += [f"--gate-ignore-file={args.ignore_file}"] if args.ignore_file else []
-    return argv + [a for a in extra if a != "--"]
+    p.add_argument("--kubeconfig", default=default_kubeconfig(),
+                   help="kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p.add_argument("--runtime", default="containerd", choices=list(RUNTIMES),
+                   help="runtime the nodes move to (default containerd, as EKS 1.24)")
+    p.add_argument("--manifests", nargs="+", action="extend", metavar="PATH",
+                   help="audit manifest files instead of a cluster: files, directories, - for "
+                   "stdin (multi-document YAML, List kinds, helm template / kustomize build "
+                   "output); each finding names file and line")
+    p.add_argument("--namespace", default="default",
+                   help="with --manifests: namespace of objects that name none (default: default)")
+    p.add_argument("--output", "-o", default="text", choices=outputs.FORMATS,
+                   help=f"format of the findings on stdout (default text); json follows schema {outputs.SCHEMA}")
+    p.add_argument("--suppress", action="append", default=[], metavar="CHECK[=GLOB][:REASON]",
+                   help="suppress findings of CHECK on objects matching GLOB, with a reason; "
+                   "shown as suppressed, not counted; repeatable")
+    p.add_argument("--suppress-file", type=Path,
+                   help=f"suppressions, one per line (default: {DEFAULT_SUPPRESS_FILE} when present)")
+    p.add_argument("--node-checks", action="store_true",
+                   help="also read node files through a short-lived privileged debug pod per node")
+    p.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
+    p.add_argument("--image-repo", help="registry prefix the nodes pull crigate's images from "
+                   "(filled by `python -m crigate.testbed images push --registry REPO`); the debug "
+                   "pod's image comes from there unless --debug-image is given")
+    p.add_argument("--report-dir", default="reports/gate",
+                   help="where junit.xml, results.json, report.md and report.html go")
+    p.add_argument("--print-rbac", action="store_true",
+                   help="print the least-privilege ClusterRole manifest and exit")
+    p.add_argument("--list-checks", action="store_true",
+                   help="print every Docker coupling the gate knows (markdown table) and exit")
+    return p
 
 
 def say(message: str) -> None:
     print(f"crigate-gate: {message}", file=sys.stderr)
 
 
-def check_input(args: argparse.Namespace) -> str | None:
-    """What is wrong with the input, in one line, or None."""
-    if args.node_checks and args.manifests:
-        return "--node-checks reads nodes of a cluster; leave it out with --manifests"
+def suppressions(args: argparse.Namespace) -> list[suppress.Suppression]:
+    path = args.suppress_file
+    if path is None and DEFAULT_SUPPRESS_FILE.is_file():
+        path = DEFAULT_SUPPRESS_FILE
+        say(f"suppressions from {DEFAULT_SUPPRESS_FILE}")
     try:
-        given = [suppress.parse(spec) for spec in args.ignore]
-        given += suppress.read_file(args.ignore_file) if args.ignore_file else []
+        return suppress.given(args.suppress, path, set(family.known()))
     except suppress.SuppressionError as err:
-        return str(err)
-    args.suppressions = given              # parsed once; pytest gets the specs, stale ones are told after
-    unknown = suppress.unknown_checks(given, set(outputs.families()))
-    if unknown:
-        return (f"{unknown[0].origin}: no check {unknown[0].check!r} (crigate-gate --list-checks "
-                "names them all)")
-    if args.manifests:
-        return None
+        raise InputError(str(err)) from None
+
+
+def offline_audit(args: argparse.Namespace) -> Audit:
+    """The manifest files' audit; `-` is read from stdin as <stdin>."""
+    skipped: list[str] = []
     try:
-        preflight.check(Path(args.kubeconfig), args.context)
-    except preflight.PreflightError as err:
-        return str(err)
-    return None
+        objects = manifests.read_objects(args.manifests, skipped=skipped)
+    except manifests.ManifestError as err:
+        raise InputError(str(err)) from None
+    return manifests_audit(objects, skipped, args.namespace)
 
 
-def stdin_to_file(manifests: list[str], folder: Path) -> tuple[list[str], str | None]:
-    """pytest cannot read stdin: `-` becomes a file, named back to <stdin> later."""
-    if "-" not in manifests:
-        return manifests, None
-    path = folder / "stdin.yaml"
-    path.write_text(sys.stdin.read())
-    return [str(path) if m == "-" else m for m in manifests], str(path)
+def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters: dict) -> Verdict:
+    """Preflight, the inventory read (and --node-checks through a debug pod
+    per Ready node), then the engine; the debug pods go, whatever happens."""
+    from crigate import nodehost, nodes, preflight
+    from crigate.kube import Kube
+    from crigate.providers import ExistingClusterProvider
+
+    from .audit import run_audit
+    from .inventory import Unreachable
+
+    kubeconfig = Path(args.kubeconfig).expanduser()
+    try:
+        preflight.check(kubeconfig, args.context)
+        repo = nodehost.image_repo(args.image_repo)
+    except (preflight.PreflightError, ValueError) as err:
+        raise InputError(str(err)) from None
+    provider = ExistingClusterProvider(args.runtime, kubeconfig, args.context,
+                                       debug_image=nodehost.debug_image(args.debug_image, repo),
+                                       image_repo=repo)
+    try:
+        provider.create()
+        kube = Kube(kubeconfig, args.context, image_repo=repo)
+        hosts = ({n.metadata.name: provider.node_host(n.metadata.name)
+                  for n in kube.nodes() if nodes.is_ready(n)} if args.node_checks else None)
+        clusters[args.runtime] = {"runtime": args.runtime, **provider.describe()}
+        try:
+            audit = run_audit(kube.api_client, hosts)
+        except Unreachable as err:
+            return engine.undecided(target, f"[{args.runtime}] {err}")
+        return engine.decide(audit, target, rules)
+    finally:
+        provider.delete()
 
 
-def gate_of(report_dir: Path, runtime: str) -> dict | None:
-    results = report_dir / "results.json"
-    if not results.exists():
-        return None
-    return json.loads(results.read_text()).get("gate", {}).get(runtime)
-
-
-def run(args: argparse.Namespace, extra: list[str]) -> int:
-    if args.ignore_file is None and DEFAULT_IGNORE_FILE.is_file():
-        args.ignore_file = DEFAULT_IGNORE_FILE
-        say(f"suppressions from {DEFAULT_IGNORE_FILE}")
-    problem = check_input(args)
-    if problem:
-        say(problem)
-        return UNDECIDED
-    (Path(args.report_dir) / "results.json").unlink(missing_ok=True)     # never an old run's verdict
-    with tempfile.TemporaryDirectory(prefix="crigate-gate-") as folder:
-        manifests, stdin_file = stdin_to_file(args.manifests or [], Path(folder))
-        with contextlib.redirect_stdout(sys.stderr):          # stdout holds only the findings
-            code = int(pytest.main(pytest_args(args, extra, manifests)))
-        gate = gate_of(Path(args.report_dir), args.runtime)
-    if code == 4:
-        say("could not decide: bad input (see the usage error above)")
-        return UNDECIDED
-    if code == 2 and gate is None:               # pytest's own 2: interrupted (Ctrl-C)
-        say("could not decide: interrupted before the audit finished")
-        return UNDECIDED
-    if gate is None or code not in (GO, NO_GO, UNDECIDED):
-        say(f"crigate's own error: pytest exited {code} (3 internal error, 5 no gate checks "
-            "collected); please report it with the output above")
-        return OWN_ERROR
-    if stdin_file:
-        for f in gate["findings"]:
-            f["location"] = f.get("location", "").replace(stdin_file, STDIN_NAME)
-    source = ({"manifests": [STDIN_NAME if m == "-" else m for m in args.manifests],
-               "namespace": args.namespace} if args.manifests
-              else {"kubeconfig": args.kubeconfig, "context": args.context})
-    doc = outputs.gate_document(gate, source)
-    sys.stdout.write(outputs.render_as(args.output, doc))
-    for stale in stale_suppressions(args, doc):
+def decide(args: argparse.Namespace, clusters: dict) -> Verdict:
+    if args.node_checks and args.manifests:
+        raise InputError("--node-checks reads nodes of a cluster; leave it out with --manifests")
+    rules = suppressions(args)
+    target = profile(args.runtime).migration_target
+    if args.manifests:
+        verdict = engine.decide(offline_audit(args), target, rules)
+    else:
+        verdict = cluster_verdict(args, target, rules, clusters)
+    for stale in suppress.unused(verdict.findings, rules):
         say(f"suppression matched nothing (stale?): {stale.check}={stale.glob} ({stale.origin})")
-    say(f"{doc['verdict'].replace('UNDECIDED', 'could not decide')} "
-        f"(report: {args.report_dir}/report.html)")
-    if doc["verdict"] == "UNDECIDED" and any(r.startswith(OWN_ERROR_REASON) for r in doc["undecided"]):
-        return OWN_ERROR
-    return EXIT_OF_VERDICT[doc["verdict"]]
+    return verdict
 
 
-def stale_suppressions(args: argparse.Namespace, doc: dict) -> list:
-    findings = [Finding(**{k: f.get(k, "") for k in FINDING_FIELDS}) for f in doc["findings"]]
-    return suppress.unused(findings, args.suppressions)
+def source_of(args: argparse.Namespace) -> dict:
+    if args.manifests:
+        return {"manifests": [STDIN_NAME if m == "-" else m for m in args.manifests],
+                "namespace": args.namespace}
+    return {"kubeconfig": args.kubeconfig, "context": args.context}
+
+
+def unknown_options(unknown: list[str]) -> str:
+    names = [u.split("=", 1)[0] for u in unknown]
+    hints = [f"{n} is now {RENAMED[n]}" for n in names if n in RENAMED]
+    return (f"unknown argument(s) {' '.join(unknown)}" + (f" ({'; '.join(hints)})" if hints else "")
+            + "; see crigate-gate --help")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, extra = parse(sys.argv[1:] if argv is None else argv)
+    args, unknown = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    if unknown:
+        say(unknown_options(unknown))
+        return UNDECIDED
     if args.print_rbac:
         print(RBAC.read_text(), end="")
         return GO
     if args.list_checks:
         print(outputs.families_markdown(), end="")
         return GO
+    report_dir, started, clusters = Path(args.report_dir), time.time(), {}
+    (report_dir / "results.json").unlink(missing_ok=True)     # never an old run's verdict
     try:
-        return run(args, extra)
+        verdict = decide(args, clusters)
+        doc = outputs.write_reports(report_dir, args.runtime, verdict, source_of(args), clusters, started)
+    except InputError as err:
+        say(str(err))
+        return UNDECIDED
     except KeyboardInterrupt:
         say("could not decide: interrupted")
         return UNDECIDED
     except Exception as err:           # a bug of crigate's: say so, distinctly
         say(f"crigate's own error: {type(err).__name__}: {err}")
         return OWN_ERROR
+    sys.stdout.write(outputs.render_as(args.output, doc))
+    word = {Kind.UNDECIDED: "could not decide",
+            Kind.OWN_ERROR: f"could not decide: {OWN_ERROR_WORDS}"}.get(verdict.kind, verdict.kind.word)
+    say(f"{word} (report: {report_dir}/report.html)")
+    return verdict.kind.exit_code
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ class Finding:
     remediation: str
     severity: str = BREAKS
     location: str = ""       # file:line of the object, when read from manifests
-    suppressed: str = ""     # why it is ignored (--ignore / ignore file); "" when it counts
+    suppressed: str = ""     # why it is ignored (--suppress / --suppress-file); "" when it counts
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from kubernetes import client
-
 from .findings import PodTemplate
 
 
@@ -82,12 +80,16 @@ class Inventory:
 
 
 class Reader:
-    def __init__(self, api_client: client.ApiClient):
+    """Raw reads through a kubernetes ApiClient (imported here only: the
+    offline gate never loads the client)."""
+
+    def __init__(self, api_client):
         self.api = api_client
         self.denied: list[str] = []
         self._namespaces: list[str] | None = None
 
     def get(self, path: str, params: dict | None = None) -> dict:
+        from kubernetes import client
         method, url, headers, body, post = self.api.param_serialize(
             "GET", path, query_params=list((params or {}).items()),
             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
@@ -121,6 +123,7 @@ class Reader:
 
     def read(self, resource: Resource, optional: bool = False) -> list[dict]:
         """Cluster-wide list; on 403 per namespace; denials recorded, never raised."""
+        from kubernetes import client
         try:
             return self.list_all(resource)
         except client.ApiException as err:
@@ -187,7 +190,7 @@ def pod_templates(pods: list[dict]) -> list[PodTemplate]:
     return found
 
 
-def read_inventory(api_client: client.ApiClient) -> Inventory:
+def read_inventory(api_client) -> Inventory:
     reader = Reader(api_client)
     inventory = Inventory()
     for kind, (resource, where) in WORKLOADS.items():
@@ -208,6 +211,7 @@ def read_inventory(api_client: client.ApiClient) -> Inventory:
 def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
     """Kubelet config through the API server's node proxy (/configz), where permitted.
     Optional: nodes/proxy grants far more than reading, so the ClusterRole leaves it out."""
+    from kubernetes import client
     for node in inventory.nodes:
         name = node["metadata"]["name"]
         try:

@@ -1,19 +1,27 @@
-"""The gate's verdict for machines and people: text, json, sarif, junit, markdown.
+"""The gate's verdict for machines and people: text, json, sarif, junit,
+markdown, html, and the report files; crigate-gate and the pytest plugin's
+reporter both write through these.
 
-Every format is rendered from one document, the gate section of results.json
-(`gate_document`), so they cannot disagree. JSON follows
-plugins/gate/gate-output.schema.json (SCHEMA below names its version).
+A Verdict becomes one section of results.json (`gate_section`); every format
+is rendered from that section (`gate_document`), so they cannot disagree.
+JSON follows plugins/gate/gate-output.schema.json (SCHEMA below names its
+version).
 """
 from __future__ import annotations
 
+import html as html_lib
 import json
+import platform
+import time
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from .. import render
 from . import family
+from .checklist import CHECKLIST
+from .verdict import Verdict
 
 SCHEMA = "crigate-gate/v1"
-FORMATS = ("text", "json", "sarif", "junit", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 INFO_URI = "https://github.com/crigate/crigate#the-upgrade-gate"
 # SARIF 2.1.0 (OASIS): result.level is one of none|note|warning|error;
 # suppressions[].kind "external" marks a suppression kept outside the source.
@@ -38,6 +46,15 @@ def families_markdown() -> str:
                     f"{cell(f.get('what', ''))} | {cell(f.get('breaks', ''))} | {cell(f.get('fix', ''))} | "
                     f"{sources} |")
     return "\n".join(rows) + "\n"
+
+
+def gate_section(verdict: Verdict) -> dict:
+    """The Verdict as results.json's gate entry for one runtime."""
+    return {"verdict": verdict.kind.word, "target_runtime": verdict.target,
+            "findings": [f.as_dict() for f in verdict.findings], "undecided": verdict.reasons,
+            "notes": list(verdict.notes), "node_facts": dict(verdict.node_facts),
+            "nodes": dict(verdict.nodes),
+            "checklist": [{"item": i, "check": c} for i, c in CHECKLIST]}
 
 
 def gate_document(gate: dict, source: dict) -> dict:
@@ -74,9 +91,82 @@ def as_json(doc: dict) -> str:
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
+def severity_label(f: dict) -> str:
+    return f"suppressed ({f['severity']}: {f['suppressed']})" if f.get("suppressed") else f["severity"]
+
+
+def located(f: dict) -> str:
+    return f" at `{f['location']}`" if f.get("location") else ""
+
+
+def gate_markdown(gates: dict) -> list[str]:
+    """Markdown lines of each runtime's gate section (report.md of both paths)."""
+    lines = []
+    for runtime, g in sorted(gates.items()):
+        lines += ["", f"## Upgrade gate, target {runtime}: {g['verdict']}", ""]
+        for reason in g["undecided"]:
+            lines.append(f"- **could not decide**: {reason}")
+        for note in g.get("notes", []):
+            lines.append(f"- not read: {note}")
+        if g.get("nodes"):
+            lines.append("- nodes: " + ", ".join(f"`{n}` {v}" for n, v in sorted(g["nodes"].items())))
+        if g["findings"]:
+            lines += ["", "| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
+            cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+            lines += [f"| {severity_label(f)} | `{cell(f['object'])}`{located(f)} | {cell(f['depends_on'])} | "
+                      f"{cell(f['why'])} | {cell(f['remediation'])} |" for f in g["findings"]]
+        lines += ["", "Check by hand (the API cannot show these):", ""]
+        lines += [f"- [ ] **{c['item']}**: {c['check']}" for c in g["checklist"]]
+    return lines
+
+
+def gate_html(gates: dict) -> str:
+    """HTML sections of each runtime's gate section (report.html of both paths)."""
+    e = html_lib.escape
+    parts = []
+    for runtime, g in sorted(gates.items()):
+        rows = "".join(f'<tr class="{"suppressed" if f.get("suppressed") else e(f["severity"])}">'
+                       f'<td>{e(severity_label(f))}</td>'
+                       f'<td><code>{e(f["object"])}</code>{e(located(f).replace("`", ""))}</td>'
+                       f'<td>{e(f["depends_on"])}</td>'
+                       f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
+                       for f in g["findings"])
+        reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])
+        reasons += "".join(f"<li>not read: {e(n)}</li>" for n in g.get("notes", []))
+        if g.get("nodes"):
+            reasons += "<li>nodes: " + ", ".join(f"<code>{e(n)}</code> {e(v)}"
+                                                 for n, v in sorted(g["nodes"].items())) + "</li>"
+        checklist = "".join(f"<li><input type=checkbox> <b>{e(c['item'])}</b>: {e(c['check'])}</li>"
+                            for c in g["checklist"])
+        parts.append(
+            f'<section class="gate" id="gate-{e(runtime)}"><h2>Upgrade gate, target {e(runtime)}: '
+            f'<span class="gate-verdict">{e(g["verdict"])}</span></h2><ul>{reasons}</ul>'
+            + (f'<table class="findings"><tr><th>severity</th><th>object</th><th>depends on</th>'
+               f'<th>why it breaks</th><th>fix</th></tr>{rows}</table>' if rows else
+               "<p>no findings</p>")
+            + f"<h3>Check by hand</h3><ul class=checklist>{checklist}</ul></section>")
+    return "".join(parts)
+
+
+GATE_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}
+table{border-collapse:collapse} td,th{border:1px solid #d0d7de;padding:.3em .8em}
+tr.breaks td{color:#cf222e} .verdict-GO{color:#1a7f37} .verdict-NO-GO{color:#cf222e}
+.verdict-UNDECIDED{color:#9a6700} table.findings{table-layout:fixed;width:100%}
+table.findings td{overflow-wrap:anywhere;vertical-align:top} table.findings th:first-child{width:5em}"""
+
+
 def markdown(doc: dict) -> str:
-    gate = {**doc, "findings": doc["findings"]}
-    return "\n".join(["# crigate gate", *render.gate_markdown({doc["target_runtime"]: gate})]) + "\n"
+    return "\n".join([f"# crigate gate: {doc['verdict']}",
+                      *gate_markdown({doc["target_runtime"]: doc})]) + "\n"
+
+
+def html(doc: dict) -> str:
+    """A self-contained page of one gate document (crigate-gate's report.html)."""
+    v = html_lib.escape(doc["verdict"])
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>crigate gate: {v}'
+            f"</title>\n<style>\n{GATE_CSS}\n</style></head><body>\n"
+            f'<h1>crigate gate: <span id="verdict" class="verdict-{v}">{v}</span></h1>\n'
+            f"{gate_html({doc['target_runtime']: doc})}\n</body></html>\n")
 
 
 def _sarif_location(f: dict) -> dict:
@@ -153,8 +243,46 @@ def junit(doc: dict) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-RENDERERS = {"text": text, "json": as_json, "sarif": sarif, "junit": junit, "markdown": markdown}
+RENDERERS = {"text": text, "json": as_json, "sarif": sarif, "junit": junit, "markdown": markdown,
+             "html": html}
 
 
 def render_as(fmt: str, doc: dict) -> str:
     return RENDERERS[fmt](doc)
+
+
+def terminal_lines(runtime: str, gate: dict) -> list[tuple[str, str]]:
+    """(line, colour: green, red or "") of one runtime's gate section, for
+    pytest's terminal summary."""
+    counted = [f for f in gate["findings"] if not f.get("suppressed")]
+    breaks = [f for f in counted if f["severity"] == "breaks"]
+    lines = [(f"crigate gate [{runtime}]: {gate['verdict']}: {len(breaks)} finding(s) break after the "
+              f"switch, {len(counted) - len(breaks)} to review, {len(gate['findings']) - len(counted)} "
+              "suppressed", "green" if gate["verdict"] == "GO" else "red")]
+    for f in gate["findings"]:
+        shown = "suppressed" if f.get("suppressed") else f["severity"]
+        at = f" ({f['location']})" if f.get("location") else ""
+        lines += [(f"  [{shown}] {f['object']}{at}: {f['depends_on']}", ""),
+                  (f"      why: {f['why']}", ""), (f"      fix: {f['remediation']}", "")]
+    return lines + [(f"  could not decide: {reason}", "red") for reason in gate["undecided"]]
+
+
+def write_reports(report_dir: Path, runtime: str, verdict: Verdict, source: dict,
+                  clusters: dict | None = None, started: float | None = None) -> dict:
+    """crigate-gate's files: results.json (its `gate` section as the pytest
+    plugin writes it), report.md, report.html and junit.xml; returns the
+    gate document every format renders."""
+    section = gate_section(verdict)
+    doc = gate_document(section, source)
+    results = [{"check": f"gate::{a.area}", "runtime": runtime, "area": "gate",
+                "outcome": "failed" if a.crash or a.breaking() else "passed",
+                "message": a.crash.reason if a.crash else "; ".join(f.line() for f in a.breaking())}
+               for a in verdict.areas]
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "results.json").write_text(json.dumps({
+        "crigate": "results/v1", "started": started or time.time(), "finished": time.time(),
+        "host": platform.node(), "clusters": clusters or {}, "results": results,
+        "gate": {runtime: section}}, indent=2) + "\n")
+    for name, fmt in (("report.md", markdown), ("report.html", html), ("junit.xml", junit)):
+        (report_dir / name).write_text(fmt(doc))
+    return doc

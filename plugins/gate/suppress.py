@@ -2,8 +2,8 @@
 reason. A suppressed finding stays in every report, marked, and no longer
 counts toward the verdict.
 
-    --ignore CHECK[=OBJECT-GLOB][:REASON]
-    ignore file: one per line, the same syntax; `#` starts a comment
+    --suppress CHECK[=OBJECT-GLOB][:REASON]
+    --suppress-file PATH: one per line, the same syntax; `#` starts a comment
 
 OBJECT-GLOB is matched (fnmatch) against the finding's object, e.g.
 `docker-socket-mount=DaemonSet/monitoring/*`.
@@ -29,7 +29,7 @@ class Suppression:
     check: str
     glob: str = "*"
     reason: str = ""
-    origin: str = "--ignore"      # where it was given: --ignore, or FILE:LINE
+    origin: str = "--suppress"    # where it was given: --suppress, or FILE:LINE
 
     def matches(self, finding: Finding) -> bool:
         """The object as the report shows it, or one it contains (a workload
@@ -45,7 +45,7 @@ class Suppression:
         return f"{self.reason or 'no reason given'} ({self.origin})"
 
 
-def parse(spec: str, origin: str = "--ignore") -> Suppression:
+def parse(spec: str, origin: str = "--suppress") -> Suppression:
     found = SPEC.match(spec.strip())
     if not found:
         raise SuppressionError(f"{origin}: {spec!r} is not CHECK[=OBJECT-GLOB][:REASON] "
@@ -64,6 +64,18 @@ def read_file(path: Path) -> list[Suppression]:
         text = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()     # "JIRA-#12" stays
         if text:
             found.append(parse(text, f"{path}:{number}"))
+    return found
+
+
+def given(specs: list[str], path: Path | None, known: set[str]) -> list[Suppression]:
+    """--suppress specs then --suppress-file lines, parsed once for crigate-gate
+    and the pytest plugin alike; a check the gate does not have (a typo that
+    would never match) is refused."""
+    found = [parse(spec) for spec in specs] + (read_file(path) if path else [])
+    unknown = unknown_checks(found, known)
+    if unknown:
+        raise SuppressionError(f"{unknown[0].origin}: no check {unknown[0].check!r} "
+                               "(crigate-gate --list-checks names them all)")
     return found
 
 

@@ -48,7 +48,7 @@ ALLOWED = {
 # family: file -> reason.
 FINDING_BUILDERS = {
     "plugins/gate/family.py": "Family.finding: the one place a finding is worded",
-    "plugins/gate/cli.py": "reads findings back from a gate document (JSON), words nothing",
+    "plugins/gate/verdict.py": "Verdict.from_dict: findings back from plain data (xdist, JSON), words nothing",
     "plugins/gate/shippers/common.py": "problem(): a shipper Problem worded by its family",
 }
 

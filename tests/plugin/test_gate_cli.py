@@ -116,7 +116,7 @@ def test_suppression_with_reason_is_shown_and_not_counted(manifests, tmp_path):
     ignore = tmp_path / "ignore"
     ignore.write_text("# accepted until the agent upgrade\n"
                       "docker-socket-mount=DaemonSet/monitoring/*:agent 7.40 moves to containerd.sock\n")
-    done = gate("--manifests", str(manifests), "-o", "json", f"--ignore-file={ignore}",
+    done = gate("--manifests", str(manifests), "-o", "json", f"--suppress-file={ignore}",
                 f"--report-dir={tmp_path / 'r'}")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
@@ -152,7 +152,7 @@ def test_bad_yaml_is_one_line_with_file_and_line(tmp_path):
 def test_missing_path_and_bad_ignore_are_exit_2(tmp_path):
     done = gate("--manifests", str(tmp_path / "nope.yaml"), f"--report-dir={tmp_path / 'r'}")
     assert done.returncode == 2 and "no such file or directory" in done.stderr
-    done = gate("--manifests", str(tmp_path), "--ignore", "Not A Spec")
+    done = gate("--manifests", str(tmp_path), "--suppress", "Not A Spec")
     assert done.returncode == 2 and "CHECK[=OBJECT-GLOB][:REASON]" in done.stderr
 
 
@@ -229,7 +229,7 @@ def test_suppressing_the_object_as_the_report_shows_it(tmp_path):
     (tmp_path / "ignore").write_text(
         "fluent-bit-docker-parser=ConfigMap/default/fb[fluent-bit.conf]:moves to cri in JIRA-#12  # team\n"
         "docker-env=Deployment/default/gone:stale\n")
-    done = gate("--manifests", str(tmp_path / "fb.yaml"), "-o", "json", f"--ignore-file={tmp_path / 'ignore'}",
+    done = gate("--manifests", str(tmp_path / "fb.yaml"), "-o", "json", f"--suppress-file={tmp_path / 'ignore'}",
                 f"--report-dir={tmp_path / 'r'}")
     assert done.returncode == 0, done.stderr
     (finding,) = json.loads(done.stdout)["findings"]
@@ -238,5 +238,5 @@ def test_suppressing_the_object_as_the_report_shows_it(tmp_path):
 
 
 def test_a_suppression_of_a_check_that_does_not_exist_is_refused(manifests):
-    done = gate("--manifests", str(manifests), "--ignore", "docker-sock-mount:typo")
+    done = gate("--manifests", str(manifests), "--suppress", "docker-sock-mount:typo")
     assert done.returncode == 2 and "no check 'docker-sock-mount'" in done.stderr

@@ -10,10 +10,12 @@ import pytest
 GATE = """
 import pytest
 from crigate.gate.findings import Finding
-from crigate.report import FINDINGS_PROP, UNDECIDED_PROP
+from crigate.gate.verdict import AreaResult, Verdict
+from crigate.records import GateVerdict
 
 pytestmark = pytest.mark.gate
 MODE = {mode!r}
+UNREAD = ("list pods in namespace secret-ns",) if MODE in ("undecided", "both") else ()
 
 def test_socket_mounts(runtime, request):
     findings = []
@@ -22,12 +24,12 @@ def test_socket_mounts(runtime, request):
                                 "hostPath /var/run/docker.sock", "the socket is gone", "use crictl"))
     findings.append(Finding("node-agent", "DaemonSet/mon/datadog-agent", "Datadog", "may read Docker",
                             "follow the vendor guide", "review"))
-    request.node.user_properties.append((FINDINGS_PROP, [f.as_dict() for f in findings]))
+    verdict = Verdict(runtime, (AreaResult("docker_socket_mounts", tuple(findings)),), UNREAD)
+    request.node.user_properties.append(GateVerdict(verdict.as_dict()).as_property())
     assert not [f for f in findings if f.severity == "breaks"], "1 finding(s) break"
 
 def test_read_everything(runtime, request):
-    if MODE in ("undecided", "both"):
-        request.node.user_properties.append((UNDECIDED_PROP, "list pods in namespace secret-ns"))
+    if UNREAD:
         pytest.fail("missing permission: list pods in namespace secret-ns")
 """
 

@@ -116,9 +116,8 @@ RECORD_EXAMPLES = [
     records.EventedPleg(samples=[0.4, 0.5]),
     records.NodeOutcomes({"n1": "passed", "n2": "failed"}),
     records.Cluster({"runtime": "cri-o", "provider": "kind", "node_runtimes": {"n1": "cri-o://1.37.1"}}),
-    records.Findings([{"check": "docker-socket", "object": "Pod/a/b", "severity": "breaks"}]),
-    records.Undecided("list pods in namespace secret-ns"),
-    records.GateFacts({"notes": ["n"], "nodes": {"n1": "docker://20.10"}}),
+    records.GateVerdict({"target": "containerd", "findings": [{"check": "docker-socket", "object": "Pod/a/b"}],
+                         "unread": ["list pods in namespace secret-ns"]}),
 ]
 
 
