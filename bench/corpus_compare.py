@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import figures  # noqa: E402  (bench/figures.py, beside this script)
-
 from crigate.gate import outputs, ruleset  # noqa: E402
 from crigate.gate.audit import Audit  # noqa: E402
 from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
+
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
 

@@ -26,11 +26,11 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import figures  # noqa: E402  (bench/figures.py, beside this script)
 from crigate.testbed import kindcluster  # noqa: E402
 from crigate.testbed.versions import kubernetes_release  # noqa: E402
-from tests.corpus.cases import CORPUS  # noqa: E402
 
-import figures  # noqa: E402  (bench/figures.py, beside this script)
+from tests.corpus.cases import CORPUS  # noqa: E402
 
 
 def corpus_objects() -> list[dict]:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 from crigate.gate import ruleset  # noqa: E402
 from crigate.gate.audit import Audit, finalize  # noqa: E402
 from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
+
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
 TARGET_S = 0.5

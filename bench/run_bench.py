@@ -59,7 +59,7 @@ def main() -> int:
     overhead_s = pytest_s - create_s - checks_s
     total_s = build_s + pytest_s
 
-    print("\ncrigate bench (warm caches, pytest -n %s, runtimes %s)" % (args.workers, args.runtimes))
+    print(f"\ncrigate bench (warm caches, pytest -n {args.workers}, runtimes {args.runtimes})")
     print(f"  {'phase':<34}{'seconds':>9}")
     print(f"  {'build (python -m crigate.testbed build)':<34}{build_s:>9.1f}")
     for runtime in sorted(create):

@@ -8,8 +8,15 @@ from pathlib import Path
 
 from . import doctor, engine, gobuild, host, images, kindcluster, nodeimage, registry
 from .progress import say
-from .versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
-                       kubernetes_release, parse_runtimes)
+from .versions import (
+    DEFAULT_KUBERNETES,
+    KUBERNETES_MINORS,
+    NODE_RUNTIMES,
+    RUNTIMES,
+    UnknownChoice,
+    kubernetes_release,
+    parse_runtimes,
+)
 
 
 def _runtimes(value: str) -> list[str]:

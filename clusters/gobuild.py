@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import urllib.request
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import cache
@@ -67,7 +67,7 @@ def kubernetes_build_module(release: KubernetesRelease, upstream_go_mod: str) ->
 
 def _version_ldflags(release: KubernetesRelease) -> str:
     major, minor, _ = release.version.lstrip("v").split(".")
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     fields = {"gitVersion": release.version, "gitMajor": major, "gitMinor": minor,
               "gitTreeState": "clean", "gitCommit": "0" * 40, "buildDate": stamp}
     flags = ["-s", "-w"]

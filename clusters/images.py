@@ -211,11 +211,11 @@ def push(repo: str, *, tls_verify: bool = True,
     specs_per_arch = {arch: workload_specs(arch) for arch in arches}
     pushed = []
     with tempfile.TemporaryDirectory(prefix="crigate-oci-") as layouts:
-        for specs in zip(*specs_per_arch.values()):     # one image, its spec for each arch
+        for specs in zip(*specs_per_arch.values(), strict=True):     # one image, its spec for each arch
             ref, tag = specs[0].ref, specs[0].ref.rsplit(":", 1)[1]
             target = image_in_repo(ref, repo)
             layout = ocilayout.write_layout(Path(layouts) / ref.rsplit("/", 1)[1].replace(":", "_"), tag,
-                                            [platform_image(s, a) for s, a in zip(specs, arches)])
+                                            [platform_image(s, a) for s, a in zip(specs, arches, strict=True)])
             with step(f"push {ref} ({', '.join(platforms)}) -> {target}"):
                 copy_layout(layout, tag, ref, target, tls_verify)
             pushed.append(target)

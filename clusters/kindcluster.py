@@ -19,7 +19,7 @@ from pytest_kind import KindCluster
 from . import cache, gobuild, nodeimage
 from .engine import docker, ensure_engine
 from .kindconfig import cluster_config
-from .progress import say, step
+from .progress import step
 from .runtimes import PROFILES
 from .versions import KubernetesRelease
 

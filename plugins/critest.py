@@ -148,7 +148,7 @@ def parse_benchmark(name: str, text: str) -> dict:
     names = doc.get("operationsNames") or []
     found = {op: [] for op in names}
     for point in doc.get("datapoints") or []:
-        for op, ns in zip(names, point.get("operationsDurationsNs") or []):
+        for op, ns in zip(names, point.get("operationsDurationsNs") or [], strict=False):
             found[op].append(round(ns / 1e9, 6))
     return {"file": name, "operations": found}
 

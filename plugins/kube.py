@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
+from crigate.testbed.images import image_in_repo
 from kubernetes import client, config, watch
 from kubernetes.stream import stream as exec_stream
 
-from crigate.testbed.images import image_in_repo
-
-from .facts import MANAGED_BY       # on every object crigate creates
+from .facts import MANAGED_BY  # on every object crigate creates
 
 
 class PodFailed(AssertionError):

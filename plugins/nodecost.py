@@ -63,7 +63,7 @@ def parse(text: str) -> Sample:
             continue
         if len(words) < 4 or not words[1].isdigit():
             continue
-        memory = dict(zip(words[4::2], words[5::2]))
+        memory = dict(zip(words[4::2], words[5::2], strict=False))
         sample.processes[int(words[1])] = Process(
             words[0], int(words[1]), (int(words[2]) + int(words[3])) / tck,
             int(memory.get("VmRSS:", 0)), int(memory.get("VmHWM:", 0)), int(memory.get("Pss:", 0)))

@@ -9,10 +9,9 @@ import uuid
 from pathlib import Path
 
 import testinfra.host
+from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
 from kubernetes import client
 from testinfra.backend.kubectl import KubectlBackend
-
-from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
 
 from .expectations import CGROUP_LOST
 from .kube import MANAGED_BY, Kube, PodFailed

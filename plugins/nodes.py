@@ -3,9 +3,8 @@ label selector picks) whose status reports that runtime. A cluster mid-way
 through a migration has several; `--runtime auto` checks each runtime found."""
 from __future__ import annotations
 
-from kubernetes import client
-
 from crigate.testbed.runtimes import detection_order
+from kubernetes import client
 
 # Labels that name a node's group, first found wins: EKS managed node groups,
 # eksctl, Karpenter, GKE, AKS; kind and kubeadm nodes have none.

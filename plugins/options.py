@@ -6,12 +6,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from crigate.testbed.versions import (
+    DEFAULT_KUBERNETES,
+    KUBERNETES_MINORS,
+    NODE_RUNTIMES,
+    RUNTIMES,
+    UnknownChoice,
+    kubernetes_release,
+    parse_runtimes,
+)
 
-from crigate.testbed.versions import (DEFAULT_KUBERNETES, KUBERNETES_MINORS, NODE_RUNTIMES, RUNTIMES, UnknownChoice,
-                              kubernetes_release, parse_runtimes)
-
-from .gate import family, suppress
 from . import nodehost
+from .gate import family, suppress
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")

@@ -81,7 +81,8 @@ def performance_markdown(perf: dict) -> list[str]:
     if bursts:
         lines += ["", "Burst and node cost:", "",
                   "| runtime | pods x rounds | create->Ready p50 / p99 (s) | all Ready (s) | runtime CPU s | "
-                  "kubelet CPU s | runtime peak / steady MB | kubelet peak / steady MB | steady CPU cores runtime / kubelet |",
+                  "kubelet CPU s | runtime peak / steady MB | kubelet peak / steady MB | "
+                  "steady CPU cores runtime / kubelet |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for runtime, s in bursts:
             b, st = s["burst"], s.get("steady", {})

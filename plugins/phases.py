@@ -43,7 +43,7 @@ class PodTimes:
 
     @classmethod
     def from_node(cls, created: int, scheduled: int, ready: int, *, sandbox: int,
-                  container_created: int, started: int, offset_ns: int) -> "PodTimes":
+                  container_created: int, started: int, offset_ns: int) -> PodTimes:
         """Client times as they are; node times less the node's clock offset."""
         return cls(created, scheduled, sandbox - offset_ns, container_created - offset_ns,
                    started - offset_ns, ready)

@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import Protocol
 
 import testinfra
-
 from crigate.testbed import kindcluster
+from crigate.testbed.engine import docker
 from crigate.testbed.runtimes import RuntimeProfile
 from crigate.testbed.versions import kubernetes_release, profile
 
-from crigate.testbed.engine import docker
-
 from .nodehost import DEBUG_IMAGE, DebugPodHost
-
 
 DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
 DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (testinfra kubectl://)

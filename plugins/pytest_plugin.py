@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from . import known, nodes, options, preflight, records, report, scheduling
+from . import known, nodes, options, preflight, providers, records, report, scheduling
 from .gate import manifests
-from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 from .kube import Kube
-from . import providers
 from .providers import ClusterProvider
+from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 
 SETTINGS = pytest.StashKey[options.Settings]()
 TOKEN = pytest.StashKey[str]()
@@ -260,7 +259,7 @@ def pytest_runtest_makereport_pod_nodes(item, call):   # pytest reads only pytes
     ran_on = cluster.kube.nodes_of_pods_in(namespaces) if namespaces else set()
     if ran_on:
         result = ("xfailed" if rep.skipped else "xpassed") if hasattr(rep, "wasxfail") else rep.outcome
-        rep.user_properties.append(records.NodeOutcomes({n: result for n in sorted(ran_on)}).as_property())
+        rep.user_properties.append(records.NodeOutcomes(dict.fromkeys(sorted(ran_on), result)).as_property())
 
 
 @pytest.fixture

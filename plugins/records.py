@@ -14,9 +14,9 @@ it merges, what it adds to results.json and how a person reads it.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar, Iterable
+from typing import ClassVar
 
 from . import stats
 

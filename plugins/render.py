@@ -4,11 +4,11 @@ from __future__ import annotations
 import html as html_lib
 import statistics
 
+from crigate.testbed.versions import BASELINE_RUNTIMES
+
 from . import perfrender, records
 from .gate.outputs import gate_html, gate_markdown  # the gate's sections: one writer for both paths
 from .options import MeasurementSize
-
-from crigate.testbed.versions import BASELINE_RUNTIMES
 
 SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
            "xfailed": "XFAIL", "xpassed": "XPASS"}
@@ -249,20 +249,22 @@ def html(doc: dict) -> str:
                        f'<code>{e(r["check"])}</code> [{e(r["runtime"])}]<pre>{e(r["message"])}</pre></li>'
                        for r in not_passed(doc))
     heading, v = title(doc)
-    latency_section = ("" if gate_only(doc) else
-                       f'<h2>Pod start latency</h2><div id="latency">{latency or "<p>not measured in this run</p>"}</div>')
+    latency = latency or "<p>not measured in this run</p>"
+    latency_section = "" if gate_only(doc) else f'<h2>Pod start latency</h2><div id="latency">{latency}</div>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}: {v}</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
-table#run{{table-layout:fixed;width:100%}} table#run th{{text-align:left;vertical-align:top}} table#run tr>th:first-child{{width:10em}}
+table#run{{table-layout:fixed;width:100%}} table#run th{{text-align:left;vertical-align:top}}
+table#run tr>th:first-child{{width:10em}}
 table#run td{{text-align:left;font-weight:normal;overflow-wrap:anywhere;vertical-align:top}}
 td,th{{overflow-wrap:anywhere}} pre{{overflow-wrap:anywhere}}
 table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
 th.check{{text-align:left;font-family:monospace;font-weight:normal}}
 td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
 tr.breaks td{{color:#cf222e;text-align:left;font-weight:normal}} tr.review td{{text-align:left;font-weight:normal}}
-.verdict-PASS,.verdict-GO{{color:#1a7f37}} .verdict-FAIL,.verdict-NO-GO{{color:#cf222e}} .verdict-UNDECIDED{{color:#9a6700}}
+.verdict-PASS,.verdict-GO{{color:#1a7f37}} .verdict-FAIL,.verdict-NO-GO{{color:#cf222e}}
+.verdict-UNDECIDED{{color:#9a6700}}
 table.findings{{table-layout:fixed;width:100%}} table.findings td{{overflow-wrap:anywhere;vertical-align:top}}
 table.findings th:first-child{{width:5em}}
 </style></head><body>

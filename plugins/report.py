@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from . import performance, perfrender, records, render, stats
-from .options import DEFAULT_REPORT_DIR
 from .gate import outputs as gate_outputs
 from .gate.verdict import Verdict
+from .options import DEFAULT_REPORT_DIR
 
 GATE_UNDECIDED_EXIT = 2     # pytest's own 0 (GO) and 1 (NO-GO) stand
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from xdist.scheduler import LoadScopeScheduling
-
 from crigate.testbed.versions import NODE_RUNTIMES
+from xdist.scheduler import LoadScopeScheduling
 
 # longest first, so a runtime whose name holds another's is found whole
 _RUNTIME_IDS = sorted(NODE_RUNTIMES, key=len, reverse=True)

@@ -6,11 +6,9 @@ kubelet is stopped while critest runs (about 30 s per runtime).
 """
 from __future__ import annotations
 
-
 import pytest
-
-from crigate.testbed import gobuild
 from crigate import critest
+from crigate.testbed import gobuild
 
 pytestmark = pytest.mark.cri
 

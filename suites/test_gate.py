@@ -10,14 +10,13 @@ exit 2 (could not decide) unless something already breaks.
 from __future__ import annotations
 
 import pytest
-
-from crigate.testbed.versions import profile
-from crigate.pytest_plugin import MANIFEST_OBJECTS
 from crigate.gate import engine
 from crigate.gate.audit import manifests_audit, run_audit
 from crigate.gate.inventory import Unreachable
 from crigate.gate.verdict import Verdict
+from crigate.pytest_plugin import MANIFEST_OBJECTS
 from crigate.records import GateVerdict
+from crigate.testbed.versions import profile
 
 pytestmark = [pytest.mark.gate, pytest.mark.usefixtures("record_verdict")]
 RECORDED = pytest.StashKey[set]()      # runtimes whose Verdict went with a report

@@ -4,13 +4,12 @@ handler fails loudly, and GPU nodes expose devices to pods that ask."""
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
-
-from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate import workloads
 from crigate.expectations import NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
 from crigate.facts import GPU_RESOURCE, MANAGED_BY
 from crigate.kube import container_id
+from crigate.testbed.images import BUSYBOX_IMAGE
+from kubernetes import client
 
 pytestmark = pytest.mark.gpu
 

@@ -18,12 +18,11 @@ import re
 import time
 
 import pytest
-from kubernetes import watch
-
-from crigate.testbed import gobuild
 from crigate import critest, evented_pleg, nodecost, phases, stats, workloads
 from crigate.kube import container_id, pod_reached
 from crigate.records import Burst, CriBench, EventedPleg, Latency
+from crigate.testbed import gobuild
+from kubernetes import watch
 
 pytestmark = pytest.mark.latency
 

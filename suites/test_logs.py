@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from crigate import workloads
 from crigate.crilog import join_partials, parse_any, parse_cri, parse_docker_json
 from crigate.facts import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from crigate.testbed.images import LOGGER_IMAGE
 from crigate import workloads
 from crigate.expectations import CONTAINERD_CRI_NAMESPACE, DOCKER_CONTAINERD_NAMESPACE, DOCKER_UNREACHABLE
 from crigate.facts import DOCKER_API_SOCKETS
 from crigate.kube import container_id
+from crigate.testbed.images import LOGGER_IMAGE
 
 pytestmark = pytest.mark.namespaces
 

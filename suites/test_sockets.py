@@ -6,10 +6,9 @@ import json
 import re
 
 import pytest
-
-from crigate.testbed.runtimes import RuntimeProfile
 from crigate.expectations import DOCKER_PROCESSES, KUBELET_CONFIG_FILES
 from crigate.facts import DOCKER_RUNTIME_REFERENCE, DOCKER_SOCKETS
+from crigate.testbed.runtimes import RuntimeProfile
 
 pytestmark = pytest.mark.sockets
 

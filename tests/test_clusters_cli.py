@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from crigate.testbed import gobuild, kindconfig, versions
 
 

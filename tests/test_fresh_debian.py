@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from crigate.testbed.cache import fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,7 +127,7 @@ def _debian_root_tarball() -> Path:
     with _locked(home / ".lock"):
         if tarball.is_file():
             return tarball
-        from crigate.testbed.rootfs import RootfsError, debian_mirror   # the test bed's own mirror
+        from crigate.testbed.rootfs import RootfsError, debian_mirror  # the test bed's own mirror
         try:
             mirror = debian_mirror()
         except RootfsError as err:

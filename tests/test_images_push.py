@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from crigate.testbed import cli, host, images, ocilayout, registry
 from crigate.testbed.images import WORKLOAD_IMAGES, image_in_repo
 

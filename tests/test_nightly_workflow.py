@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from crigate import summary
 from crigate.testbed import gobuild
 from crigate.testbed.versions import DEFAULT_KUBERNETES, RUNTIMES
-from crigate import summary
 
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github/workflows/nightly.yml"
 

@@ -5,7 +5,6 @@ import json
 import subprocess
 
 import pytest
-
 from crigate.testbed import programs
 
 pytestmark = pytest.mark.testbed     # the wrapper is a Go program the test bed builds

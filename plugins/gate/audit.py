@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from . import nodecheck
-from . import suppress
+from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_VALUE
+
+from . import nodecheck, suppress
 from .findings import Finding
 from .inventory import Inventory, read_inventory
 from .manifests import Located, inventory_from, locate
 
-from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_VALUE
 MANAGED_BY = (MANAGED_BY_KEY, MANAGED_BY_VALUE)
 
 

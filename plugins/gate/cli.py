@@ -26,7 +26,8 @@ from crigate.testbed.versions import RUNTIMES, profile
 
 from . import engine, family, manifests, outputs, suppress
 from .audit import Audit, manifests_audit
-from .verdict import OWN_ERROR as OWN_ERROR_WORDS, Kind, Verdict
+from .verdict import OWN_ERROR as OWN_ERROR_WORDS
+from .verdict import Kind, Verdict
 
 GO = Kind.GO.exit_code
 UNDECIDED = Kind.UNDECIDED.exit_code

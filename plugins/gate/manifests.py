@@ -150,7 +150,8 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
 
 def _identity(obj: dict, namespace: str) -> tuple:
     meta = obj.get("metadata") or {}
-    return (obj.get("kind"), meta.get("namespace") or namespace, meta.get("name"), id(obj) if not meta.get("name") else 0)
+    unnamed = id(obj) if not meta.get("name") else 0
+    return (obj.get("kind"), meta.get("namespace") or namespace, meta.get("name"), unnamed)
 
 
 def locate(object_ref: str, locations: dict[str, str]) -> str:
@@ -158,7 +159,7 @@ def locate(object_ref: str, locations: dict[str, str]) -> str:
     `ConfigMap/ns/name[key] ...`): the longest known ref it starts with."""
     best = ""
     for ref in locations:
-        if (object_ref == ref or object_ref.startswith(ref + "/") or object_ref.startswith(ref + "[")
-                or object_ref.startswith(ref + " ")) and len(ref) > len(best):
+        if (object_ref == ref or object_ref.startswith((ref + "/", ref + "[", ref + " "))) \
+                and len(ref) > len(best):
             best = ref
     return locations.get(best, "")

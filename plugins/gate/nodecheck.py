@@ -59,7 +59,7 @@ def runtime_handlers(host) -> set[str]:
     profile = profile_of(host)
     declared = set()
     if profile.config_files:
-        text = host.run("cat %s 2>/dev/null; true" % " ".join(profile.config_files)).stdout
+        text = host.run(f"cat {' '.join(profile.config_files)} 2>/dev/null; true").stdout
         declared = {next(filter(None, groups)) for groups in
                     re.findall(profile.handler_table, text)}
     return set(profile.default_handlers) | declared

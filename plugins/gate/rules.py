@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, DOCKER_SOCKET_NAME, DOCKER_SOCKET_PATHS, GPU_RESOURCE, normalize
 from crigate.testbed.runtimes import DOCKER
 from crigate.testbed.versions import profile
-
-from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, DOCKER_SOCKET_NAME, DOCKER_SOCKET_PATHS, \
-    GPU_RESOURCE, normalize
 
 from . import logconfig
 from .family import family

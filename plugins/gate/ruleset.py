@@ -3,7 +3,7 @@ and the offline audit run the same list, so a cluster and its manifests give
 the same findings."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import configured, rules, shipper_env
 from .audit import Audit

@@ -2,9 +2,7 @@
 family is found, and its look-alike yields nothing."""
 from __future__ import annotations
 
-
 import pytest
-
 from crigate.gate import configured, rules
 from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
 from crigate.gate.inventory import Inventory

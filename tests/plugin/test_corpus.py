@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from crigate.gate import outputs, ruleset
 from crigate.gate.audit import Audit, finalize
 from crigate.gate.manifests import inventory_from, read_objects
+
 from tests.corpus.cases import NAMESPACE, cases
 
 CASES = cases()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from crigate import critest
 
 RECORDED = Path(__file__).with_name("data") / "critest-junit-cri-o-port-mapping.xml"

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from crigate import facts
 from crigate.gate import family
 from crigate.gate.findings import BREAKS, REVIEW

@@ -10,7 +10,6 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-
 from crigate.gate import suppress
 from crigate.gate.manifests import ManifestError, documents, inventory_from, locate
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from crigate.gate import cli, engine, ruleset
 from crigate.gate.audit import Audit
 from crigate.gate.findings import REVIEW, Finding

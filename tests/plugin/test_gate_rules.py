@@ -3,7 +3,6 @@ that must not. (The same cases run against real clusters in tests/testbed/test_g
 from __future__ import annotations
 
 import pytest
-
 from crigate.gate import logconfig, rules
 from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
 from crigate.gate.inventory import Inventory, pod_templates, templates_from
@@ -122,9 +121,11 @@ def test_docker_cli_in_mounted_script_config_map():
     ("[PARSER]\n    Name docker\n    Format json\n", False),
     ("# Parser docker was replaced\n[INPUT]\n    Name tail\n    Path /var/log/pods/*/*/*.log\n    Parser cri\n", False),
     ("pipeline:\n  inputs:\n    - name: tail\n      path: /var/log/containers/*.log\n      parser: docker\n", True),
-    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  <parse>\n    @type json\n  </parse>\n</source>", True),
+    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n"
+     "  <parse>\n    @type json\n  </parse>\n</source>", True),
     ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  format json\n</source>", True),
-    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n  <parse>\n    @type cri\n  </parse>\n</source>", False),
+    ("<source>\n  @type tail\n  path /var/log/containers/*.log\n"
+     "  <parse>\n    @type cri\n  </parse>\n</source>", False),
     ("<source>\n  @type tail\n  path /var/log/app.log\n  format json\n</source>", False),
 ])
 def test_log_shipper_configs(text, found):

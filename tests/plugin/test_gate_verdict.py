@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-
 GATE = """
 import pytest
 from crigate.gate.findings import Finding

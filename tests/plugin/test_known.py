@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from crigate import known
 
 CHECK = "logs::test_kubectl_logs_match_the_file"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from crigate.gate import logconfig, shipper_env
 from crigate.gate.findings import PodTemplate
 from crigate.gate.inventory import Inventory

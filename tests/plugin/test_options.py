@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
-
-from crigate.testbed.versions import KUBERNETES_MINORS
 from crigate.options import MEASUREMENT_SIZES, measurement_size
 from crigate.scheduling import runtime_of, scope_of
+from crigate.testbed.versions import KUBERNETES_MINORS
+
 
 @pytest.mark.parametrize("args, message", [
     (["--runtime", "rkt"], "--runtime 'rkt' is not a runtime crigate knows; valid: containerd, cri-o, docker, all"),
@@ -109,7 +109,8 @@ def test_options_live_in_one_crigate_group(pytester):
         assert option in group, f"{option} missing from the crigate group"
     kind_group = help_text.split("\nkind:", 1)[1].split("\n\n", 1)[0]
     for option in ("--kubeconfig", "--keep-cluster", "--kind-bin", "--kind-kubectl-bin", "--kind-image"):
-        assert option in kind_group and f"\n  {option}" not in group, f"{option}: expected in pytest-kind-ng's group only"
+        assert option in kind_group and f"\n  {option}" not in group, (
+            f"{option}: expected in pytest-kind-ng's group only")
 
 
 @pytest.mark.parametrize("form", ["space", "equals"])
@@ -122,7 +123,8 @@ def test_options_parse_from_another_directory_in_both_forms(tmp_path, form):
     value = ["--report-dir", str(existing)] if form == "space" else [f"--report-dir={existing}"]
     done = subprocess.run([sys.executable, "-m", "pytest", "test_one.py", "--runtime", "cri-o", *value,
                            "-p", "no:cacheprovider", "-q"], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, f"expected exit 0, observed {done.returncode}: {done.stdout[-800:]}{done.stderr[-800:]}"
+    assert done.returncode == 0, (
+        f"expected exit 0, observed {done.returncode}: {done.stdout[-800:]}{done.stderr[-800:]}")
     assert (existing / "results.json").is_file(), f"expected results.json in {existing}, observed none"
 
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from crigate import critest, evented_pleg, nodecost, performance, perfrender, phases
 from crigate.options import RatioLimit, _ratio_limits
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from crigate import options, providers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
-
 from crigate import records
-
 
 CHECKS = """
 import pytest

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from crigate.testbed import gobuild, kindconfig, runtimes
 from crigate.testbed.nodeimage import NODE_TREE
 from crigate.testbed.versions import KUBERNETES_MINORS, PINS, kubernetes_release, profile

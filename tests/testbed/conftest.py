@@ -6,7 +6,6 @@ import subprocess
 import uuid
 
 import pytest
-
 from crigate.testbed import kindcluster
 from crigate.testbed.versions import kubernetes_release
 

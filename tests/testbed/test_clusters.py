@@ -5,10 +5,9 @@ import json
 import time
 
 import pytest
-
+from crigate.pytest_plugin import TOKEN
 from crigate.testbed import images, kindcluster
 from crigate.testbed.engine import docker
-from crigate.pytest_plugin import TOKEN
 
 pytestmark = pytest.mark.testbed
 

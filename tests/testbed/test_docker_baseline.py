@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from crigate.testbed import kindcluster
-from crigate.testbed.versions import kubernetes_release
 from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.testbed.versions import kubernetes_release
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from crigate.facts import MANAGED_BY_SELECTOR
-from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate.gate.inventory import READ_ONLY_RESOURCES
 from crigate.gate.rules import KUBEADM_CRI_ANNOTATION
+from crigate.testbed.images import BUSYBOX_IMAGE
 
+from .gate_seeds import CLEAN_TWINS, EXPECTED, seeds
 from .identity import service_account_kubeconfig
 from .runs import reaped
-from .gate_seeds import CLEAN_TWINS, EXPECTED, seeds
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]

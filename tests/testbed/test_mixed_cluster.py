@@ -15,14 +15,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from crigate.testbed import kindcluster, registry
 from crigate.testbed.engine import docker
 from crigate.testbed.versions import kubernetes_release
 from crigate.waiting import until
 
-from .runs import SMALL_PERF
 from .conftest import Kubectl
+from .runs import SMALL_PERF
 from .test_docker_baseline import MUST_FAIL, MUST_PASS
 from .test_suites_on_existing import crigate_leftovers
 

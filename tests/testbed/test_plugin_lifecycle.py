@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
+from crigate.pytest_plugin import TOKEN
 from crigate.testbed import kindcluster
 from crigate.testbed.images import BUSYBOX_IMAGE
-from crigate.pytest_plugin import TOKEN
 
 from .runs import reaped
 

@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate.kube import MANAGED_BY
+from crigate.testbed.images import BUSYBOX_IMAGE
 
-from .runs import SMALL_PERF, reaped
 from .identity import service_account_kubeconfig
+from .runs import SMALL_PERF, reaped
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]

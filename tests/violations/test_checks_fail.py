@@ -6,7 +6,6 @@ the suite's own check function against it and expects the AssertionError
 """
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 import time
@@ -15,16 +14,16 @@ from contextlib import contextmanager
 
 import pytest
 import testinfra
-
-from crigate.testbed.engine import docker
-from crigate.testbed.images import BUSYBOX_IMAGE
-from crigate.testbed.versions import RUNTIMES, profile
 from crigate import critest, workloads
 from crigate.crilog import CriLogEntry, join_partials, parse_cri
 from crigate.expectations import NVIDIA_HANDLER
 from crigate.kube import container_id
 from crigate.providers import DOCKER_EXEC
+from crigate.testbed.engine import docker
+from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.testbed.versions import RUNTIMES, profile
 from crigate.waiting import until
+
 from suites import test_gpu as gpu
 from suites import test_latency as latency
 from suites import test_logs as logs

@@ -4,12 +4,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from crigate.facts import DOCKER_CONTAINER_LOGS as DOCKER_LOGS  # Docker's json-file logs
+from crigate.facts import KUBELET_LOG_DIRS as CONTAINER_LOGS  # the kubelet's paths, CRI format
 
 from .. import family
 
 GROUP = "log shippers"
-from crigate.facts import DOCKER_CONTAINER_LOGS as DOCKER_LOGS             # Docker's json-file logs
-from crigate.facts import KUBELET_LOG_DIRS as CONTAINER_LOGS               # the kubelet's paths, CRI format
+
 CRI_LINE = re.compile(r"stdout\|stderr")                # a regex written for CRI lines
 
 

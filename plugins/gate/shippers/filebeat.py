@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..configtext import load_yaml, walk
 from .common import Problem, as_list, path_problem, problem, reads_container_logs
+
 INPUT_TYPES = ("docker", "container", "log", "filestream")
 
 

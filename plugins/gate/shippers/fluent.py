@@ -4,8 +4,7 @@ from __future__ import annotations
 import re
 
 from ..configtext import load_yaml
-from .common import (CRI_LINE, Problem, as_list, drop_comment_lines, path_problem, problem,
-                     reads_container_logs)
+from .common import CRI_LINE, Problem, as_list, drop_comment_lines, path_problem, problem, reads_container_logs
 
 DOCKER_JSON_PARSERS = ("docker", "json")   # fluent-bit's stock parsers for json-file lines
 
