@@ -27,6 +27,7 @@ from crigate.gate import ruleset  # noqa: E402
 from crigate.gate.audit import Audit, finalize  # noqa: E402
 from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
 
+import figures  # noqa: E402  (bench/figures.py, beside this script)
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
 TARGET_S = 0.5
@@ -104,4 +105,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(figures.run_and_record("gate-startup", main))
