@@ -23,11 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import figures  # noqa: E402  (bench/figures.py, beside this script)
 from crigate.gate import ruleset  # noqa: E402
 from crigate.gate.audit import Audit, finalize  # noqa: E402
 from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
 
-import figures  # noqa: E402  (bench/figures.py, beside this script)
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
 TARGET_S = 0.5
