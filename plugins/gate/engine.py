@@ -26,6 +26,7 @@ def decide(audit: Audit, target: str, suppressions=()) -> Verdict:
     denied = audit.inventory.denied
     unread = (("the audit could not read everything; missing permission(s): " + "; ".join(denied)
                + f" ({RBAC_HINT})",) if denied else ())
+    unread += tuple(audit.inventory.unreadable)        # objects whose fields have other types
     return Verdict(target, tuple(areas), unread, tuple(audit.inventory.notes),
                    audit.inventory.node_runtimes(), dict(audit.node_facts))
 

@@ -16,6 +16,10 @@ class Unreachable(RuntimeError):
     """The API server could not be asked at all."""
 
 
+class Undecodable(ValueError):
+    """The API server answered a list with something that is not a list of objects."""
+
+
 @dataclass(frozen=True)
 class Resource:
     group_version: str      # "v1", "apps/v1", ...
@@ -69,6 +73,7 @@ class Inventory:
     kubelet_configs: dict[str, dict] = field(default_factory=dict)   # node -> configz, where permitted
     notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
     locations: dict[str, str] = field(default_factory=dict)   # object ref -> file:line (manifests)
+    unreadable: list[str] = field(default_factory=list)  # objects whose fields have other types, in words
 
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
@@ -86,6 +91,7 @@ class Reader:
     def __init__(self, api_client):
         self.api = api_client
         self.denied: list[str] = []
+        self.unreadable: list[str] = []      # lists and objects crigate could not decode, in words
         self._namespaces: list[str] | None = None
 
     def get(self, path: str, params: dict | None = None) -> dict:
@@ -104,13 +110,18 @@ class Reader:
         response.read()
         if response.status >= 400:
             raise client.ApiException(http_resp=response)
-        return json.loads(response.data)
+        try:
+            return json.loads(response.data)
+        except ValueError as err:
+            raise Undecodable(f"GET {path}: the answer is not JSON ({err})") from None
 
     def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
         items, params = [], {"limit": 500}
         while True:
             page = self.get(resource.path(namespace), params)
-            items.extend(page.get("items", []))
+            if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
+                raise Undecodable(f"GET {resource.path(namespace)}: the answer is not a list of objects")
+            items.extend(page.get("items") or [])
             token = page.get("metadata", {}).get("continue")
             if not token:
                 return items
@@ -121,7 +132,26 @@ class Reader:
             self._namespaces = [n["metadata"]["name"] for n in self.list_all(NAMESPACES)]
         return self._namespaces
 
-    def read(self, resource: Resource, optional: bool = False) -> list[dict]:
+    def read(self, resource: Resource, kind: str, optional: bool = False) -> list[dict]:
+        """The objects of a kind whose fields have the types the gate reads;
+        others, and lists that are not lists, recorded in unreadable."""
+        from . import shapes
+        kept = []
+        try:
+            items = self.read_raw(resource, optional)
+        except Undecodable as err:
+            self.unreadable.append(f"{err} (as the API returned it)")
+            return []
+        for obj in items:
+            found = shapes.problems(obj, kind, named=True) if isinstance(obj, dict) else [([], "not an object")]
+            if found:
+                ref = shapes.ref_of(obj if isinstance(obj, dict) else {}, kind=kind)
+                self.unreadable.append(f"{shapes.described(ref, found)} (as the API returned it)")
+            else:
+                kept.append(obj)
+        return kept
+
+    def read_raw(self, resource: Resource, optional: bool = False) -> list:
         """Cluster-wide list; on 403 per namespace; denials recorded, never raised."""
         from kubernetes import client
         try:
@@ -194,16 +224,16 @@ def read_inventory(api_client) -> Inventory:
     reader = Reader(api_client)
     inventory = Inventory()
     for kind, (resource, where) in WORKLOADS.items():
-        inventory.templates.extend(templates_from(kind, reader.read(resource), where))
-    inventory.templates.extend(pod_templates(reader.read(PODS)))
-    for cm in reader.read(CONFIG_MAPS):
+        inventory.templates.extend(templates_from(kind, reader.read(resource, kind), where))
+    inventory.templates.extend(pod_templates(reader.read(PODS, "Pod")))
+    for cm in reader.read(CONFIG_MAPS, "ConfigMap"):
         meta = cm["metadata"]
         inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
-    inventory.nodes = reader.read(NODES)
-    inventory.runtime_classes = reader.read(RUNTIME_CLASSES, optional=True)
-    inventory.events = [e for e in reader.read(EVENTS)
+    inventory.nodes = reader.read(NODES, "Node")
+    inventory.runtime_classes = reader.read(RUNTIME_CLASSES, "RuntimeClass", optional=True)
+    inventory.events = [e for e in reader.read(EVENTS, "Event")
                         if e.get("reason") in ("FailedCreatePodSandBox", "FailedCreatePodSandbox")]
-    inventory.denied = reader.denied
+    inventory.denied, inventory.unreadable = reader.denied, reader.unreadable
     read_kubelet_configs(reader, inventory)
     return inventory
 
@@ -217,7 +247,8 @@ def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
         try:
             inventory.kubelet_configs[name] = reader.get(
                 f"/api/v1/nodes/{name}/proxy/configz").get("kubeletconfig", {})
-        except client.ApiException as err:
-            reason = "not permitted (get nodes/proxy)" if err.status == 403 else f"HTTP {err.status}"
+        except (client.ApiException, Undecodable) as err:
+            reason = ("not permitted (get nodes/proxy)" if getattr(err, "status", 0) == 403
+                      else f"HTTP {err.status}" if hasattr(err, "status") else str(err))
             inventory.notes.append(f"kubelet config of the nodes not read: {reason}")
             return

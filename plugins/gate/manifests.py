@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from . import shapes
 from .inventory import WORKLOADS, Inventory, pod_templates, templates_from
 
 SUFFIXES = (".yaml", ".yml", ".json")
 HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S+)")
+# Bounds on what one file may cost to read. Aliases share nodes while YAML is
+# composed, but every reader after that walks each copy: a 600-byte "billion
+# laughs" document expands to ~10^9 nodes. Kubernetes objects written with
+# anchors reuse a few blocks; far below this.
+MAX_ALIAS_NODES = 100_000          # nodes that aliases add to one document
+MAX_FILE_BYTES = 64 * 2**20        # one manifest file (or stdin)
 
 
 class ManifestError(ValueError):
@@ -32,6 +39,7 @@ class Located:
     path: str
     line: int
     template: str = ""      # helm's `# Source:` comment above the document
+    node: yaml.Node | None = field(default=None, compare=False, repr=False)   # to locate a field
 
     @property
     def where(self) -> str:
@@ -75,45 +83,106 @@ def documents(text: str, path: str, skipped: list[str] | None = None) -> list[Lo
     try:
         while loader.check_node():
             node = loader.get_node()
-            obj = loader.construct_document(node)
             line = node.start_mark.line + 1
+            refuse_alias_bomb(node, f"{path}:{line}")
+            obj = loader.construct_document(node)
             if not is_kubernetes_object(obj):
                 if obj is not None:           # an Ansible play, a values file: not for the gate
                     skipped.append(f"{path}:{line}")
                 continue
             template = next((sources[n] for n in sorted(sources, reverse=True) if n <= line), "")
             items = list_items(node, obj)
-            found.extend(Located(o, path, ln, template) for o, ln in items) if items is not None \
-                else found.append(Located(obj, path, line, template))
+            whole = items is None or not all(isinstance(o, dict) for o, _, _ in items)
+            found.extend(Located(o, path, ln, template, n) for o, ln, n in items or []
+                         if isinstance(o, dict))
+            if whole:                        # not a List, or one whose items shapes.problems names
+                found.append(Located(obj, path, line, template, node))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
         raise ManifestError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    except RecursionError:
+        raise ManifestError(f"{path}: nested deeper than crigate reads (no Kubernetes object "
+                            "is); check the file") from None
     finally:
         loader.dispose()
     return found
 
 
-def list_items(node: yaml.Node, obj: dict) -> list[tuple[dict, int]] | None:
-    """(item, line) of a `kind: List` (or FooList) document; None for other kinds."""
-    if not (str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list)):
+def refuse_alias_bomb(root: yaml.Node, where: str) -> None:
+    """ManifestError when the document's aliases add more than MAX_ALIAS_NODES
+    nodes, or refer to themselves; counted on the composed nodes (each once),
+    so it costs as much as the document's text, never its expansion."""
+    size: dict[int, int] = {}
+    ancestors: set[int] = set()             # nodes whose children are being counted
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            size[id(node)] = min(1 + sum(size[id(c)] for c in children), 2**62)
+            ancestors.discard(id(node))
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in ancestors:
+            raise ManifestError(f"{where}: a YAML alias refers to the node that holds it "
+                                "(recursive); Kubernetes objects cannot; write it out without the alias")
+        ancestors.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    added = size[id(root)] - len(size)
+    if added > MAX_ALIAS_NODES:
+        raise ManifestError(f"{where}: YAML aliases expand this document by more than "
+                            f"{MAX_ALIAS_NODES:,} nodes (an alias bomb?); refused unread: write the "
+                            "objects out without anchors and aliases (e.g. helm template output)")
+
+
+def list_items(node: yaml.Node, obj: dict) -> list[tuple[object, int, yaml.Node | None]] | None:
+    """(item, line, node) of a `kind: List` (or FooList) document; None for
+    other kinds, and for a List whose items are not a list."""
+    if not (isinstance(obj.get("kind"), str) and obj["kind"].endswith("List")
+            and isinstance(obj.get("items"), list)):
         return None
-    items_node = next((v for k, v in node.value if getattr(k, "value", None) == "items"), None)
-    lines = [n.start_mark.line + 1 for n in getattr(items_node, "value", [])]
-    return [(item, lines[i] if i < len(lines) else node.start_mark.line + 1)
-            for i, item in enumerate(obj["items"]) if isinstance(item, dict)]
+    items_node = child_node(node, "items")
+    nodes = list(getattr(items_node, "value", []))
+    return [(item, (nodes[i] if i < len(nodes) else node).start_mark.line + 1,
+             nodes[i] if i < len(nodes) else None) for i, item in enumerate(obj["items"])]
+
+
+def child_node(node: yaml.Node | None, key) -> yaml.Node | None:
+    """The node of a mapping's key or a sequence's index, if the document spells it out."""
+    if isinstance(node, yaml.MappingNode):
+        return next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None
+
+
+def line_of(located: Located, path: list) -> int:
+    """The line of the field at path (as far as the YAML spells it out), else the object's."""
+    node, line = located.node, located.line
+    for key in path:
+        node = child_node(node, key)
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
 
 
 def read_objects(paths: list[str], stdin=None, skipped: list[str] | None = None) -> list[Located]:
     objects = []
     for path in manifest_files(paths):
-        if path == "-":
-            text, shown = (stdin or sys.stdin).read(), "<stdin>"
-        else:
-            try:
-                text, shown = Path(path).read_text(), path
-            except (OSError, UnicodeDecodeError) as err:
-                raise ManifestError(f"{path}: cannot read: {err}") from None
+        shown = "<stdin>" if path == "-" else path
+        try:
+            text = (stdin or sys.stdin).read(MAX_FILE_BYTES + 1) if path == "-" else \
+                Path(path).read_text() if Path(path).stat().st_size <= MAX_FILE_BYTES else None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ManifestError(f"{path}: cannot read: {err}") from None
+        if text is None or len(text) > MAX_FILE_BYTES:
+            raise ManifestError(f"{shown}: larger than {MAX_FILE_BYTES // 2**20} MiB, refused unread "
+                                "(crigate.gate.manifests.MAX_FILE_BYTES); split the manifests into files")
         objects.extend(documents(text, shown, skipped))
     return objects
 
@@ -122,6 +191,7 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
     """The Inventory a cluster holding these objects would give the gate;
     objects without metadata.namespace land in `namespace`, as with kubectl."""
     inventory = Inventory()
+    objects = readable(objects, namespace, inventory.unreadable)
     objects = list({_identity(o.obj, namespace): o for o in objects}.values())   # kubectl: the last wins
     for located in objects:
         obj, kind = located.obj, str(located.obj.get("kind", ""))
@@ -146,6 +216,22 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
         # anything else (Secrets: never read; Services, CRDs...) holds nothing the rules read
     inventory.notes.append("read from manifests: no nodes, events or kubelet configs unless given")
     return inventory
+
+
+def readable(objects: list[Located], namespace: str, unreadable: list[str]) -> list[Located]:
+    """The objects whose fields have the Kubernetes types the gate reads; each
+    other one named in unreadable (`file:line: Kind/ns/name: field: expected
+    ..., found ...`, the line of the first wrong field) and left out."""
+    kept = []
+    for located in objects:
+        found = shapes.problems(located.obj, str(located.obj.get("kind", "")))
+        if not found:
+            kept.append(located)
+            continue
+        at = f"{located.path}:{line_of(located, found[0][0])}" + (
+            f" ({located.template})" if located.template else "")
+        unreadable.append(f"{at}: {shapes.described(shapes.ref_of(located.obj, namespace), found)}")
+    return kept
 
 
 def _identity(obj: dict, namespace: str) -> tuple:

@@ -198,16 +198,18 @@ def test_an_object_given_twice_counts_once_the_last_as_kubectl_would():
     assert inventory.locations["Deployment/default/web"] == "overlay.yaml:1"
 
 
-def test_a_rule_that_crashes_is_crigates_own_error_not_go(manifests, tmp_path):
+def test_a_field_of_the_wrong_type_is_could_not_decide_never_go(manifests, tmp_path):
     """A manifest the API server would refuse (env not a list) must not turn
-    the verdict into GO: exit 3, the rule named."""
+    the verdict into GO: bad input, exit 2, the field named before any rule
+    runs (a rule that crashes is exit 3: test_gate_engine)."""
     (manifests / "odd.yaml").write_text(CLEAN_DEPLOY.replace("web", "odd").replace(
         "containers: [{name: odd, image: nginx:1.27}]", "containers: [{name: odd, image: nginx:1.27, env: notalist}]"))
     done = gate("--manifests", str(manifests / "odd.yaml"), "-o", "json", f"--report-dir={tmp_path / 'r'}")
     doc = json.loads(done.stdout)
-    assert done.returncode == 3, done.stderr
+    assert done.returncode == 2, done.stderr
     assert doc["verdict"] == "UNDECIDED"
-    assert any(r.startswith("crigate's own error in the docker_env rules") for r in doc["undecided"])
+    assert doc["undecided"] == [f"{manifests / 'odd.yaml'}:10: Deployment/default/odd: spec.template.spec."
+                                "containers[0].env: expected a list, found a string"], doc["undecided"]
     # what breaks still decides: the socket mount next to it is NO-GO
     done = gate("--manifests", str(manifests), "-o", "json", f"--report-dir={tmp_path / 'r2'}")
     assert done.returncode == 1 and json.loads(done.stdout)["summary"]["breaks"] == 1
