@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from .inventory import WORKLOADS
 
@@ -134,18 +135,20 @@ def values_at(obj, tokens: list[str], path: list | None = None):
             yield [*path, key], obj, key, value
 
 
+@cache
+def compiled(kind: str, named: bool) -> tuple[tuple[list[str], Expect], ...]:
+    """The kind's table as (path tokens, type), parents before their fields."""
+    table = {**table_of(kind), **({"metadata.name": NAME} if named else {})}
+    paths = sorted((TOKEN.findall(spec), expect) for spec, expect in table.items() if spec)
+    return tuple(sorted(paths, key=lambda item: len(item[0])))
+
+
 def problems(obj: dict, kind: str, named: bool = False) -> list[tuple[list, str]]:
     """(field path, what is wrong) for each field of obj whose type is not the
     one Kubernetes gives it; nulls at known fields are dropped (unset). named:
     metadata.name is required (objects read from the API always have one)."""
-    table = table_of(kind)
-    if named:
-        table = {**table, "metadata.name": NAME}
     found = []
-    for spec, expect in sorted(table.items(), key=lambda item: len(TOKEN.findall(item[0]))):
-        tokens = TOKEN.findall(spec)
-        if not tokens:
-            continue
+    for tokens, expect in compiled(kind, named):
         if expect.required:
             for parent_path, _, _, parent in values_at(obj, tokens[:-1]) if tokens[:-1] else [([], None, None, obj)]:
                 if isinstance(parent, dict) and parent.get(tokens[-1]) is None:
