@@ -60,6 +60,7 @@ class Kube:
         self.image_repo = image_repo     # where the nodes pull crigate's images from (--image-repo)
         self.pinned_nodes: list[str] = []     # pods go to these nodes only (pin_pods_to)
         self.pod_nodes: dict[str, set[str]] = {}   # namespace -> nodes crigate's pods ran on
+        self.deleting: set[str] = set()      # namespaces deleted, not yet waited for (settle)
         self.api_client = config.new_client_from_config(str(kubeconfig), context)
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
@@ -98,16 +99,28 @@ class Kube:
                 return event["object"]
         return None
 
-    def delete_namespace(self, name: str, timeout: float = 120) -> None:
+    def delete_namespace(self, name: str, timeout: float = 120, *, wait: bool = True) -> None:
         """Delete the namespace and wait until it is gone, its pods with it, so
-        that a run that ended has left nothing (not even a Terminating one)."""
+        that a run that ended has left nothing (not even a Terminating one).
+        wait=False: the namespace controller finishes meanwhile (about 5 s of
+        its bookkeeping after the pods are gone); settle() waits for it."""
         try:
             self.core.delete_namespace(name, grace_period_seconds=0)
         except client.ApiException as err:
             if err.status != 404:
                 raise
             return
-        self.wait_gone(self.core.list_namespace, name, timeout=timeout)
+        self.deleting.add(name)
+        if wait:
+            self.settle(timeout)
+
+    def settle(self, timeout: float = 120) -> None:
+        """Wait until every namespace deleted so far is gone: before a
+        measurement (a quiet node) and before the cluster is let go (nothing left)."""
+        while self.deleting:
+            name = min(self.deleting)
+            self.wait_gone(self.core.list_namespace, name, timeout=timeout)
+            self.deleting.discard(name)
 
     def wait_gone(self, list_call, name: str, *, namespace: str | None = None,
                   timeout: float = 120) -> None:
@@ -209,12 +222,12 @@ class Kube:
         return response.data.decode()
 
     @contextmanager
-    def namespace(self, prefix: str = "crigate"):
+    def namespace(self, prefix: str = "crigate", *, wait: bool = True):
         name = self.create_namespace(prefix)
         try:
             yield name
         finally:
-            self.delete_namespace(name)
+            self.delete_namespace(name, wait=wait)
 
 
 def with_image_repo(manifest: dict, repo: str | None) -> dict:

@@ -216,8 +216,11 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
         "nodes_checked": own,
         "node_groups": {n.metadata.name: nodes.node_group(n) for n in listed if nodes.node_group(n)}})
     yield under_test
-    provider.delete()
-    pytestconfig.stash[PROVIDERS].remove(provider)
+    try:
+        kube.settle()            # the checks' namespaces, deleted without waiting, are gone
+    finally:
+        provider.delete()
+        pytestconfig.stash[PROVIDERS].remove(provider)
 
 
 @pytest.fixture
@@ -273,15 +276,16 @@ def record_measurement(request):
 
 @pytest.fixture
 def namespace(cluster):
-    """A fresh namespace for one test, deleted afterwards."""
-    with cluster.kube.namespace() as name:
+    """A fresh namespace for one test, deleted afterwards (waited for before
+    a measurement and at the cluster's end: kube.settle)."""
+    with cluster.kube.namespace(wait=False) as name:
         yield name
 
 
 @pytest.fixture(scope="module")
 def module_namespace(cluster):
     """A namespace shared by one suite module's tests on one runtime."""
-    with cluster.kube.namespace() as name:
+    with cluster.kube.namespace(wait=False) as name:
         yield name
 
 

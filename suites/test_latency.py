@@ -159,6 +159,13 @@ def one_at_a_time(kube, namespace: str, host, node: str, n: int, offset_ns: int,
     return samples, windows, pod_phases
 
 
+@pytest.fixture(autouse=True)
+def quiet_node(cluster):
+    """Measure on a node that is no longer removing other checks' pods (their
+    namespaces are deleted without waiting)."""
+    cluster.kube.settle()
+
+
 def test_pod_start_latency_p99_within_slo(cluster, module_namespace, crigate_settings, record_measurement):
     kube = cluster.kube
     node = cluster.nodes[0]          # every pod on one node: its kubelet's SLI, its clock
