@@ -52,6 +52,7 @@ def test_every_area_runs_with_only_the_shipped_clusterrole_and_leaves_nothing(
     kubectl("create", "clusterrolebinding", name, "--clusterrole=crigate-suites",
             f"--serviceaccount=default:{name}")
     kubeconfig = service_account_kubeconfig(cluster, kubectl, tmp_path, name)
+    cluster.kube.settle()      # earlier checks' namespaces on this cluster are gone, not in the snapshot
     before = crigate_leftovers(kubectl)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "-m", AREAS, "--cluster=existing",
@@ -82,6 +83,7 @@ def test_the_shipped_clusterrole_reads_no_secrets_and_writes_little():
 def test_ctrl_c_mid_run_on_an_existing_cluster_leaves_nothing(cluster, kubectl, tmp_path):
     """SIGINT while a check's pods run: the namespaces, pods and debug pods go."""
     kubeconfig, _ = cluster.provider.kubeconfig()
+    cluster.kube.settle()
     before = crigate_leftovers(kubectl)
     with reaped([sys.executable, "-m", "pytest", "suites", "-m", "logs or namespaces", "--cluster=existing",
                  f"--kubeconfig={kubeconfig}", f"--runtime={cluster.runtime}",
