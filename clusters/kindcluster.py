@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_kind import KindCluster
 
-from . import cache, gobuild, nodeimage
+from . import cache, gobuild, nodeimage, teardown
 from .engine import docker, ensure_engine
 from .kindconfig import cluster_config
 from .progress import step
@@ -144,7 +144,8 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
             _apply_node_manifests(name)
     except BaseException:
         if not keep_on_failure:
-            delete(name, kind_path)
+            teardown.stop_stray_commands(name)     # a killed `kind create` leaves docker calls running
+            delete(name, kind_path, settle_s=STRAY_SETTLE_S)
         raise
     return Cluster(name, runtime, image, kubeconfig, node_containers(name))
 
@@ -229,18 +230,44 @@ def crigate_clusters() -> list[dict]:
     return found
 
 
-def delete(name: str, kind_path: Path | None = None) -> None:
+STRAY_SETTLE_S = 5.0      # after an interrupted create: no node container may appear for this long
+
+
+def delete(name: str, kind_path: Path | None = None, *, settle_s: float = 0.0) -> None:
     """Delete cluster name, its node containers and volumes; then the kind
-    network if no cluster uses it any more."""
+    network if no cluster uses it any more. settle_s: keep watching that long
+    for a node container that a stray command still makes. Raises
+    ClusterError naming what is left (never "done" while a node remains)."""
     with step(f"delete cluster {name}"):
         with tempfile.TemporaryDirectory(prefix="crigate-kind-") as scratch:
             try:      # its kubeconfig is not ours to edit: kind cleans a scratch one
                 kind_cluster(name, Path(scratch) / "kubeconfig", kind_path=kind_path).delete()
             except subprocess.CalledProcessError:
                 pass     # nothing to delete, or half-made: the containers go below
-        for node in node_containers(name):       # anything kind left behind
-            docker("rm", "-f", "-v", node, check=False)
+        _remove_nodes(name)
+        quiet_until = time.monotonic() + settle_s
+        while time.monotonic() < quiet_until:
+            time.sleep(0.5)
+            if node_containers(name):
+                _remove_nodes(name)
+                quiet_until = time.monotonic() + settle_s
     _remove_idle_network()
+
+
+def _remove_nodes(name: str) -> None:
+    """Remove every node container of the cluster; a frozen cgroup (v1) is
+    thawed and the removal tried again; what still stands is named."""
+    for node in node_containers(name):
+        if docker("rm", "-f", "-v", node, check=False).returncode == 0:
+            continue
+        ident = docker("inspect", "-f", "{{.Id}}", node, check=False).stdout.strip()
+        if ident and teardown.thaw(ident):
+            docker("rm", "-f", "-v", node, check=False)
+    left = node_containers(name)
+    if left:
+        raise ClusterError(f"cluster {name}: node container(s) {', '.join(left)} could not be removed; "
+                           f"see `docker inspect {left[0]}`, then `docker rm -f {' '.join(left)}` "
+                           "(on cgroup v1, write THAWED to its frozen freezer.state files first)")
 
 
 def _remove_idle_network() -> None:
