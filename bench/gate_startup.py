@@ -28,21 +28,9 @@ from crigate.gate import ruleset  # noqa: E402
 from crigate.gate.audit import Audit, finalize  # noqa: E402
 from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
 
-from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
+from tests.corpus.cases import CLEAN_DEPLOYMENT, NAMESPACE, cases  # noqa: E402
 
 TARGET_S = 0.5
-ONE_OBJECT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx:1.27}]
-"""
 
 
 def gate(*args: str) -> subprocess.CompletedProcess:
@@ -52,7 +40,7 @@ def gate(*args: str) -> subprocess.CompletedProcess:
 
 def startup_median(runs: int, folder: Path) -> float:
     manifest = folder / "one.yaml"
-    manifest.write_text(ONE_OBJECT)
+    manifest.write_text(CLEAN_DEPLOYMENT)
     times = []
     for _ in range(runs):
         started = time.monotonic()

@@ -15,7 +15,7 @@ it merges, what it adds to results.json and how a person reads it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 from . import stats
@@ -75,6 +75,19 @@ class Record:
     def html(doc: dict) -> str:
         """A block of report.html, read from results.json's document."""
         return ""
+
+
+@dataclass
+class ValueRecord(Record):
+    """A record of one field, carried as that field's value (a list or a
+    mapping as the report files keep it), not as a mapping of fields."""
+
+    def data(self):
+        return getattr(self, fields(self)[0].name)
+
+    @classmethod
+    def from_data(cls, data) -> ValueRecord:
+        return cls(data)
 
 
 def rebuilt(user_properties: Iterable[tuple[str, object]]) -> list[Record]:
@@ -146,17 +159,10 @@ class Burst(Record):
 
 @recorded
 @dataclass
-class CriBench(Record):
+class CriBench(ValueRecord):
     """critest -benchmark: per file, per operation, seconds."""
     key: ClassVar[str] = "crigate_cri_bench"
     results: list[dict]
-
-    def data(self):
-        return self.results
-
-    @classmethod
-    def from_data(cls, data) -> CriBench:
-        return cls(data)
 
 
 @recorded
@@ -171,17 +177,10 @@ class EventedPleg(Record):
 
 @recorded
 @dataclass
-class NodeOutcomes(Record):
+class NodeOutcomes(ValueRecord):
     """node -> outcome of one check on each node it ran on."""
     key: ClassVar[str] = "crigate_node_results"
     outcomes: dict[str, str]
-
-    def data(self):
-        return self.outcomes
-
-    @classmethod
-    def from_data(cls, data) -> NodeOutcomes:
-        return cls(data)
 
     def merge(self, store, runtime, check) -> None:      # node -> runtime -> check -> outcome
         for node, outcome in self.outcomes.items():
@@ -190,20 +189,13 @@ class NodeOutcomes(Record):
 
 @recorded
 @dataclass
-class Cluster(Record):
+class Cluster(ValueRecord):
     """What a runtime's cluster is (provider facts, node versions): the
     cluster fixture records it; it rides on the next report."""
     key: ClassVar[str] = "crigate_cluster"
     calls_only: ClassVar[bool] = False
     per_runtime: ClassVar[bool] = False
     facts: dict        # "runtime" and the provider's facts
-
-    def data(self):
-        return self.facts
-
-    @classmethod
-    def from_data(cls, data) -> Cluster:
-        return cls(data)
 
     def merge(self, store, runtime, check) -> None:
         store[self.facts["runtime"]] = self.facts
@@ -215,16 +207,9 @@ class Cluster(Record):
 
 @recorded
 @dataclass
-class GateVerdict(Record):
+class GateVerdict(ValueRecord):
     """The gate engine's Verdict (crigate.gate.verdict.Verdict.as_dict), once
     per runtime: the reporter adds only what the run alone knows."""
     key: ClassVar[str] = "crigate_gate_verdict"
     calls_only: ClassVar[bool] = False
     verdict: dict
-
-    def data(self):
-        return self.verdict
-
-    @classmethod
-    def from_data(cls, data) -> GateVerdict:
-        return cls(data)

@@ -15,6 +15,19 @@ from pathlib import Path
 CORPUS = Path(__file__).parent
 HEADER = re.compile(r"^#\s*(crigate-corpus|family|source|expect):\s*(.*)$")
 NAMESPACE = "crigate-corpus"      # where the runner puts every object (files name none)
+# one object coupled to nothing: the smallest clean input (CLI tests, start-up bench)
+CLEAN_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+"""
 
 
 @dataclass(frozen=True)

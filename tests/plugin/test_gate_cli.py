@@ -13,6 +13,8 @@ import pytest
 from crigate.gate import suppress
 from crigate.gate.manifests import ManifestError, documents, inventory_from, locate
 
+from tests.corpus.cases import CLEAN_DEPLOYMENT as CLEAN_DEPLOY
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "plugins/gate/gate-output.schema.json").read_text())
 
@@ -30,18 +32,6 @@ spec:
         image: example/agent:1
         volumeMounts: [{name: sock, mountPath: /var/run/docker.sock}]
       volumes: [{name: sock, hostPath: {path: /var/run/docker.sock}}]
-"""
-CLEAN_DEPLOY = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx:1.27}]
 """
 
 
