@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import figures  # noqa: E402  (bench/figures.py, beside this script)
-from crigate.gate import outputs, ruleset  # noqa: E402
-from crigate.gate.audit import Audit  # noqa: E402
-from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
+from crigate.gate import engine, outputs  # noqa: E402
+from crigate.gate.audit import manifests_audit  # noqa: E402
+from crigate.gate.manifests import read_objects  # noqa: E402
 
 from tests.corpus.cases import NAMESPACE, cases  # noqa: E402
 
@@ -43,8 +43,8 @@ def main() -> int:
     rows = defaultdict(lambda: {"coupled": 0, "crigate": 0, "dds": 0, "clean": 0,
                                 "crigate_false": 0, "dds_false": 0})
     for case in cases():
-        inventory = inventory_from(read_objects([str(case.path)]), NAMESPACE)
-        found = ruleset.evaluate(Audit(inventory), "containerd")
+        audit = manifests_audit(read_objects([str(case.path)]), [], NAMESPACE)
+        inventory, found = audit.inventory, engine.decide(audit, "containerd").findings
         group = families.get(case.family, {}).get("group", "?")
         row = rows[group]
         if case.coupled:

@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import figures  # noqa: E402  (bench/figures.py, beside this script)
-from crigate.gate import ruleset  # noqa: E402
-from crigate.gate.audit import Audit, finalize  # noqa: E402
-from crigate.gate.manifests import inventory_from, read_objects  # noqa: E402
+from crigate.gate import engine  # noqa: E402
+from crigate.gate.audit import manifests_audit  # noqa: E402
+from crigate.gate.manifests import read_objects  # noqa: E402
 
 from tests.corpus.cases import CLEAN_DEPLOYMENT, NAMESPACE, cases  # noqa: E402
 
@@ -59,8 +59,8 @@ def corpus_mismatches(folder: Path) -> list[str]:
     """Each case through the CLI next to the rules run in process and the case's header."""
     wrong = []
     for case in cases():
-        inventory = inventory_from(read_objects([str(case.path)]), NAMESPACE)
-        expected = said(f.as_dict() for f in finalize(ruleset.evaluate(Audit(inventory), "containerd"), inventory))
+        audit = manifests_audit(read_objects([str(case.path)]), [], NAMESPACE)
+        expected = said(f.as_dict() for f in engine.decide(audit, "containerd").findings)
         code = 1 if any(e.severity == "breaks" for e in case.expected) else 0
         done = gate("--manifests", str(case.path), f"--namespace={NAMESPACE}", "-o", "json",
                     f"--report-dir={folder / 'c'}")

@@ -19,7 +19,7 @@ from pytest_kind import KindCluster
 from . import cache, gobuild, nodeimage, teardown
 from .engine import docker, ensure_engine
 from .kindconfig import cluster_config
-from .progress import step
+from .progress import say, step
 from .runtimes import PROFILES
 from .versions import KubernetesRelease
 
@@ -145,7 +145,10 @@ def up(release: KubernetesRelease, runtime: str, name: str | None = None,
     except BaseException:
         if not keep_on_failure:
             teardown.stop_stray_commands(name)     # a killed `kind create` leaves docker calls running
-            delete(name, kind_path, settle_s=STRAY_SETTLE_S)
+            try:
+                delete(name, kind_path, settle_s=STRAY_SETTLE_S)
+            except ClusterError as left:           # said; the create's own failure (or Ctrl-C) stands
+                say(str(left))
         raise
     return Cluster(name, runtime, image, kubeconfig, node_containers(name))
 

@@ -24,6 +24,10 @@ READY_TIMEOUT_S = 120
 IMAGE_REPO = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
 
 
+class DebugPodError(RuntimeError):
+    """A node's debug pod did not start: the node cannot be read (not a bug of crigate's)."""
+
+
 def image_repo(value: str | None) -> str | None:
     """--image-repo checked: ValueError saying what a valid one looks like."""
     if value is None:
@@ -122,7 +126,7 @@ class DebugPodHost:
         except PodFailed as failed:
             pod = self.api.read_namespaced_pod(self.name, self.namespace)
             seen = str(failed)
-        raise RuntimeError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
+        raise DebugPodError(f"debug pod {self.namespace}/{self.name} on node {self.node} did not "
                            f"start (phase {pod.status.phase}{container_problem(pod)}; {seen}); "
                            "node checks need a privileged pod whose image the node can pull "
                            "(--debug-image IMAGE, or --image-repo REPO after `python -m crigate.testbed "

@@ -75,10 +75,10 @@ def measurement_size(measure: str, **given) -> MeasurementSize:
     (not None) in its place, named in `overridden` where it differs."""
     if measure not in MEASUREMENT_SIZES:
         raise pytest.UsageError(f"--measure {measure!r}: valid: {', '.join(MEASUREMENT_SIZES)}")
-    preset = MEASUREMENT_SIZES[measure]
-    changed = {k: v for k, v in given.items() if v is not None and v != getattr(preset, k)}
     unknown = set(given) - set(SIZE_OPTIONS)
     assert not unknown, f"not a size option: {unknown}"
+    preset = MEASUREMENT_SIZES[measure]
+    changed = {k: v for k, v in given.items() if v is not None and v != getattr(preset, k)}
     return replace(preset, overridden=tuple("--" + k.replace("_", "-") for k in changed), **changed)
 
 

@@ -11,9 +11,6 @@ import yaml
 from kubernetes import client, config
 
 TIMEOUT_S = 5
-# (kubeconfig, its mtime, context) -> API server address: crigate-gate checks,
-# then runs pytest in the same process, which would check again.
-_answered: dict[tuple[str, float, str | None], str] = {}
 
 
 class PreflightError(RuntimeError):
@@ -40,15 +37,13 @@ def _contexts(path: Path) -> tuple[list[str], str | None]:
 
 def check(kubeconfig: Path, context: str | None = None) -> str:
     """Raise PreflightError naming what is wrong and how to fix it; return the
-    API server's address when it answers (once per process and kubeconfig)."""
+    API server's address when it answers. Nothing is kept: each call asks
+    (one per run; a cluster read again is read afresh)."""
     kubeconfig = Path(kubeconfig).expanduser()
     if not kubeconfig.is_file():
         raise PreflightError(f"kubeconfig {kubeconfig} not found: pass --kubeconfig PATH or set "
                              "KUBECONFIG (EKS: aws eks update-kubeconfig --name CLUSTER)")
-    key = (str(kubeconfig.resolve()), kubeconfig.stat().st_mtime, context)
-    if key not in _answered:
-        _answered[key] = _ask(kubeconfig, context)
-    return _answered[key]
+    return _ask(kubeconfig, context)
 
 
 def _ask(kubeconfig: Path, context: str | None) -> str:

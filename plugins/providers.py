@@ -39,7 +39,6 @@ class Capabilities:
     nodes_reached_by: str             # DOCKER_EXEC or DEBUG_POD
     images_preloaded: bool            # crigate's images are on the nodes before the run
     exists_before_run: bool           # its access can (and must) be checked up front
-    deletes_cluster_on_teardown: bool     # unless --keep-cluster
     may_restart_kubelet: bool         # checks may stop the kubelet (critest, violations)
     may_change_node_config: bool      # checks may rewrite kubelet/runtime config (EventedPLEG)
     nvidia_stand_in: bool             # nodes run a recording stand-in for the NVIDIA handler,
@@ -63,11 +62,13 @@ PROMISES = {
     "nodes_reached_by": "a cluster whose nodes crigate reaches by {want}",
     "images_preloaded": "a cluster whose nodes hold crigate's images before the run",
     "exists_before_run": "a cluster that exists before the run",
-    "deletes_cluster_on_teardown": "a cluster that crigate deletes after the run",
     "may_restart_kubelet": "a cluster whose kubelets checks may stop and restart",
     "may_change_node_config": "a cluster whose kubelet and runtime config checks may rewrite",
     "nvidia_stand_in": "a cluster whose nodes run crigate's recording stand-in for the NVIDIA handler",
 }
+
+# what a provider's delete raises when something it made is still there (named, with how to remove it)
+TeardownError = kindcluster.ClusterError
 
 
 class ClusterProvider(Protocol):
@@ -109,7 +110,7 @@ class TestBedProvider:
 
     capabilities = Capabilities(
         describes="the local test bed", builds_nodes=True, nodes_reached_by=DOCKER_EXEC,
-        images_preloaded=True, exists_before_run=False, deletes_cluster_on_teardown=True,
+        images_preloaded=True, exists_before_run=False,
         may_restart_kubelet=True, may_change_node_config=True, nvidia_stand_in=True)
 
     @classmethod
@@ -170,7 +171,7 @@ class ExistingClusterProvider:
 
     capabilities = Capabilities(
         describes="an existing cluster", builds_nodes=False, nodes_reached_by=DEBUG_POD,
-        images_preloaded=False, exists_before_run=True, deletes_cluster_on_teardown=False,
+        images_preloaded=False, exists_before_run=True,
         may_restart_kubelet=False, may_change_node_config=False, nvidia_stand_in=False)
 
     @classmethod

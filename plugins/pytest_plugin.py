@@ -10,6 +10,7 @@ Ctrl-C leaves nothing behind unless --keep-cluster.
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -219,8 +220,8 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     try:
         kube.settle()            # the checks' namespaces, deleted without waiting, are gone
     finally:
-        provider.delete()
         pytestconfig.stash[PROVIDERS].remove(provider)
+        provider.delete()        # a node it cannot remove fails the teardown, named
 
 
 @pytest.fixture
@@ -296,7 +297,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
         return
+    left = []
     for provider in list(config.stash[PROVIDERS]):     # debug pods on existing clusters too
-        provider.delete()                               # keeps a --keep-cluster test bed
+        try:
+            provider.delete()                           # keeps a --keep-cluster test bed
+        except providers.TeardownError as err:
+            left.append(str(err))
     if not hasattr(config, "workerinput"):
-        providers.provider_for(settings).delete_leftovers(settings, config.stash[TOKEN])
+        try:
+            providers.provider_for(settings).delete_leftovers(settings, config.stash[TOKEN])
+        except providers.TeardownError as err:
+            left.append(str(err))
+    for what in left:                                   # never a silent leftover, never a green run
+        print(f"crigate: left behind: {what}", file=sys.stderr)
+    if left and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

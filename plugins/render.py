@@ -7,7 +7,7 @@ import statistics
 from crigate.testbed.versions import BASELINE_RUNTIMES
 
 from . import perfrender, records
-from .gate.outputs import gate_html, gate_markdown  # the gate's sections: one writer for both paths
+from .gate.outputs import GATE_CSS, gate_html, gate_markdown  # the gate's sections: one writer for both paths
 from .options import MeasurementSize
 
 SYMBOLS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
@@ -218,6 +218,17 @@ def run_html(doc: dict) -> str:
     return f'<table id="run">{head}{body}{size}</table>'
 
 
+# the run's own rules, after the gate's (gate.outputs.GATE_CSS: page, tables, findings, verdict colours)
+REPORT_CSS = """table#run{table-layout:fixed;width:100%} table#run th{text-align:left;vertical-align:top}
+table#run tr>th:first-child{width:10em}
+table#run td{text-align:left;font-weight:normal;overflow-wrap:anywhere;vertical-align:top}
+td,th{overflow-wrap:anywhere} pre{overflow-wrap:anywhere}
+th.check{text-align:left;font-family:monospace;font-weight:normal}
+td{text-align:center;font-weight:bold} pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em}
+tr.breaks td{text-align:left;font-weight:normal} tr.review td{text-align:left;font-weight:normal}
+.verdict-PASS{color:#1a7f37} .verdict-FAIL{color:#cf222e}"""
+
+
 def html(doc: dict) -> str:
     e = html_lib.escape
     checks, runtimes, cells = _matrix(doc)
@@ -254,19 +265,8 @@ def html(doc: dict) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}: {v}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
-table#run{{table-layout:fixed;width:100%}} table#run th{{text-align:left;vertical-align:top}}
-table#run tr>th:first-child{{width:10em}}
-table#run td{{text-align:left;font-weight:normal;overflow-wrap:anywhere;vertical-align:top}}
-td,th{{overflow-wrap:anywhere}} pre{{overflow-wrap:anywhere}}
-table{{border-collapse:collapse}} td,th{{border:1px solid #d0d7de;padding:.3em .8em}}
-th.check{{text-align:left;font-family:monospace;font-weight:normal}}
-td{{text-align:center;font-weight:bold}} pre{{white-space:pre-wrap;background:#f6f8fa;padding:.5em}}
-tr.breaks td{{color:#cf222e;text-align:left;font-weight:normal}} tr.review td{{text-align:left;font-weight:normal}}
-.verdict-PASS,.verdict-GO{{color:#1a7f37}} .verdict-FAIL,.verdict-NO-GO{{color:#cf222e}}
-.verdict-UNDECIDED{{color:#9a6700}}
-table.findings{{table-layout:fixed;width:100%}} table.findings td{{overflow-wrap:anywhere;vertical-align:top}}
-table.findings th:first-child{{width:5em}}
+{GATE_CSS}
+{REPORT_CSS}
 </style></head><body>
 <h1>{heading}: <span id="verdict" class="verdict-{v}">{v}</span></h1>
 <section id="what-ran"><h2>What was run</h2>{run_html(doc)}

@@ -14,8 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from crigate.testbed.versions import profile
 
 from . import performance, perfrender, records, render, stats
+from .gate import engine
 from .gate import outputs as gate_outputs
 from .gate.verdict import Verdict
 from .options import DEFAULT_REPORT_DIR
@@ -172,9 +174,10 @@ class Reporter:
             if not results:
                 continue
             recorded = self.verdicts.get(runtime)
-            verdict = Verdict.from_dict(recorded) if recorded else Verdict(runtime)
+            verdict = (Verdict.from_dict(recorded) if recorded else engine.undecided(
+                profile(runtime).migration_target, "no gate verdict was recorded: the audit did not run"))
             errors = [r["message"].removeprefix("Failed: ") for r in results if r["outcome"] == "error"]
-            verdict = verdict.also_unread(*(m for m in errors if not any(m in u for u in verdict.reasons)))
+            verdict = verdict.also_unread(*errors)
             if self.interrupted:
                 verdict = replace(verdict, interrupted=True)
             sections[runtime] = gate_outputs.gate_section(verdict)

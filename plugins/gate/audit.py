@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_SELECTOR, MANAGED_BY_VALUE
 
 from . import nodecheck, suppress
 from .findings import Finding
 from .inventory import Inventory, read_inventory
 from .manifests import Located, inventory_from, locate
-
-MANAGED_BY = (MANAGED_BY_KEY, MANAGED_BY_VALUE)
 
 
 @dataclass
@@ -24,7 +22,7 @@ class Audit:
 
 def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> None:
     """crigate's own namespaces and debug pods are not the user's workloads."""
-    key, value = MANAGED_BY
+    key, value = MANAGED_BY_KEY, MANAGED_BY_VALUE
     inventory.templates = [t for t in inventory.templates if t.namespace not in crigate_namespaces
                            and t.labels.get(key) != value]
     inventory.config_maps = {k: v for k, v in inventory.config_maps.items()
@@ -38,7 +36,7 @@ def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> 
 def crigate_namespaces(api_client) -> set[str]:
     from kubernetes import client
     try:
-        found = client.CoreV1Api(api_client).list_namespace(label_selector="=".join(MANAGED_BY))
+        found = client.CoreV1Api(api_client).list_namespace(label_selector=MANAGED_BY_SELECTOR)
     except client.ApiException:
         return set()
     return {n.metadata.name for n in found.items}

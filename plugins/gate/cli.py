@@ -114,9 +114,11 @@ def offline_audit(args: argparse.Namespace) -> Audit:
 def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters: dict) -> Verdict:
     """Preflight, the inventory read (and --node-checks through a debug pod
     per Ready node), then the engine; the debug pods go, whatever happens."""
+    import urllib3
     from crigate import nodehost, nodes, preflight
-    from crigate.kube import Kube
+    from crigate.kube import Kube, PodFailed
     from crigate.providers import ExistingClusterProvider
+    from kubernetes.client import ApiException
 
     from .audit import run_audit
     from .inventory import Unreachable
@@ -131,15 +133,20 @@ def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters
                                        debug_image=nodehost.debug_image(args.debug_image, repo),
                                        image_repo=repo)
     try:
-        provider.create()
-        kube = Kube(kubeconfig, args.context, image_repo=repo)
-        hosts = ({n.metadata.name: provider.node_host(n.metadata.name)
-                  for n in kube.nodes() if nodes.is_ready(n)} if args.node_checks else None)
+        try:
+            provider.create()
+            kube = Kube(kubeconfig, args.context, image_repo=repo)
+            hosts = ({n.metadata.name: provider.node_host(n.metadata.name)
+                      for n in kube.nodes() if nodes.is_ready(n)} if args.node_checks else None)
+        except (ApiException, urllib3.exceptions.HTTPError, PodFailed, nodehost.DebugPodError) as err:
+            # the cluster or a node would not answer: the environment's fault, not crigate's
+            reason = getattr(err, "reason", None) or err
+            return engine.undecided(target, f"the cluster's nodes could not be reached: {reason}")
         clusters[args.runtime] = {"runtime": args.runtime, **provider.describe()}
         try:
             audit = run_audit(kube.api_client, hosts)
         except Unreachable as err:
-            return engine.undecided(target, f"[{args.runtime}] {err}")
+            return engine.undecided(target, str(err))
         return engine.decide(audit, target, rules)
     finally:
         provider.delete()

@@ -1,6 +1,6 @@
-"""Which rules make up the gate, by area: the suite's checks (one per area)
-and the offline audit run the same list, so a cluster and its manifests give
-the same findings."""
+"""Which rules make up the gate, by area. engine.decide runs them all, for
+crigate-gate and the gate suite alike (whose checks show one area each), so a
+cluster and its manifests give the same findings."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,8 +32,3 @@ AREAS: dict[str, tuple[Rule, ...]] = {
 
 def findings_of(area: str, audit: Audit, target: str) -> list[Finding]:
     return [f for rule in AREAS[area] for f in rule(audit, target)]
-
-
-def evaluate(audit: Audit, target: str) -> list[Finding]:
-    """Every area's findings, in area order."""
-    return [f for area in AREAS for f in findings_of(area, audit, target)]

@@ -98,7 +98,9 @@ class Verdict:
         return Kind.UNDECIDED if self.unread else Kind.GO
 
     def also_unread(self, *reasons: str) -> Verdict:
-        new = tuple(r for r in dict.fromkeys(reasons) if r not in self.reasons)
+        """The verdict with these reasons added, each one not already said
+        (alone or inside a reason given before)."""
+        new = tuple(r for r in dict.fromkeys(reasons) if not any(r in said for said in self.reasons))
         return replace(self, unread=self.unread + new) if new else self
 
     def as_dict(self) -> dict:

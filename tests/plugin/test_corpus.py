@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crigate.gate import outputs, ruleset
-from crigate.gate.audit import Audit, finalize
-from crigate.gate.manifests import inventory_from, read_objects
+from crigate.gate import engine, outputs
+from crigate.gate.audit import manifests_audit
+from crigate.gate.manifests import read_objects
 
 from tests.corpus.cases import NAMESPACE, cases
 
@@ -17,8 +17,8 @@ TARGET = "containerd"
 
 
 def offline_findings(paths, namespace: str = NAMESPACE) -> list[dict]:
-    inventory = inventory_from(read_objects([str(p) for p in paths]), namespace)
-    return [f.as_dict() for f in finalize(ruleset.evaluate(Audit(inventory), TARGET), inventory)]
+    audit = manifests_audit(read_objects([str(p) for p in paths]), [], namespace)
+    return [f.as_dict() for f in engine.decide(audit, TARGET).findings]     # what crigate-gate decides on
 
 
 def test_the_corpus_is_large_enough():

@@ -199,3 +199,13 @@ def test_ctrl_c_during_node_checks_leaves_no_debug_pod(cluster, tmp_path):
     while [p for p in debug_pods() if not p.metadata.deletion_timestamp]:
         assert time.monotonic() < deadline, f"debug pod left after Ctrl-C: {output[-2000:]}"
         time.sleep(0.5)
+
+
+def test_a_debug_pod_the_node_cannot_pull_is_could_not_decide(cluster, tmp_path):
+    """A node the gate cannot read is the environment's fault: exit 2 naming
+    the debug pod and the fix, never 3 (crigate's own error), never GO."""
+    code, output, doc = run_gate(cluster.provider.kubeconfig()[0], cluster.runtime, tmp_path,
+                                 "--node-checks", "--debug-image=crigate.local/not-pullable:0")
+    assert code == 2, f"expected exit 2 (could not decide), observed {code}:\n{output[-2000:]}"
+    assert "could not be reached" in output and "--debug-image" in output, output[-2000:]
+    assert doc.get("verdict") == "UNDECIDED", doc
