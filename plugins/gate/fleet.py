@@ -46,9 +46,10 @@ def crashed(target: str, err: Exception) -> Verdict:
 def read_fleet(contexts: list[str], read_one: Callable[[str], Verdict], target: str,
                progress: Callable[[ClusterVerdict, int, int], None],
                parallel: int | None = None) -> list[ClusterVerdict]:
-    """read_one(context) for each context, `parallel` (PARALLEL) at a time; the verdicts in
-    the order of contexts. A cluster that raises is that cluster's error only;
-    Ctrl-C stops the clusters not yet started and is raised. progress(cluster,
+    """read_one(context) for each context, `parallel` (default PARALLEL) at a
+    time; the verdicts in the order of contexts. A cluster that raises is that
+    cluster's error only. Ctrl-C cancels the clusters not yet started and is
+    raised; those in flight finish (their debug pods go). progress(cluster,
     n read, of N) after each."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel or PARALLEL),
                                                  thread_name_prefix="crigate-fleet")
