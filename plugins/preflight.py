@@ -39,11 +39,20 @@ def check(kubeconfig: Path, context: str | None = None) -> str:
     """Raise PreflightError naming what is wrong and how to fix it; return the
     API server's address when it answers. Nothing is kept: each call asks
     (one per run; a cluster read again is read afresh)."""
+    return _ask(_existing(kubeconfig), context)
+
+
+def _existing(kubeconfig: Path) -> Path:
     kubeconfig = Path(kubeconfig).expanduser()
     if not kubeconfig.is_file():
         raise PreflightError(f"kubeconfig {kubeconfig} not found: pass --kubeconfig PATH or set "
                              "KUBECONFIG (EKS: aws eks update-kubeconfig --name CLUSTER)")
-    return _ask(kubeconfig, context)
+    return kubeconfig
+
+
+def contexts(kubeconfig: Path) -> list[str]:
+    """The kubeconfig's context names, in its order (crigate-gate --all-contexts)."""
+    return _contexts(_existing(kubeconfig))[0]
 
 
 def _ask(kubeconfig: Path, context: str | None) -> str:

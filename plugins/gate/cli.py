@@ -2,6 +2,7 @@
 
     crigate-gate [--kubeconfig PATH] [--context C] [--runtime containerd|cri-o]
                  [--node-checks] [--output FORMAT] [--suppress SPEC]... [--suppress-file PATH]
+    crigate-gate --context A --context B ... | --all-contexts      (a fleet, see fleet.py)
     crigate-gate --manifests PATH... [--namespace NS] [--output FORMAT]
 
 Reads a cluster (or manifest files, offline) and decides through the gate's
@@ -10,7 +11,8 @@ options carry the same names there. Prints the findings on stdout in the
 chosen format (progress and logs go to stderr), writes results.json, report.md,
 report.html and junit.xml into --report-dir, and exits with the verdict's code:
 0 GO, 1 NO-GO, 2 could not decide (bad input, unreachable API, missing
-permissions, Ctrl-C), 3 crigate's own error.
+permissions, Ctrl-C), 3 crigate's own error. A fleet (several contexts) gives
+one verdict per cluster and exits with the fleet's (fleet.FLEET_ORDER).
 
 Offline (--manifests) neither pytest nor the kubernetes client is loaded.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from crigate.testbed.versions import RUNTIMES, profile
 
-from . import engine, family, manifests, outputs, suppress
+from . import engine, family, fleet, manifests, outputs, suppress
 from .audit import Audit, manifests_audit
 from .verdict import OWN_ERROR as OWN_ERROR_WORDS
 from .verdict import Kind, Verdict
@@ -55,7 +57,11 @@ def parser() -> argparse.ArgumentParser:
         "3 crigate's own error.")
     p.add_argument("--kubeconfig", default=default_kubeconfig(),
                    help="kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
-    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p.add_argument("--context", action="append", dest="contexts", metavar="CONTEXT",
+                   help="kubeconfig context (default: the current one); repeat it to audit a fleet: "
+                   f"clusters read {fleet.PARALLEL} at a time, one verdict each, exit code the worst")
+    p.add_argument("--all-contexts", action="store_true",
+                   help="audit every context of the kubeconfig as a fleet")
     p.add_argument("--runtime", default="containerd", choices=list(RUNTIMES),
                    help="runtime the nodes move to (default containerd, as EKS 1.24)")
     p.add_argument("--manifests", nargs="+", action="extend", metavar="PATH",
@@ -111,9 +117,12 @@ def offline_audit(args: argparse.Namespace) -> Audit:
     return manifests_audit(objects, skipped, args.namespace)
 
 
-def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters: dict) -> Verdict:
+def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, rules: list,
+                    clusters: dict) -> Verdict:
     """Preflight, the inventory read (and --node-checks through a debug pod
-    per Ready node), then the engine; the debug pods go, whatever happens."""
+    per Ready node), then the engine; the debug pods go, whatever happens.
+    Everything it reads with is its own (Configuration, ApiClient, debug
+    pods): clusters read one after another or side by side never share one."""
     import urllib3
     from crigate import nodehost, nodes, preflight
     from crigate.kube import Kube, PodFailed
@@ -125,24 +134,24 @@ def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters
 
     kubeconfig = Path(args.kubeconfig).expanduser()
     try:
-        preflight.check(kubeconfig, args.context)
+        preflight.check(kubeconfig, context)
         repo = nodehost.image_repo(args.image_repo)
     except (preflight.PreflightError, ValueError) as err:
         raise InputError(str(err)) from None
-    provider = ExistingClusterProvider(args.runtime, kubeconfig, args.context,
+    provider = ExistingClusterProvider(args.runtime, kubeconfig, context,
                                        debug_image=nodehost.debug_image(args.debug_image, repo),
                                        image_repo=repo)
     try:
         try:
             provider.create()
-            kube = Kube(kubeconfig, args.context, image_repo=repo)
+            kube = Kube(kubeconfig, context, image_repo=repo)
             hosts = ({n.metadata.name: provider.node_host(n.metadata.name)
                       for n in kube.nodes() if nodes.is_ready(n)} if args.node_checks else None)
         except (ApiException, urllib3.exceptions.HTTPError, PodFailed, nodehost.DebugPodError) as err:
             # the cluster or a node would not answer: the environment's fault, not crigate's
             reason = getattr(err, "reason", None) or err
             return engine.undecided(target, f"the cluster's nodes could not be reached: {reason}")
-        clusters[args.runtime] = {"runtime": args.runtime, **provider.describe()}
+        clusters[context if args.fleet else args.runtime] = {"runtime": args.runtime, **provider.describe()}
         try:
             audit = run_audit(kube.api_client, hosts)
         except Unreachable as err:
@@ -152,21 +161,73 @@ def cluster_verdict(args: argparse.Namespace, target: str, rules: list, clusters
         provider.delete()
 
 
-def decide(args: argparse.Namespace, clusters: dict) -> Verdict:
+def fleet_contexts(args: argparse.Namespace) -> list[str]:
+    """The contexts of a fleet run, in the order given (--all-contexts: the
+    kubeconfig's order); [] for one cluster. Sets args.context and args.fleet."""
+    given = list(dict.fromkeys(args.contexts or []))
+    args.context, args.fleet = (given[0] if len(given) == 1 else None), False
+    if args.all_contexts and given:
+        raise InputError("--all-contexts audits every context of the kubeconfig; leave out --context")
+    if args.manifests and (args.all_contexts or len(given) > 1):
+        raise InputError("--manifests audits files, not clusters; leave out --all-contexts and --context")
+    if args.all_contexts:
+        from crigate import preflight
+        try:
+            given = preflight.contexts(Path(args.kubeconfig))
+        except preflight.PreflightError as err:
+            raise InputError(str(err)) from None
+        if not given:
+            raise InputError(f"kubeconfig {args.kubeconfig} holds no contexts to audit")
+    args.fleet = args.all_contexts or len(given) > 1
+    return given if args.fleet else []
+
+
+def decide(args: argparse.Namespace, clusters: dict) -> Verdict | list[fleet.ClusterVerdict]:
+    """One Verdict, or with a fleet one ClusterVerdict per context."""
+    contexts = fleet_contexts(args)
     if args.node_checks and args.manifests:
         raise InputError("--node-checks reads nodes of a cluster; leave it out with --manifests")
     rules = suppressions(args)
     target = profile(args.runtime).migration_target
     if args.manifests:
-        verdict = engine.decide(offline_audit(args), target, rules)
+        verdicts = [engine.decide(offline_audit(args), target, rules)]
+    elif contexts:
+        fleet_run = read_fleet(args, contexts, target, rules, clusters)
+        verdicts = [c.verdict for c in fleet_run]
     else:
-        verdict = cluster_verdict(args, target, rules, clusters)
-    for stale in suppress.unused(verdict.findings, rules):
+        verdicts = [cluster_verdict(args, args.context, target, rules, clusters)]
+    for stale in suppress.unused([f for v in verdicts for f in v.findings], rules):
         say(f"suppression matched nothing (stale?): {stale.check}={stale.glob} ({stale.origin})")
-    return verdict
+    return fleet_run if contexts else verdicts[0]
 
 
-def source_of(args: argparse.Namespace) -> dict:
+def read_fleet(args: argparse.Namespace, contexts: list[str], target: str, rules: list,
+               clusters: dict) -> list[fleet.ClusterVerdict]:
+    """Each context's verdict; a cluster that cannot be read (no such context,
+    unreachable, credentials refused) could not be decided, alone. With
+    --node-checks each cluster gets its own debug pods."""
+    def read_one(context: str) -> Verdict:
+        try:
+            return cluster_verdict(args, context, target, rules, clusters)
+        except InputError as err:
+            return engine.undecided(target, str(err))
+
+    def progress(cluster: fleet.ClusterVerdict, n: int, total: int) -> None:
+        say(f"read {n} of {total} clusters: {cluster.context}: {spoken(cluster.verdict.kind)}")
+
+    say(f"auditing {len(contexts)} clusters, {fleet.PARALLEL} at a time: {', '.join(contexts)}")
+    return fleet.read_fleet(contexts, read_one, target, progress)
+
+
+def spoken(kind: Kind) -> str:
+    """A verdict in the words of stderr."""
+    return {Kind.UNDECIDED: "could not decide",
+            Kind.OWN_ERROR: f"could not decide: {OWN_ERROR_WORDS}"}.get(kind, kind.word)
+
+
+def source_of(args: argparse.Namespace, contexts: list[str] = ()) -> dict:
+    if contexts:
+        return {"kubeconfig": args.kubeconfig, "contexts": list(contexts)}
     if args.manifests:
         return {"manifests": [STDIN_NAME if m == "-" else m for m in args.manifests],
                 "namespace": args.namespace}
@@ -194,8 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     report_dir, started, clusters = Path(args.report_dir), time.time(), {}
     (report_dir / "results.json").unlink(missing_ok=True)     # never an old run's verdict
     try:
-        verdict = decide(args, clusters)
-        doc = outputs.write_reports(report_dir, args.runtime, verdict, source_of(args), clusters, started)
+        decided = decide(args, clusters)
+        if args.fleet:
+            doc = outputs.write_fleet_reports(report_dir, args.runtime, decided,
+                                              source_of(args, [c.context for c in decided]), clusters, started)
+            kind = fleet.fleet_kind(c.verdict.kind for c in decided)
+        else:
+            doc = outputs.write_reports(report_dir, args.runtime, decided, source_of(args), clusters, started)
+            kind = decided.kind
     except InputError as err:
         say(str(err))
         return UNDECIDED
@@ -206,10 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         say(f"crigate's own error: {type(err).__name__}: {err}")
         return OWN_ERROR
     sys.stdout.write(outputs.render_as(args.output, doc))
-    word = {Kind.UNDECIDED: "could not decide",
-            Kind.OWN_ERROR: f"could not decide: {OWN_ERROR_WORDS}"}.get(verdict.kind, verdict.kind.word)
-    say(f"{word} (report: {report_dir}/report.html)")
-    return verdict.kind.exit_code
+    each = (": " + ", ".join(f"{c.context} {spoken(c.verdict.kind)}" for c in decided)) if args.fleet else ""
+    say(f"{'fleet ' if args.fleet else ''}{spoken(kind)}{each} (report: {report_dir}/report.html)")
+    return kind.exit_code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import html as html_lib
 import json
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -99,11 +100,11 @@ def located(f: dict) -> str:
     return f" at `{f['location']}`" if f.get("location") else ""
 
 
-def gate_markdown(gates: dict) -> list[str]:
+def gate_markdown(gates: dict, heading: str = "Upgrade gate") -> list[str]:
     """Markdown lines of each runtime's gate section (report.md of both paths)."""
     lines = []
     for runtime, g in sorted(gates.items()):
-        lines += ["", f"## Upgrade gate, target {runtime}: {g['verdict']}", ""]
+        lines += ["", f"## {heading}, target {runtime}: {g['verdict']}", ""]
         for reason in g["undecided"]:
             lines.append(f"- **could not decide**: {reason}")
         for note in g.get("notes", []):
@@ -120,7 +121,7 @@ def gate_markdown(gates: dict) -> list[str]:
     return lines
 
 
-def gate_html(gates: dict) -> str:
+def gate_html(gates: dict, heading: str = "Upgrade gate", anchor: str = "gate") -> str:
     """HTML sections of each runtime's gate section (report.html of both paths)."""
     e = html_lib.escape
     parts = []
@@ -139,7 +140,7 @@ def gate_html(gates: dict) -> str:
         checklist = "".join(f"<li><input type=checkbox> <b>{e(c['item'])}</b>: {e(c['check'])}</li>"
                             for c in g["checklist"])
         parts.append(
-            f'<section class="gate" id="gate-{e(runtime)}"><h2>Upgrade gate, target {e(runtime)}: '
+            f'<section class="gate" id="{e(anchor)}-{e(runtime)}"><h2>{e(heading)}, target {e(runtime)}: '
             f'<span class="gate-verdict">{e(g["verdict"])}</span></h2><ul>{reasons}</ul>'
             + (f'<table class="findings"><tr><th>severity</th><th>object</th><th>depends on</th>'
                f'<th>why it breaks</th><th>fix</th></tr>{rows}</table>' if rows else
@@ -181,6 +182,15 @@ def _sarif_location(f: dict) -> dict:
 
 
 def sarif(doc: dict) -> str:
+    return sarif_log([sarif_run(doc)])
+
+
+def sarif_log(runs: list[dict]) -> str:
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs}, indent=2) + "\n"
+
+
+def sarif_run(doc: dict) -> dict:
+    """One SARIF run of one gate document."""
     known = families()
     checks = sorted({f["check"] for f in doc["findings"]})
     rules = []
@@ -205,17 +215,29 @@ def sarif(doc: dict) -> str:
            "results": results,
            "properties": {"verdict": doc["verdict"], "targetRuntime": doc["target_runtime"],
                           "undecided": doc["undecided"]}}
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}, indent=2) + "\n"
+    return run
 
 
 def junit(doc: dict) -> str:
     """One testcase per finding (classname: the check): breaks fail, review
     passes with its text, suppressed is skipped with the reason; could-not-
     decide is an error."""
-    suite = ET.Element("testsuite", name="crigate-gate")
+    return junit_xml([junit_suite(doc)])
+
+
+def junit_xml(suites: list[ET.Element]) -> str:
+    root = ET.Element("testsuites", name="crigate-gate")
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def junit_suite(doc: dict, name: str = "crigate-gate") -> ET.Element:
+    """One gate document as a testsuite; name is also its testcases' classname prefix."""
+    suite = ET.Element("testsuite", name=name)
     failures = errors = skipped = 0
     for f in doc["findings"]:
-        case = ET.SubElement(suite, "testcase", classname=f"crigate-gate.{f['check']}", name=f["object"])
+        case = ET.SubElement(suite, "testcase", classname=f"{name}.{f['check']}", name=f["object"])
         message = f"depends on {f['depends_on']}; {f['why']}. Fix: {f['remediation']}"
         if f.get("location"):
             case.set("file", f["location"].split(":", 1)[0])
@@ -228,19 +250,16 @@ def junit(doc: dict) -> str:
         else:
             ET.SubElement(case, "system-out").text = f"review: {message}"
     for reason in doc["undecided"]:
-        case = ET.SubElement(suite, "testcase", classname="crigate-gate", name="could not decide")
+        case = ET.SubElement(suite, "testcase", classname=name, name="could not decide")
         ET.SubElement(case, "error", message=reason).text = reason
         errors += 1
     if not len(suite):
-        ET.SubElement(suite, "testcase", classname="crigate-gate", name=f"verdict {doc['verdict']}")
+        ET.SubElement(suite, "testcase", classname=name, name=f"verdict {doc['verdict']}")
     suite.set("tests", str(len(suite)))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
-    root = ET.Element("testsuites", name="crigate-gate")
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return suite
 
 
 RENDERERS = {"text": text, "json": as_json, "sarif": sarif, "junit": junit, "markdown": markdown,
@@ -248,7 +267,7 @@ RENDERERS = {"text": text, "json": as_json, "sarif": sarif, "junit": junit, "mar
 
 
 def render_as(fmt: str, doc: dict) -> str:
-    return RENDERERS[fmt](doc)
+    return (FLEET_RENDERERS if "clusters" in doc else RENDERERS)[fmt](doc)
 
 
 def terminal_lines(runtime: str, gate: dict) -> list[tuple[str, str]]:
@@ -267,6 +286,23 @@ def terminal_lines(runtime: str, gate: dict) -> list[tuple[str, str]]:
     return lines + [(f"  could not decide: {reason}", "red") for reason in gate["undecided"]]
 
 
+def area_results(verdict: Verdict, runtime: str) -> list[dict]:
+    """results.json's results: one per area, `gate::<area>`."""
+    return [{"check": f"gate::{a.area}", "runtime": runtime, "area": "gate",
+             "outcome": "failed" if a.crash or a.breaking() else "passed",
+             "message": a.crash.reason if a.crash else "; ".join(f.line() for f in a.breaking())}
+            for a in verdict.areas]
+
+
+def write_results(report_dir: Path, results: list[dict], gate: dict, clusters: dict | None,
+                  started: float | None, **more) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "results.json").write_text(json.dumps({
+        "crigate": "results/v1", "started": started or time.time(), "finished": time.time(),
+        "host": platform.node(), "clusters": clusters or {}, "results": results,
+        "gate": gate, **more}, indent=2) + "\n")
+
+
 def write_reports(report_dir: Path, runtime: str, verdict: Verdict, source: dict,
                   clusters: dict | None = None, started: float | None = None) -> dict:
     """crigate-gate's files: results.json (its `gate` section as the pytest
@@ -274,15 +310,140 @@ def write_reports(report_dir: Path, runtime: str, verdict: Verdict, source: dict
     gate document every format renders."""
     section = gate_section(verdict)
     doc = gate_document(section, source)
-    results = [{"check": f"gate::{a.area}", "runtime": runtime, "area": "gate",
-                "outcome": "failed" if a.crash or a.breaking() else "passed",
-                "message": a.crash.reason if a.crash else "; ".join(f.line() for f in a.breaking())}
-               for a in verdict.areas]
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "results.json").write_text(json.dumps({
-        "crigate": "results/v1", "started": started or time.time(), "finished": time.time(),
-        "host": platform.node(), "clusters": clusters or {}, "results": results,
-        "gate": {runtime: section}}, indent=2) + "\n")
+    write_results(report_dir, area_results(verdict, runtime), {runtime: section}, clusters, started)
     for name, fmt in (("report.md", markdown), ("report.html", html), ("junit.xml", junit)):
+        (report_dir / name).write_text(fmt(doc))
+    return doc
+
+
+# A fleet (crigate-gate --context A --context B, --all-contexts): one v1
+# document whose verdict, findings, reasons and notes are the fleet's, each
+# naming its cluster, plus `clusters`, each cluster's own verdict; every
+# format renders each cluster as it renders one (cluster_documents).
+
+def fleet_document(clusters: list, source: dict) -> dict:
+    """clusters: fleet.ClusterVerdict in the order given; source:
+    {kubeconfig, contexts}."""
+    from .fleet import fleet_kind
+    docs = {c.context: gate_document(gate_section(c.verdict), {"kubeconfig": source["kubeconfig"],
+                                                               "context": c.context}) for c in clusters}
+    kinds = {c.context: c.verdict.kind for c in clusters}
+    first = next(iter(docs.values()))
+    return {
+        "schema": SCHEMA, "verdict": fleet_kind(kinds.values()).word,
+        "target_runtime": first["target_runtime"], "source": source,
+        "summary": {k: sum(d["summary"][k] for d in docs.values()) for k in first["summary"]},
+        "findings": [{**f, "cluster": ctx} for ctx, d in docs.items() for f in d["findings"]],
+        "undecided": [f"{ctx}: {r}" for ctx, d in docs.items() for r in d["undecided"]],
+        "notes": [f"{ctx}: {n}" for ctx, d in docs.items() for n in d["notes"]],
+        "nodes": {f"{ctx}/{n}": v for ctx, d in docs.items() for n, v in d["nodes"].items()},
+        "checklist": first["checklist"],
+        "clusters": [{"context": ctx, "verdict": d["verdict"], "exit_code": kinds[ctx].exit_code,
+                      "summary": d["summary"], "undecided": d["undecided"], "notes": d["notes"],
+                      "nodes": d["nodes"]} for ctx, d in docs.items()],
+    }
+
+
+def cluster_documents(doc: dict) -> list[tuple[str, dict]]:
+    """(context, that cluster's gate document) of a fleet document, in order."""
+    return [(c["context"], {
+        "schema": doc["schema"], "verdict": c["verdict"], "target_runtime": doc["target_runtime"],
+        "source": {"kubeconfig": doc["source"].get("kubeconfig"), "context": c["context"]},
+        "summary": c["summary"], "findings": [f for f in doc["findings"] if f.get("cluster") == c["context"]],
+        "undecided": c["undecided"], "notes": c["notes"], "nodes": c["nodes"], "checklist": doc["checklist"],
+    }) for c in doc["clusters"]]
+
+
+def node_runtimes(nodes: dict[str, str]) -> str:
+    """"containerd://1.7.2 x2, docker://20.10.24 x1" (how many nodes run each)."""
+    counts = Counter(nodes.values())
+    return ", ".join(f"{v or 'unknown'} x{n}" for v, n in sorted(counts.items())) or "none read"
+
+
+FLEET_COLUMNS = ("cluster", "verdict", "breaks", "review", "node runtimes")
+
+
+def fleet_rows(doc: dict) -> list[tuple[str, ...]]:
+    return [(c["context"], c["verdict"] + ("" if c["exit_code"] < 3 else " (crigate's own error)"),
+             str(c["summary"]["breaks"]), str(c["summary"]["review"]), node_runtimes(c["nodes"]))
+            for c in doc["clusters"]]
+
+
+def fleet_heading(doc: dict) -> str:
+    return f"fleet of {len(doc['clusters'])} clusters: {doc['verdict']}"
+
+
+def fleet_text(doc: dict) -> str:
+    s = doc["summary"]
+    lines = [f"crigate-gate: {fleet_heading(doc)} (target {doc['target_runtime']}): {s['breaks']} break, "
+             f"{s['review']} to review, {s['suppressed']} suppressed"]
+    lines += [f"  {ctx}: {verdict}, {breaks} break, {review} to review; nodes: {runtimes}"
+              for ctx, verdict, breaks, review, runtimes in fleet_rows(doc)]
+    for ctx, cluster in cluster_documents(doc):
+        lines += ["", f"== cluster {ctx} ==", text(cluster).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def fleet_markdown(doc: dict) -> str:
+    cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    lines = [f"# crigate gate, {fleet_heading(doc)}", "", "| " + " | ".join(FLEET_COLUMNS) + " |",
+             "|" + "---|" * len(FLEET_COLUMNS)]
+    lines += [f"| `{cell(ctx)}` | " + " | ".join(cell(v) for v in rest) + " |" for ctx, *rest in fleet_rows(doc)]
+    for ctx, cluster in cluster_documents(doc):
+        lines += gate_markdown({cluster["target_runtime"]: cluster}, heading=f"Cluster `{ctx}`: upgrade gate")
+    return "\n".join(lines) + "\n"
+
+
+def fleet_html(doc: dict) -> str:
+    e = html_lib.escape
+    v = e(doc["verdict"])
+    rows = "".join(f'<tr><td><code>{e(ctx)}</code></td><td class="verdict-{e(c["verdict"])}">{e(verdict)}</td>'
+                   + "".join(f"<td>{e(x)}</td>" for x in rest) + "</tr>"
+                   for c, (ctx, verdict, *rest) in zip(doc["clusters"], fleet_rows(doc)))
+    sections = "".join(gate_html({cluster["target_runtime"]: cluster}, heading=f"Cluster {ctx}: upgrade gate",
+                                 anchor=f"gate-{ctx}") for ctx, cluster in cluster_documents(doc))
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>crigate gate: {v}'
+            f"</title>\n<style>\n{GATE_CSS}\n</style></head><body>\n"
+            f'<h1>crigate gate, fleet of {len(doc["clusters"])} clusters: '
+            f'<span id="verdict" class="verdict-{v}">{v}</span></h1>\n'
+            f'<table class="fleet"><tr>{"".join(f"<th>{c}</th>" for c in FLEET_COLUMNS)}</tr>{rows}</table>\n'
+            f"{sections}\n</body></html>\n")
+
+
+def fleet_sarif(doc: dict) -> str:
+    """One run per cluster; the cluster in the run's automationDetails (its
+    own category, SARIF 2.1.0 3.17) and in each result's properties."""
+    runs = []
+    for ctx, cluster in cluster_documents(doc):
+        run = sarif_run(cluster)
+        run["automationDetails"] = {"id": f"crigate-gate/{ctx}/"}
+        run["properties"]["cluster"] = ctx
+        for result in run["results"]:
+            result["properties"] = {"cluster": ctx}
+        runs.append(run)
+    return sarif_log(runs)
+
+
+def fleet_junit(doc: dict) -> str:
+    """One testsuite per cluster, named crigate-gate[<context>]."""
+    return junit_xml([junit_suite(cluster, f"crigate-gate[{ctx}]") for ctx, cluster in cluster_documents(doc)])
+
+
+FLEET_RENDERERS = {"text": fleet_text, "json": as_json, "sarif": fleet_sarif, "junit": fleet_junit,
+                   "markdown": fleet_markdown, "html": fleet_html}
+
+
+def write_fleet_reports(report_dir: Path, runtime: str, clusters: list, source: dict,
+                        described: dict | None = None, started: float | None = None) -> dict:
+    """write_reports for a fleet: results.json's gate section is the fleet's
+    (findings naming their cluster), `fleet` holds each cluster's section, a
+    result per area and cluster; returns the fleet document."""
+    doc = fleet_document(clusters, source)
+    gate = {k: doc[k] for k in ("verdict", "target_runtime", "findings", "undecided", "notes", "nodes", "checklist")}
+    gate["node_facts"] = {f"{c.context}/{n}": facts for c in clusters for n, facts in c.verdict.node_facts.items()}
+    results = [{**r, "cluster": c.context} for c in clusters for r in area_results(c.verdict, runtime)]
+    write_results(report_dir, results, {runtime: gate}, described, started,
+                  fleet={c.context: gate_section(c.verdict) for c in clusters})
+    for name, fmt in (("report.md", fleet_markdown), ("report.html", fleet_html), ("junit.xml", fleet_junit)):
         (report_dir / name).write_text(fmt(doc))
     return doc
