@@ -8,8 +8,8 @@ kept reporting the first cluster for every one after it.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .verdict import AreaResult, Kind, RuleCrash, Verdict
 
