@@ -399,7 +399,7 @@ def fleet_html(doc: dict) -> str:
     v = e(doc["verdict"])
     rows = "".join(f'<tr><td><code>{e(ctx)}</code></td><td class="verdict-{e(c["verdict"])}">{e(verdict)}</td>'
                    + "".join(f"<td>{e(x)}</td>" for x in rest) + "</tr>"
-                   for c, (ctx, verdict, *rest) in zip(doc["clusters"], fleet_rows(doc)))
+                   for c, (ctx, verdict, *rest) in zip(doc["clusters"], fleet_rows(doc), strict=True))
     sections = "".join(gate_html({cluster["target_runtime"]: cluster}, heading=f"Cluster {ctx}: upgrade gate",
                                  anchor=f"gate-{ctx}") for ctx, cluster in cluster_documents(doc))
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>crigate gate: {v}'
