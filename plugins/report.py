@@ -8,7 +8,6 @@ at the report directory unless --junitxml is given.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -200,8 +199,7 @@ class Reporter:
         return rows
 
     def document(self) -> dict:
-        doc = {"crigate": "results/v1", "started": self.started, "finished": time.time(),
-               "host": platform.node(), "kubernetes_minor": self.settings.k8s_minor,
+        doc = {**gate_outputs.results_header(self.started), "kubernetes_minor": self.settings.k8s_minor,
                "latency_slo_s": self.settings.latency_slo,
                "measurement": self.settings.measurement.as_dict(),
                "results": list(self.results.values())}

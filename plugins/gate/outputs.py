@@ -294,12 +294,17 @@ def area_results(verdict: Verdict, runtime: str) -> list[dict]:
             for a in verdict.areas]
 
 
+def results_header(started: float | None) -> dict:
+    """What every results.json opens with (crigate-gate's and the pytest plugin's)."""
+    return {"crigate": "results/v1", "started": started or time.time(), "finished": time.time(),
+            "host": platform.node()}
+
+
 def write_results(report_dir: Path, results: list[dict], gate: dict, clusters: dict | None,
                   started: float | None, **more) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "results.json").write_text(json.dumps({
-        "crigate": "results/v1", "started": started or time.time(), "finished": time.time(),
-        "host": platform.node(), "clusters": clusters or {}, "results": results,
+        **results_header(started), "clusters": clusters or {}, "results": results,
         "gate": gate, **more}, indent=2) + "\n")
 
 
