@@ -14,8 +14,12 @@ from .versions import KubernetesRelease
 #  - SystemVerification: from 1.35 on, the system validator reports cgroup v1
 #    as an error (k8s.io/system-validators, cgroup_validator_linux.go); the
 #    kubelet runs on it with failCgroupV1: false.
+#  - CRI: on cgroup v1 the node's entrypoint tells kind it booted before systemd
+#    has started the runtime (crigate-entrypoint says why), so kubeadm may ask
+#    the CRI socket a moment too early; the kubelet waits for the runtime and
+#    kubeadm for the control plane.
 SKIPPED_KUBEADM_PHASES = ("addon/kube-proxy", "addon/coredns")
-IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification")
+IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification", "CRI")
 # Since 1.35 the kubelet refuses cgroup v1 hosts unless failCgroupV1 is false
 # (KEP-5573; pkg/kubelet/apis/config/v1beta1/defaults.go); the field exists from 1.31.
 FAIL_CGROUP_V1_SINCE = "1.31"
@@ -26,6 +30,18 @@ FAIL_CGROUP_V1_SINCE = "1.31"
 # KubeletCgroupDriverFromCRI: on from 1.31, GA 1.34) where the runtime reports
 # it, and the configured one elsewhere (cri-dockerd).
 MIXED_RUNTIMES_SINCE = "1.31"
+
+# The test bed has one control plane: leader election gives it nothing, and on two
+# busy cores a controller-manager that misses its lease renewal (10 s) exits and
+# waits out a crash back-off, so namespaces get no ServiceAccount for a minute
+# or more (seen in CI). Both components run without it here.
+UNELECTED_COMPONENTS = ("controllerManager", "scheduler")
+# kind v0.32 writes kubeadm's v1beta4 API (extraArgs a list of {name, value}) from
+# Kubernetes 1.36 and v1beta3 (extraArgs a map) before (clusters/versions.toml,
+# [tools] kind); a merge patch replaces a list whole, so the list keeps kind's own
+# controller-manager argument (enable-hostpath-provisioner).
+KUBEADM_V1BETA4_SINCE = "1.36"
+KIND_CONTROLLER_MANAGER_ARGS = {"enable-hostpath-provisioner": "true"}
 
 
 def kind_config(profile: RuntimeProfile, release: KubernetesRelease, image: str) -> str:
@@ -54,7 +70,22 @@ def cluster_config(release: KubernetesRelease, nodes: list[tuple[RuntimeProfile,
               f"    ignorePreflightErrors: [{ignored}]",
               "- |", "  kind: JoinConfiguration", "  nodeRegistration:",
               f"    criSocket: {first.cri_socket}"]
+    lines += control_plane_patch(release)
     return "\n".join(lines) + "\n" + kubelet_patch([p for p, _ in nodes], release)
+
+
+def control_plane_patch(release: KubernetesRelease) -> list[str]:
+    """The ClusterConfiguration patch: no leader election (UNELECTED_COMPONENTS)."""
+    lines = ["- |", "  kind: ClusterConfiguration"]
+    for component in UNELECTED_COMPONENTS:
+        args = {**(KIND_CONTROLLER_MANAGER_ARGS if component == "controllerManager" else {}),
+                "leader-elect": "false"}
+        lines += [f"  {component}:", "    extraArgs:"]
+        if release.at_least(KUBEADM_V1BETA4_SINCE):
+            lines += [f"    - {{name: {k}, value: \"{v}\"}}" for k, v in args.items()]
+        else:
+            lines += [f"      {k}: \"{v}\"" for k, v in args.items()]
+    return lines
 
 
 def kubelet_patch(profiles: list[RuntimeProfile], release: KubernetesRelease) -> str:

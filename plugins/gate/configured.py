@@ -15,23 +15,13 @@ import re
 import shlex
 import tomllib
 
-from crigate.facts import DOCKER_SOCKET
+from crigate.facts import DOCKER_DATA, DOCKER_SOCKET, DOCKER_SOCKET_PATHS, normalize
 
 from . import family
 from .configtext import load_yaml, mappings
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
-from .rules import (
-    DOCKER_DATA,
-    DOCKER_SOCKET_PATHS,
-    containers,
-    cri_tools,
-    is_under,
-    node_addresses,
-    normalize,
-    remote_docker_host,
-    where,
-)
+from .rules import containers, cri_tools, is_under, node_addresses, remote_docker_host, where
 from .shell import DOCKER_COMMANDS, docker_calls, looks_like_script
 
 # The words CI configs and init scripts use for Docker: an executor, a service

@@ -22,7 +22,7 @@ from pathlib import Path
 from .findings import Finding
 
 DIRECTORY = Path(__file__).with_name("families")
-WORDED = ("breaks", "fix", "severity")        # what a case may override
+WORDED = ("breaks", "fix", "severity", "certainty")        # what a case may override
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -35,6 +35,7 @@ class Family:
     fix: str                    # a finding's `remediation`
     severity: str               # the default; a case or the rule's evidence may change it
     sources: tuple[str, ...]
+    certainty: str = ""         # what makes a finding certain or not (the evidence it rests on)
     cases: dict[str, dict] = field(default_factory=dict, hash=False, compare=False)
 
     def case(self, name: str) -> Family:
@@ -52,7 +53,8 @@ class Family:
         says otherwise."""
         worded = self.case(case)
         return Finding(self.id, obj, depends_on, fill(worded.breaks, words, self.id),
-                       fill(worded.fix, words, self.id), severity or worded.severity)
+                       fill(worded.fix, words, self.id), severity or worded.severity,
+                       certainty=worded.certainty)
 
     def as_dict(self) -> dict:
         """The family as reports describe it: placeholders in general words."""

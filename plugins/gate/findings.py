@@ -18,6 +18,7 @@ class Finding:
     severity: str = BREAKS
     location: str = ""       # file:line of the object, when read from manifests
     suppressed: str = ""     # why it is ignored (--suppress / --suppress-file); "" when it counts
+    certainty: str = ""      # what makes it certain or not: the evidence it rests on (families/*.toml)
 
     def as_dict(self) -> dict:
         return asdict(self)

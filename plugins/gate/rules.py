@@ -7,25 +7,22 @@ once the nodes run a CRI runtime, and the fix, are its family's words
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, DOCKER_SOCKET_NAME, DOCKER_SOCKET_PATHS, GPU_RESOURCE, normalize
+from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, GPU_RESOURCE
 from crigate.testbed.runtimes import DOCKER
 from crigate.testbed.versions import profile
 
 from . import logconfig
 from .family import family
-from .findings import BREAKS, Finding, PodTemplate
+from .findings import Finding, PodTemplate
 from .inventory import Inventory
+from .podtext import exec_commands
 from .shell import command_calls, docker_calls, looks_like_script
 
 DOCKER_ENV = ("DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
 GPU_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 KUBEADM_CRI_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
-AGENTS_FILE = Path(__file__).with_name("agents.toml")
 
 
 
@@ -65,26 +62,6 @@ def containers(inventory: Inventory, *, skip_dind: bool = False):
     for t in inventory.templates:
         if not (skip_dind and runs_own_docker(t)):
             yield from ((t, c) for c in t.containers())
-
-
-def socket_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
-    findings = []
-    for t, c in containers(inventory):
-        for host_path, mount in t.host_paths(c):
-            path = normalize(host_path)
-            exact = [s for s in DOCKER_SOCKET_PATHS if path == s]
-            parent = [s for s in DOCKER_SOCKET_PATHS if path != s and is_under(s, path)]
-            if exact:
-                findings.append(family("docker-socket-mount").finding(
-                    where(t, c), f"hostPath {host_path} (the Docker API)", cri_tools=cri_tools(runtime)))
-            elif parent and path not in ("/",):
-                # review unless the container names the socket (families/core.toml says why)
-                uses = container_mentions(t, c, inventory, DOCKER_SOCKET_NAME)
-                findings.append(family("docker-socket-parent-mount").finding(
-                    where(t, c), f"hostPath {host_path} mounted at {mount.get('mountPath')}, which "
-                    f"holds {parent[0]}", case="uses-socket" if uses else "",
-                    cri_tools=cri_tools(runtime)))
-    return findings
 
 
 def docker_data_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
@@ -165,6 +142,11 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
             continue          # its daemon is elsewhere: docker_env says so, for review
         calls = command_calls(c.get("command", []), c.get("args", []))
         sources = ["command/args"] if calls else []
+        for origin, command in exec_commands(c):           # hooks and exec probes run commands too
+            found = command_calls([str(w) for w in command], [])
+            if found:
+                calls.extend(found)
+                sources.append(origin)
         for name in t.configmap_names(c):
             for key, value in inventory.config_map(t.namespace, name).items():
                 if looks_like_script(key, value):
@@ -190,41 +172,6 @@ def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
                 findings.append(family(problem.check).finding(
                     f"ConfigMap/{namespace}/{name}[{key}]{used}", problem.depends_on,
                     severity=problem.severity))
-    return findings
-
-
-@dataclass(frozen=True)
-class Agent:
-    vendor: str
-    names: tuple[str, ...]
-    severity: str
-    remediation: str
-    source: str
-    breaks_when_config_has: str = ""
-    cri_ready_since: str = ""
-
-
-def load_agents(path: Path = AGENTS_FILE) -> list[Agent]:
-    table = tomllib.loads(path.read_text())
-    return [Agent(**{**entry, "names": tuple(entry["names"])}) for entry in table["agent"]]
-
-
-def node_agents(inventory: Inventory, runtime: str, agents: list[Agent] | None = None) -> list[Finding]:
-    findings = []
-    for t in inventory.templates:
-        images = " ".join(c.get("image", "").rsplit(":", 1)[0] for c in t.containers())
-        for agent in agents if agents is not None else load_agents():
-            if not any(n in t.name or n in images for n in agent.names):
-                continue
-            severity, depends = agent.severity, f"{agent.vendor}, an agent that needed changes"
-            if agent.breaks_when_config_has and any(
-                    container_mentions(t, c, inventory, agent.breaks_when_config_has)
-                    for c in t.containers()):
-                severity = BREAKS
-                depends += f" (its config enables {agent.breaks_when_config_has})"
-            findings.append(family("node-agent").finding(    # severity: agents.toml's, or the config's
-                t.ref, depends, severity=severity, source=agent.source, agent_fix=agent.remediation))
-            break
     return findings
 
 
@@ -255,7 +202,7 @@ def gpu_runtime(inventory: Inventory, runtime: str,
                 f"RuntimeClass/{name}", f"handler {handler!r}", evidence=evidence,
                 handler=repr(handler), runtime=runtime,
                 nvidia_ctk_runtime=profile(runtime).nvidia_ctk_runtime))
-        elif not known:
+        elif not known and inventory.nodes:      # nodes read, none says: unknown (offline: no nodes, no claim)
             findings.append(family("runtime-class-handler").finding(
                 f"RuntimeClass/{name}", f"handler {handler!r}", case="unknown"))
     docker_nodes = [n for n, v in inventory.node_runtimes().items() if v.startswith(DOCKER.scheme)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import configured, rules, shipper_env
+from . import agents, configured, rules, shipper_env, sockets
 from .audit import Audit
 from .findings import Finding
 
@@ -17,12 +17,14 @@ def _on_inventory(rule) -> Rule:
 
 
 AREAS: dict[str, tuple[Rule, ...]] = {
-    "docker_socket_mounts": (_on_inventory(rules.socket_mounts),),
+    "docker_socket_mounts": (lambda audit, target: sockets.socket_mounts(
+        audit.inventory, {"cri_tools": rules.cri_tools(target)}),),
     "docker_data_mounts": (_on_inventory(rules.docker_data_mounts),),
-    "docker_env": (_on_inventory(rules.docker_env),),
+    "docker_env": (_on_inventory(rules.docker_env),
+                   lambda audit, target: sockets.runtime_settings(audit.inventory, {})),
     "docker_cli": (_on_inventory(rules.docker_cli),),
     "log_shippers": (_on_inventory(rules.log_shippers), _on_inventory(shipper_env.find)),
-    "node_agents": (_on_inventory(rules.node_agents),),
+    "node_agents": (_on_inventory(agents.node_agents),),
     "runtime_configured_pods": tuple(_on_inventory(r) for r in configured.RULES),
     "nodes": (_on_inventory(rules.node_runtime),),
     "gpu": (lambda audit, target: rules.gpu_runtime(audit.inventory, target, audit.node_handlers),),

@@ -3,7 +3,7 @@ family is found, and its look-alike yields nothing."""
 from __future__ import annotations
 
 import pytest
-from crigate.gate import configured, rules
+from crigate.gate import agents, configured, rules
 from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
 from crigate.gate.inventory import Inventory
 
@@ -299,12 +299,12 @@ def test_daemonless_builders_and_docker_words_yield_nothing():
 
 
 def test_new_agents_in_the_table_and_their_look_alikes():
-    agents = rules.load_agents()
-    assert {a.vendor for a in agents if a.cri_ready_since} >= {"Datadog", "New Relic infrastructure agent"}
+    table = agents.load()
+    assert {a.vendor for a in table if a.cri_ready_since} >= {"Datadog", "New Relic infrastructure agent"}
     vpc_cni = template("aws-node", [c("aws-node", image="602401143452.dkr.ecr.us-west-2.amazonaws.com/"
                                                         "amazon-k8s-cni:v1.5.7")])
     scope = template("weave-scope-agent", [c(image="weaveworks/scope:1.13.2")])
     exporter = template("node-exporter", [c(image="quay.io/prometheus/node-exporter:v1.8.2")])
-    found = {f.object: f.severity for f in rules.node_agents(
+    found = {f.object: f.severity for f in agents.node_agents(
         Inventory(templates=[vpc_cni, scope, exporter]), "containerd")}
     assert found == {"DaemonSet/ns/aws-node": REVIEW, "DaemonSet/ns/weave-scope-agent": REVIEW}

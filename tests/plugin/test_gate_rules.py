@@ -3,7 +3,7 @@ that must not. (The same cases run against real clusters in tests/testbed/test_g
 from __future__ import annotations
 
 import pytest
-from crigate.gate import logconfig, rules
+from crigate.gate import agents, logconfig, rules, sockets
 from crigate.gate.findings import BREAKS, REVIEW, PodTemplate
 from crigate.gate.inventory import Inventory, pod_templates, templates_from
 from crigate.gate.shell import command_calls, docker_calls
@@ -25,6 +25,10 @@ def hostpath(volume, path):
     return {"name": volume, "hostPath": {"path": path}}
 
 
+def socket_mounts(inv: Inventory, runtime: str):
+    return sockets.socket_mounts(inv, {"cri_tools": rules.cri_tools(runtime)})
+
+
 def inventory(*templates, config_maps=None, **extra) -> Inventory:
     return Inventory(templates=list(templates), config_maps=config_maps or {}, **extra)
 
@@ -38,7 +42,7 @@ def inventory(*templates, config_maps=None, **extra) -> Inventory:
 ])
 def test_socket_mounts_found(path, check, severity):
     t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
-    [finding] = rules.socket_mounts(inventory(t), "containerd")
+    [finding] = socket_mounts(inventory(t), "containerd")
     assert (finding.check, finding.severity) == (check, severity)
     assert "containerd.sock" in finding.remediation
 
@@ -47,7 +51,7 @@ def test_parent_mount_breaks_when_the_container_uses_the_socket():
     t = template(containers=[c(args=["--docker=unix:///host/run/docker.sock"],
                                volumeMounts=[mount("v", "/host/run")])],
                  volumes=[hostpath("v", "/var/run")])
-    [finding] = rules.socket_mounts(inventory(t), "cri-o")
+    [finding] = socket_mounts(inventory(t), "cri-o")
     assert finding.severity == BREAKS and "crio.sock" in finding.remediation
 
 
@@ -55,13 +59,13 @@ def test_parent_mount_breaks_when_the_container_uses_the_socket():
                                   "/run/xtables.lock", "/var/log/pods", "/"])
 def test_socket_look_alikes_not_found(path):
     t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
-    assert rules.socket_mounts(inventory(t), "containerd") == []
+    assert socket_mounts(inventory(t), "containerd") == []
 
 
 def test_subpath_narrows_a_parent_mount_to_the_socket():
     t = template(containers=[c(volumeMounts=[mount("v", subPath="docker.sock")])],
                  volumes=[hostpath("v", "/var/run")])
-    [finding] = rules.socket_mounts(inventory(t), "containerd")
+    [finding] = socket_mounts(inventory(t), "containerd")
     assert finding.check == "docker-socket-mount"
 
 
@@ -133,17 +137,31 @@ def test_log_shipper_configs(text, found):
 
 
 def test_node_agents_from_the_table():
-    agents = rules.load_agents()
-    assert all(a.source.startswith("https://") for a in agents)
-    flame = template("kubectl-flame", kind="DaemonSet")
-    datadog = template("datadog-agent", kind="DaemonSet")
+    table = agents.load()
+    assert all(a.source.startswith("https://") for a in table)
+    flame = template("profiler", [c(image="verizondigital/kubectl-flame:v0.2.4-jvm")], kind="DaemonSet")
+    datadog = template("dd", [c(image="gcr.io/datadoghq/agent:7.21.1")], kind="DaemonSet")
     signalfx = template("agent", [c(image="quay.io/signalfx/signalfx-agent:5.0",
                                     args=["--monitor=docker-container-stats"])], kind="DaemonSet")
     exporter = template("node-exporter", kind="DaemonSet")
-    found = {f.object: f.severity for f in rules.node_agents(
+    found = {f.object: f.severity for f in agents.node_agents(
         inventory(flame, datadog, signalfx, exporter), "containerd")}
-    assert found == {"DaemonSet/ns/kubectl-flame": BREAKS, "DaemonSet/ns/datadog-agent": REVIEW,
+    assert found == {"DaemonSet/ns/profiler": BREAKS, "DaemonSet/ns/dd": REVIEW,
                      "DaemonSet/ns/agent": BREAKS}
+
+
+@pytest.mark.parametrize("image, reported", [
+    ("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.10.1-eksbuild.1", False),  # >= 1.6
+    ("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.5.7", True),
+    ("amazon/amazon-k8s-cni:latest", True),                     # the tag does not say
+    ("public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.16.0", False),   # not the VPC CNI
+    ("datadog/agent:7.40.1", False), ("datadog/agent:6.19.0", True),
+    ("example.com/team/datadog-agent-exporter:1.0", False),     # a name, not the agent's repository
+])
+def test_agents_are_matched_by_image_repository_and_version(image, reported):
+    t = template("aws-node", [c(image=image)], kind="DaemonSet")
+    found = agents.node_agents(inventory(t), "containerd")
+    assert bool(found) is reported, (image, [f.depends_on for f in found])
 
 
 def node(name, runtime="docker://20.10.17", annotations=None, handlers=None) -> dict:

@@ -92,6 +92,27 @@ def test_kind_config_lets_the_kubelet_run_on_cgroup_v1(minor, fail_cgroup_v1):
     assert bool(kubelet and kubelet[0].get("failCgroupV1") is False) == fail_cgroup_v1
 
 
+@pytest.mark.parametrize("minor", ["1.24", "1.35", "1.36", "1.37"])
+def test_the_control_plane_runs_without_leader_election(minor):
+    """One control plane: a lease missed on busy cores must not restart the controller-manager."""
+    release = kubernetes_release(minor)
+    doc = yaml.safe_load(kindconfig.kind_config(release.profile("containerd"), release, "img"))
+    cluster = next(yaml.safe_load(p) for p in doc["kubeadmConfigPatches"] if "ClusterConfiguration" in p)
+    for component in ("controllerManager", "scheduler"):
+        args = cluster[component]["extraArgs"]
+        if isinstance(args, list):           # kubeadm v1beta4 (kind writes it from 1.36)
+            assert release.at_least("1.36"), (minor, args)
+            args = {a["name"]: a["value"] for a in args}
+        assert args["leader-elect"] == "false", (minor, component, args)
+    assert cluster["controllerManager"]["extraArgs"] and "enable-hostpath-provisioner" in str(cluster)
+
+
+def test_the_entrypoint_tells_kind_about_cgroup_v1():
+    """kind waits 30 s for `detected cgroup v1` or systemd's multi-user target."""
+    entrypoint = (ROOT / "clusters/node/common/usr/local/bin/crigate-entrypoint").read_text()
+    assert 'log "detected cgroup v1"' in entrypoint
+
+
 def test_the_docker_baseline_kubelet_runs_on_cgroupfs():
     release = kubernetes_release("1.37")
     doc = yaml.safe_load(kindconfig.kind_config(release.profile("docker"), release, "img"))
