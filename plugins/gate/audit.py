@@ -18,6 +18,7 @@ class Audit:
     node_handlers: dict[str, set[str]] = field(default_factory=dict)
     node_findings: list[Finding] = field(default_factory=list)
     node_facts: dict[str, dict] = field(default_factory=dict)
+    platform: str = "auto"        # --platform: eks, gke, aks, generic, or auto (detected from the nodes)
 
 
 def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> None:

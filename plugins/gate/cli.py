@@ -26,7 +26,7 @@ from pathlib import Path
 
 from crigate.testbed.versions import RUNTIMES, profile
 
-from . import engine, family, fleet, manifests, outputs, suppress
+from . import engine, family, fleet, manifests, outputs, platform, suppress
 from .audit import Audit, manifests_audit
 from .verdict import OWN_ERROR as OWN_ERROR_WORDS
 from .verdict import Kind, Verdict
@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
                    "shown as suppressed, not counted; repeatable")
     p.add_argument("--suppress-file", type=Path,
                    help=f"suppressions, one per line (default: {DEFAULT_SUPPRESS_FILE} when present)")
+    p.add_argument("--platform", default="auto", choices=["auto", *platform.choices()],
+                   help="the platform whose node images' own facts apply (docs/platforms.md); default "
+                   "auto: detected from the nodes' providerID and labels (generic offline)")
     p.add_argument("--node-checks", action="store_true",
                    help="also read node files through a short-lived privileged debug pod per node")
     p.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
@@ -114,7 +117,9 @@ def offline_audit(args: argparse.Namespace) -> Audit:
         objects = manifests.read_objects(args.manifests, skipped=skipped)
     except manifests.ManifestError as err:
         raise InputError(str(err)) from None
-    return manifests_audit(objects, skipped, args.namespace)
+    audit = manifests_audit(objects, skipped, args.namespace)
+    audit.platform = args.platform
+    return audit
 
 
 def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, rules: list,
@@ -154,6 +159,7 @@ def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, 
         clusters[context if args.fleet else args.runtime] = {"runtime": args.runtime, **provider.describe()}
         try:
             audit = run_audit(kube.api_client, hosts)
+            audit.platform = args.platform
         except Unreachable as err:
             return engine.undecided(target, str(err))
         return engine.decide(audit, target, rules)

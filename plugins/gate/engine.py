@@ -5,7 +5,7 @@ pytest plugin, the suites or the plugin's reports above it.
 """
 from __future__ import annotations
 
-from . import ruleset
+from . import platform_review, ruleset
 from .audit import Audit, finalize
 from .verdict import AreaResult, RuleCrash, Verdict
 
@@ -16,18 +16,23 @@ def decide(audit: Audit, target: str, suppressions=()) -> Verdict:
     """Every area's rules on the audit; a rule that crashes costs its area
     (a RuleCrash, never a silent GO), not the others."""
     areas = []
+    nodes = audit.inventory.nodes
+    platform_id, why = platform_review.resolve(audit.platform, nodes)
+    minor = platform_review.kubernetes_minor(nodes)
     for area in ruleset.AREAS:
         try:
             found = ruleset.findings_of(area, audit, target)
         except Exception as err:           # a bug of crigate's on input it did not expect
             areas.append(AreaResult(area, crash=RuleCrash(area, f"{type(err).__name__}: {err}")))
             continue
+        found = platform_review.apply(found, platform_id, minor)
         areas.append(AreaResult(area, tuple(finalize(found, audit.inventory, suppressions))))
     denied = audit.inventory.denied
     unread = (("the audit could not read everything; missing permission(s): " + "; ".join(denied)
                + f" ({RBAC_HINT})",) if denied else ())
     unread += tuple(audit.inventory.unreadable)        # objects whose fields have other types
-    return Verdict(target, tuple(areas), unread, tuple(audit.inventory.notes),
+    notes = (*audit.inventory.notes, f"platform: {platform_id} ({why})")
+    return Verdict(target, tuple(areas), unread, notes,
                    audit.inventory.node_runtimes(), dict(audit.node_facts))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from .findings import Finding
 
 DIRECTORY = Path(__file__).with_name("families")
-WORDED = ("breaks", "fix", "severity", "certainty")        # what a case may override
+WORDED = ("breaks", "fix", "severity", "certainty", "platform_couplings")        # what a case may override
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -36,6 +36,7 @@ class Family:
     severity: str               # the default; a case or the rule's evidence may change it
     sources: tuple[str, ...]
     certainty: str = ""         # what makes a finding certain or not (the evidence it rests on)
+    platform_couplings: tuple[str, ...] = ()   # platform facts that keep it working (platforms.toml), all needed
     cases: dict[str, dict] = field(default_factory=dict, hash=False, compare=False)
 
     def case(self, name: str) -> Family:
@@ -44,7 +45,8 @@ class Family:
             return self
         if name not in self.cases:
             raise KeyError(f"family {self.id!r} has no case {name!r} (cases: {sorted(self.cases)})")
-        return replace(self, **{k: v for k, v in self.cases[name].items() if k in WORDED})
+        return replace(self, **{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in self.cases[name].items() if k in WORDED})
 
     def finding(self, obj: str, depends_on: str, *, case: str = "", severity: str = "",
                 **words: str) -> Finding:
@@ -54,11 +56,11 @@ class Family:
         worded = self.case(case)
         return Finding(self.id, obj, depends_on, fill(worded.breaks, words, self.id),
                        fill(worded.fix, words, self.id), severity or worded.severity,
-                       certainty=worded.certainty)
+                       certainty=worded.certainty, platform_couplings=worded.platform_couplings)
 
     def as_dict(self) -> dict:
         """The family as reports describe it: placeholders in general words."""
-        described = {k: v for k, v in asdict(self).items() if k != "cases"}
+        described = {k: v for k, v in asdict(self).items() if k not in ("cases", "platform_couplings")}
         for key in ("breaks", "fix"):
             described[key] = fill(described[key], words(), self.id)
         return {**described, "sources": list(self.sources)}
@@ -89,7 +91,8 @@ def known(directory: Path = DIRECTORY) -> dict[str, Family]:
         for entry in table.get("family", []):
             if entry["id"] in found:
                 raise ValueError(f"family {entry['id']!r} is defined twice in {directory}")
-            found[entry["id"]] = Family(**{**entry, "sources": tuple(entry["sources"])})
+            found[entry["id"]] = Family(**{**entry, "sources": tuple(entry["sources"]),
+                                           "platform_couplings": tuple(entry.get("platform_couplings", ()))})
     return found
 
 

@@ -19,9 +19,12 @@ class Finding:
     location: str = ""       # file:line of the object, when read from manifests
     suppressed: str = ""     # why it is ignored (--suppress / --suppress-file); "" when it counts
     certainty: str = ""      # what makes it certain or not: the evidence it rests on (families/*.toml)
+    platform_couplings: tuple[str, ...] = ()   # platform facts that would keep it working (not reported)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        del found["platform_couplings"]
+        return found
 
     def line(self) -> str:
         return (f"{self.object}: depends on {self.depends_on}; {self.why}. "

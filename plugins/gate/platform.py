@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKET, GPU_RESOURCE
+from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKET, DOCKERSHIM_SOCKET, GPU_RESOURCE
 
 DATA = Path(__file__).with_name("platforms.toml")
 GENERIC = "generic"
@@ -25,6 +25,8 @@ COUPLINGS = {
     "docker-api-socket": f"{DOCKER_SOCKET} still answers on containerd nodes (Docker Engine runs beside "
                          "containerd), though that daemon sees none of the Kubernetes pods",
     "docker-cli": "the docker binary is on the node image",
+    "dockershim-cri-socket": f"{DOCKERSHIM_SOCKET} still answers CRI on containerd nodes "
+                             "(linked to containerd's socket)",
     "nvidia-default-runtime": "GPU node images make the NVIDIA runtime containerd's default, so pods using "
                               f"{GPU_RESOURCE} without a runtimeClassName still get GPUs",
     "docker-json-log-paths": f"{DOCKER_CONTAINER_LOGS} still holds the containers' logs",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from crigate.facts import DOCKER_DATA, DOCKER_ENDPOINT, GPU_RESOURCE
+from crigate.facts import DOCKER_ENDPOINT, GPU_RESOURCE
 from crigate.testbed.runtimes import DOCKER
 from crigate.testbed.versions import profile
 
@@ -62,16 +62,6 @@ def containers(inventory: Inventory, *, skip_dind: bool = False):
     for t in inventory.templates:
         if not (skip_dind and runs_own_docker(t)):
             yield from ((t, c) for c in t.containers())
-
-
-def docker_data_mounts(inventory: Inventory, runtime: str) -> list[Finding]:
-    findings = []
-    for t, c in containers(inventory):
-        for host_path, _ in t.host_paths(c):
-            if is_under(host_path, DOCKER_DATA):
-                findings.append(family("docker-data-mount").finding(
-                    where(t, c), f"hostPath {host_path}", cri_tools=cri_tools(runtime)))
-    return findings
 
 
 def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> dict[str, str]:

@@ -19,7 +19,8 @@ def _on_inventory(rule) -> Rule:
 AREAS: dict[str, tuple[Rule, ...]] = {
     "docker_socket_mounts": (lambda audit, target: sockets.socket_mounts(
         audit.inventory, {"cri_tools": rules.cri_tools(target)}),),
-    "docker_data_mounts": (_on_inventory(rules.docker_data_mounts),),
+    "docker_data_mounts": (lambda audit, target: sockets.data_mounts(
+        audit.inventory, {"cri_tools": rules.cri_tools(target)}),),
     "docker_env": (_on_inventory(rules.docker_env),
                    lambda audit, target: sockets.runtime_settings(audit.inventory, {})),
     "docker_cli": (_on_inventory(rules.docker_cli),),

@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crigate.facts import CRI_SOCKET_NAMES, CRI_SOCKET_PATHS, DOCKER_SOCKET_PATHS, normalize
+from crigate.facts import (
+    CRI_SOCKET_NAMES,
+    CRI_SOCKET_PATHS,
+    DOCKER_DATA,
+    DOCKER_SOCKET_PATHS,
+    DOCKERSHIM_SOCKET,
+    KUBELET_LOG_DIRS,
+    normalize,
+)
 
 from . import agents
 from .endpoints import Landing, Reference, is_docker_socket_path, is_pipe, landing, line_of, node_hosts, references
@@ -108,7 +116,9 @@ def judge(template: PodTemplate, container: dict, inventory: Inventory, runtime_
         mine = [u for u in uses if u.land is None or is_under(normalize(u.land.host_path), path)]
         words = _mount_words(host_path, mount, kind)
         if exact:
-            if kind in MUST_EXIST:
+            if path == normalize(DOCKERSHIM_SOCKET) and not beside.explicit:
+                case = "dockershim"       # a CRI socket at dockershim's path: typed or used alike
+            elif kind in MUST_EXIST:
                 case = "typed"
             elif mine and not beside.explicit:
                 case = "used"
@@ -122,12 +132,9 @@ def judge(template: PodTemplate, container: dict, inventory: Inventory, runtime_
             depends += f"; also in reach: {beside.words}" if case == "beside-cri" else ""
             findings.append(family("docker-socket-mount").finding(ref, depends, case=case, **runtime_words))
         elif parent:
-            if mine and not beside.explicit:
-                case = "uses-socket"
-            elif ready:
-                continue
-            else:
-                case = ""
+            if not mine:
+                continue      # /run holds every socket of the node: the mount alone says nothing of Docker
+            case = "uses-socket" if not beside.explicit else ""
             depends = f"{words}, which holds {next(s for s in DOCKER_SOCKET_PATHS if is_under(s, path))}"
             depends += f"; {mine[0].chain()}" if mine else ""
             findings.append(family("docker-socket-parent-mount").finding(ref, depends, case=case,
@@ -183,3 +190,38 @@ def settings(template: PodTemplate, container: dict, inventory: Inventory) -> li
 
 def runtime_settings(inventory: Inventory, runtime_words: dict) -> list[Finding]:
     return [f for t in inventory.templates for c in t.containers() for f in settings(t, c, inventory)]
+
+
+def data_mounts(inventory: Inventory, runtime_words: dict) -> list[Finding]:
+    """hostPath mounts under Docker's data root, judged like the sockets: a type
+    that demands the directory stops the pod; otherwise what breaks is a use.
+    Beside the kubelet's log directories it is the leftover of reading
+    /var/log/containers, whose links pointed into it on Docker nodes: the log
+    config's parser is what breaks, and the log-shipper rules judge it."""
+    findings = []
+    for t in inventory.templates:
+        for c in t.containers():
+            texts = container_texts(t, c, inventory)
+            mounted = [normalize(h) for h, _ in t.host_paths(c)]
+            logs = any(is_under(d, m) for m in mounted for d in KUBELET_LOG_DIRS if m != "/")
+            for host_path, mount in t.host_paths(c):
+                if not is_under(normalize(host_path), DOCKER_DATA):
+                    continue
+                kind = (t.volume(mount.get("name", "")).get("hostPath") or {}).get("type") or ""
+                uses = [(x, m) for x in texts for m in re.finditer(r"(?:/[\w.*@+-]+)+", x.text)
+                        if (land := landing(t, c, m.group(0))) and is_under(normalize(land.host_path), DOCKER_DATA)]
+                if kind in MUST_EXIST:
+                    case = "typed"
+                elif uses:
+                    case = "used"
+                elif logs:
+                    continue
+                else:
+                    case = ""
+                depends = _mount_words(host_path, mount, kind)
+                if uses:
+                    text, m = uses[0]
+                    depends += f"; {text.chain(line_of(text.text, m.start()))} names {m.group(0)}"
+                findings.append(family("docker-data-mount").finding(
+                    f"{t.ref}/{c.get('name')}", depends, case=case, **runtime_words))
+    return findings

@@ -16,8 +16,9 @@ CASES = cases()
 TARGET = "containerd"
 
 
-def offline_findings(paths, namespace: str = NAMESPACE) -> list[dict]:
+def offline_findings(paths, namespace: str = NAMESPACE, platform: str = "auto") -> list[dict]:
     audit = manifests_audit(read_objects([str(p) for p in paths]), [], namespace)
+    audit.platform = platform
     return [f.as_dict() for f in engine.decide(audit, TARGET).findings]     # what crigate-gate decides on
 
 

@@ -37,8 +37,6 @@ def inventory(*templates, config_maps=None, **extra) -> Inventory:
     ("/var/run/docker.sock", "docker-socket-mount", BREAKS),
     ("/run/docker.sock", "docker-socket-mount", BREAKS),
     ("/var/run/dockershim.sock", "docker-socket-mount", BREAKS),
-    ("/var/run", "docker-socket-parent-mount", REVIEW),
-    ("/run/", "docker-socket-parent-mount", REVIEW),
 ])
 def test_socket_mounts_found(path, check, severity):
     t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
@@ -56,7 +54,7 @@ def test_parent_mount_breaks_when_the_container_uses_the_socket():
 
 
 @pytest.mark.parametrize("path", ["/run/containerd/containerd.sock", "/var/run/netns",
-                                  "/run/xtables.lock", "/var/log/pods", "/"])
+                                  "/run/xtables.lock", "/var/log/pods", "/", "/var/run", "/run/"])
 def test_socket_look_alikes_not_found(path):
     t = template(containers=[c(volumeMounts=[mount("v")])], volumes=[hostpath("v", path)])
     assert socket_mounts(inventory(t), "containerd") == []
@@ -70,10 +68,20 @@ def test_subpath_narrows_a_parent_mount_to_the_socket():
 
 
 def test_docker_data_mounts():
-    found = template("a", [c(volumeMounts=[mount("v")])], [hostpath("v", "/var/lib/docker/containers")])
+    """Typed: the pod never starts; read through a path: breaks; alone: review; beside
+    the kubelet's log directories: the /var/log/containers links' leftover, nothing."""
+    typed = template("typed", [c(volumeMounts=[mount("v")])],
+                     [{"name": "v", "hostPath": {"path": "/var/lib/docker/containers", "type": "Directory"}}])
+    used = template("used", [c(volumeMounts=[mount("v", "/docker")], args=["--path=/docker/containers/*/*.log"])],
+                    [hostpath("v", "/var/lib/docker")])
+    alone = template("alone", [c(volumeMounts=[mount("v")])], [hostpath("v", "/var/lib/docker/containers")])
+    leftover = template("leftover", [c(volumeMounts=[mount("v"), mount("logs", "/var/log")])],
+                        [hostpath("v", "/var/lib/docker/containers"), hostpath("logs", "/var/log")])
     clean = template("b", [c(volumeMounts=[mount("v")])], [hostpath("v", "/var/lib/dockerish")])
-    assert [f.object for f in rules.docker_data_mounts(inventory(found, clean), "containerd")] == [
-        "Deployment/ns/a/main"]
+    found = sockets.data_mounts(inventory(typed, used, alone, leftover, clean), {"cri_tools": "crictl"})
+    assert [(f.object, f.severity) for f in found] == [
+        ("Deployment/ns/typed/main", BREAKS), ("Deployment/ns/used/main", BREAKS),
+        ("Deployment/ns/alone/main", REVIEW)]
 
 
 def test_docker_env_direct_and_from_config_map_but_not_with_dind():
@@ -151,7 +159,7 @@ def test_node_agents_from_the_table():
 
 
 @pytest.mark.parametrize("image, reported", [
-    ("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.10.1-eksbuild.1", False),  # >= 1.6
+    ("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.10.1-eksbuild.1", True),  # no ready version
     ("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.5.7", True),
     ("amazon/amazon-k8s-cni:latest", True),                     # the tag does not say
     ("public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.16.0", False),   # not the VPC CNI
