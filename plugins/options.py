@@ -18,6 +18,7 @@ from crigate.testbed.versions import (
 
 from . import nodehost
 from .gate import family, suppress
+from .gate.platform import choices as platform_choices
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")
@@ -154,6 +155,9 @@ def add_options(parser: pytest.Parser) -> None:
                          "reason; shown as suppressed, not counted toward the verdict; repeatable")
     group.addoption("--suppress-file", type=Path, metavar="PATH",
                     help="gate: suppressions, one CHECK[=GLOB][:REASON] per line (# comments)")
+    group.addoption("--platform", default="auto", choices=["auto", *platform_choices()],
+                    help="gate: the platform whose node images' own facts apply (docs/platforms.md); "
+                         "default auto: detected from the nodes' providerID and labels (generic offline)")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -189,6 +193,7 @@ class Settings:
     manifests: tuple[str, ...] = ()          # gate on files, no cluster
     manifests_namespace: str = "default"
     suppressions: tuple = ()                 # gate.suppress.Suppression, --suppress(-file)
+    platform: str = "auto"                   # gate: --platform (eks, gke, aks, generic, auto)
 
 
 AUTO = "auto"     # --runtime auto: the runtimes the nodes report
@@ -329,7 +334,7 @@ def settings_from(config: pytest.Config) -> Settings:
     return Settings(
         measurement=measurement, max_ratios=_ratio_limits(opt("latency_max_ratio")),
         manifests=manifests, manifests_namespace=opt("namespace"),
-        suppressions=_suppressions(opt("suppress"), opt("suppress_file")),
+        suppressions=_suppressions(opt("suppress"), opt("suppress_file")), platform=opt("platform"),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),

@@ -49,6 +49,7 @@ def target(runtime, crigate_settings, request) -> str:
 def verdict(audit, target, crigate_settings) -> Verdict:
     """The engine's Verdict, the same crigate-gate prints; each check below
     shows one area of it."""
+    audit.platform = crigate_settings.platform
     return engine.decide(audit, target, crigate_settings.suppressions)
 
 

@@ -8,12 +8,17 @@ import json
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from crigate.facts import DOCKER_DATA, DOCKER_SOCKET, MANAGED_BY_SELECTOR
 from crigate.testbed import kindcluster
 from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate.testbed.versions import kubernetes_release
+
+from .conftest import Kubectl
+from .mount_shapes import SHAPES, observe
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
@@ -128,3 +133,35 @@ def test_gate_on_the_docker_node_is_no_go(docker_run, tmp_path):
     assert must_find <= set(found), f"expected {sorted(must_find)}, observed {sorted(found)}"
     assert "cri-dockerd.sock" in found["kubelet-runtime-endpoint"]["depends_on"]
     assert "docker://" in found["docker-nodes"]["depends_on"]
+
+
+# On the Docker node the same shapes (tests/testbed/test_mount_shapes.py has the CRI side):
+# the socket and the data root are there, so what stops a pod on a CRI node works here.
+ON_A_DOCKER_NODE = {
+    (DOCKER_SOCKET, "Socket"): (True, "socket"),
+    (DOCKER_SOCKET, "File"): (False, "is not a file"),
+    (DOCKER_SOCKET, ""): (True, "socket"),
+    (DOCKER_SOCKET, "DirectoryOrCreate"): (False, "is not a directory"),
+    (DOCKER_DATA, "Directory"): (True, "directory"),
+    (f"{DOCKER_DATA}/containers", ""): (True, "directory"),
+}
+
+
+def test_docker_path_mounts_on_the_docker_node(docker_run):
+    name = docker_run["clusters"]["docker"]["cluster"]
+    kubectl = Kubectl(str(kindcluster.kubectl_bin(kubernetes_release(docker_run["kubernetes_minor"]))),
+                      kindcluster.default_kubeconfig(name))
+    node = kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").strip()
+    namespace = f"crigate-shapes-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", namespace)
+    kubectl("label", "namespace", namespace, MANAGED_BY_SELECTOR)
+    try:
+        wrong = []
+        for shape in SHAPES:
+            started, says = ON_A_DOCKER_NODE[(shape.path, shape.type)]
+            observed = observe(kubectl, shape, node, namespace)
+            if observed.started is not started or says not in observed.found:
+                wrong.append(f"hostPath {shape.id}: expected started={started} {says!r}, observed {observed}")
+        assert not wrong, f"node {node} (Docker): " + "; ".join(wrong)
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
