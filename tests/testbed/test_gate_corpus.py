@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.corpus.cases import CORPUS, cases
+from tests.corpus.managed import SEVERITIES, managed_cases
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
@@ -69,3 +70,46 @@ def test_case_on_the_cluster_gives_exactly_its_findings(audited, case):
     unexpected = [f"{f['check']} {f['severity']} {f['object']}" for f in own
                   if not any(e.matches(f, namespace) for e in case.expected)]
     assert not missing and not unexpected, f"{case.path.name}: missing {missing}, unexpected {unexpected}"
+
+
+# --------------------------------------------------------------- the managed add-ons on their platform
+
+EKS_SET = "eks-1.23"
+EKS_NODE_LABEL = "eks.amazonaws.com/nodegroup"      # set only by EKS managed node groups (docs/platforms.md)
+
+
+def worst_on(findings: list[dict], kind: str, namespace: str, name: str) -> str:
+    ref = f"{kind}/{namespace}/{name}"
+    own = [f["severity"] for f in findings if not f.get("suppressed")
+           and (f["object"] == ref or f["object"].startswith((ref + "/", ref + "[", ref + " ")))]
+    return max(own, key=SEVERITIES.index, default="none")
+
+
+@pytest.fixture(scope="module")
+def eks_labelled(cluster, kubectl):
+    """The test bed's nodes dressed as an EKS managed node group, for detection; undressed after."""
+    kubectl("label", "nodes", "--all", f"{EKS_NODE_LABEL}=crigate-test", "--overwrite")
+    try:
+        yield
+    finally:
+        kubectl("label", "nodes", "--all", f"{EKS_NODE_LABEL}-", check=False)
+
+
+@pytest.mark.parametrize("how", ["--platform=eks", "detected"])
+def test_eks_add_ons_on_the_cluster_get_their_outcomes(audited, cluster, request, tmp_path, how):
+    """The EKS 1.23 add-ons read through the API: nothing that keeps working on
+    EKS blocks, the log shippers that break are found; --platform eks, and the
+    platform detected from node labels alike."""
+    namespace, _, _ = audited
+    args = [f"--kubeconfig={cluster.provider.kubeconfig()[0]}", f"--runtime={cluster.runtime}",
+            f"--report-dir={tmp_path}"]
+    if how == "detected":
+        request.getfixturevalue("eks_labelled")
+    else:
+        args.append(how)
+    _, doc, err = gate_json(*args)
+    assert any(n.startswith("platform: eks") for n in doc.get("notes", [])), (doc.get("notes"), err[-2000:])
+    wrong = [f"{o.ref}: expected {o.severity}, observed {worst_on(doc['findings'], o.kind, namespace, o.name)}"
+             for case in managed_cases() if case.set_name == EKS_SET for o in case.outcomes
+             if worst_on(doc["findings"], o.kind, namespace, o.name) != o.severity]
+    assert not wrong, "\n".join(wrong)
