@@ -50,6 +50,7 @@ def test_case_gives_exactly_the_expected_findings(case):
 
 
 RUNNING_NOTHING = {"Deployment": "replicas", "StatefulSet": "replicas", "CronJob": "suspend", "Job": "suspend"}
+KINDS = ("Deployment", "DaemonSet", "StatefulSet", "CronJob", "Job", "ConfigMap", "PodTemplate")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -57,13 +58,18 @@ def test_case_objects_apply_and_run_nothing(case):
     """The runner places objects (no namespace), names are unique (file stem
     first), and nothing they describe starts a container on a test-bed node."""
     assert case.path.stem.startswith(case.family), f"{case.path.name}: named <family-id>-<short>"
-    for located in read_objects([str(case.path)]):
+    assert_objects_run_nothing(case.path, KINDS)
+
+
+def assert_objects_run_nothing(path: Path, kinds: tuple[str, ...]) -> None:
+    """The runner places objects (no namespace), names start with the file's stem,
+    and nothing they describe starts a container on a test-bed node."""
+    for located in read_objects([str(path)]):
         obj = located.obj
         kind, meta, spec = obj["kind"], obj["metadata"], obj.get("spec", {})
-        where = f"{case.path.name}: {kind}/{meta.get('name')}"
-        assert "namespace" not in meta and meta["name"].startswith(case.path.stem), where
-        assert kind in ("Deployment", "DaemonSet", "StatefulSet", "CronJob", "Job", "ConfigMap",
-                        "PodTemplate"), where
+        where = f"{path.name}: {kind}/{meta.get('name')}"
+        assert "namespace" not in meta and meta["name"].startswith(path.stem), where
+        assert kind in kinds, where
         if kind in RUNNING_NOTHING:
             assert spec.get(RUNNING_NOTHING[kind]) in (0, True), f"{where}: must run nothing"
         if kind in ("Deployment", "DaemonSet", "StatefulSet"):

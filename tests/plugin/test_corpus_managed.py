@@ -13,7 +13,7 @@ from crigate.gate.manifests import read_objects
 
 from tests.corpus.cases import cases
 from tests.corpus.managed import SEVERITIES, ManagedCase, managed_cases, managed_sets
-from tests.plugin.test_corpus import NAMESPACE, RUNNING_NOTHING, offline_findings
+from tests.plugin.test_corpus import NAMESPACE, assert_objects_run_nothing, offline_findings
 
 MANAGED = managed_cases()
 OBJECTS = [(case, outcome) for case in MANAGED for outcome in case.outcomes]
@@ -87,17 +87,7 @@ def test_every_object_has_exactly_one_outcome_line(case):
 def test_objects_apply_and_run_nothing(case):
     """As in test_corpus.py: no namespace, named after the file, nothing that
     starts a container on a test-bed node."""
-    for obj in file_objects(case):
-        kind, meta, spec = obj["kind"], obj["metadata"], obj.get("spec", {})
-        where = f"{case.path.name}: {kind}/{meta.get('name')}"
-        assert "namespace" not in meta and meta["name"].startswith(case.path.stem), where
-        assert kind in KINDS, where
-        if kind in RUNNING_NOTHING:
-            assert spec.get(RUNNING_NOTHING[kind]) in (0, True), f"{where}: must run nothing"
-        if kind in ("Deployment", "DaemonSet", "StatefulSet"):
-            assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items(), where
-        if kind == "DaemonSet":
-            assert spec["template"]["spec"].get("nodeSelector") == {"crigate.test/no-such-node": "true"}, where
+    assert_objects_run_nothing(case.path, KINDS)
 
 
 def test_names_are_unique_across_the_whole_corpus():
