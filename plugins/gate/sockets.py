@@ -153,7 +153,7 @@ def config_files(template: PodTemplate, container: dict, uses: list[Use], beside
         seen.add(use.text.origin)
         reader = f"{template.ref}/{container.get('name')}"
         findings.append(family("docker-endpoint-config").finding(
-            use.text.origin, f"{use.chain()}, read by {reader}", case="beside-cri" if beside else ""))
+            use.text.origin, f"{use.chain()}, read by {reader}", case="beside-cri" if beside.explicit else ""))
     return findings
 
 

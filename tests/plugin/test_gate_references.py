@@ -136,3 +136,13 @@ def test_texts_cover_hooks_probes_env_from_and_mounted_files():
     origins = [x.origin for x in container_texts(t, t.spec["containers"][0], Inventory(config_maps=CONFIG))]
     assert origins == ["livenessProbe.exec", "env probe.yaml from ConfigMap/mon/probe-config[probe.yaml]",
                        "ConfigMap/mon/probe-config[probe.yaml]"]
+
+
+def test_a_config_read_through_run_is_the_line_to_change_not_a_fallback():
+    """/run holds containerd's socket too, but the file names Docker's: it breaks."""
+    cm = {("mon", "probe-config"): {"probe.toml": 'engine = "unix:///host/run/docker.sock"\n'}}
+    t = pod([host("run", "/var/run"), {"name": "cfg", "configMap": {"name": "probe-config"}}],
+            [{"name": "run", "mountPath": "/host/run"}, {"name": "cfg", "mountPath": "/etc/probe"}])
+    assert set(found(t, config_maps=cm)) == {
+        ("docker-socket-parent-mount", BREAKS, "DaemonSet/mon/probe/main"),
+        ("docker-endpoint-config", BREAKS, "ConfigMap/mon/probe-config[probe.toml]")}
