@@ -14,12 +14,15 @@ from .versions import KubernetesRelease
 #  - SystemVerification: from 1.35 on, the system validator reports cgroup v1
 #    as an error (k8s.io/system-validators, cgroup_validator_linux.go); the
 #    kubelet runs on it with failCgroupV1: false.
-#  - CRI: on cgroup v1 the node's entrypoint tells kind it booted before systemd
-#    has started the runtime (crigate-entrypoint says why), so kubeadm may ask
-#    the CRI socket a moment too early; the kubelet waits for the runtime and
-#    kubeadm for the control plane.
+#  - CRI, ContainerRuntimeVersion: on cgroup v1 the node's entrypoint tells kind
+#    it booted before systemd has started the runtime (crigate-entrypoint says
+#    why), as kind's own node image does, so kubeadm may ask the CRI socket a
+#    moment too early; the kubelet waits for the runtime and kubeadm for the
+#    control plane (a runtime that never comes up fails there, with the nodes'
+#    journals in the error).
 SKIPPED_KUBEADM_PHASES = ("addon/kube-proxy", "addon/coredns")
-IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification", "CRI")
+IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification", "CRI", "ContainerRuntimeVersion")
+RUNTIME_PREFLIGHT_CHECKS = ("CRI", "ContainerRuntimeVersion")     # joins ignore these too
 # Since 1.35 the kubelet refuses cgroup v1 hosts unless failCgroupV1 is false
 # (KEP-5573; pkg/kubelet/apis/config/v1beta1/defaults.go); the field exists from 1.31.
 FAIL_CGROUP_V1_SINCE = "1.31"
@@ -64,12 +67,14 @@ def cluster_config(release: KubernetesRelease, nodes: list[tuple[RuntimeProfile,
     for profile, image in workers:
         lines += ["- role: worker", f"  image: {image}", "  kubeadmConfigPatches:", "  - |",
                   "    kind: JoinConfiguration", "    nodeRegistration:",
-                  f"      criSocket: {profile.cri_socket}"]
+                  f"      criSocket: {profile.cri_socket}",
+                  f"      ignorePreflightErrors: [{', '.join(RUNTIME_PREFLIGHT_CHECKS)}]"]
     lines += ["kubeadmConfigPatches:", "- |", "  kind: InitConfiguration", f"  skipPhases: [{phases}]",
               "  nodeRegistration:", f"    criSocket: {first.cri_socket}",
               f"    ignorePreflightErrors: [{ignored}]",
               "- |", "  kind: JoinConfiguration", "  nodeRegistration:",
-              f"    criSocket: {first.cri_socket}"]
+              f"    criSocket: {first.cri_socket}",
+              f"    ignorePreflightErrors: [{', '.join(RUNTIME_PREFLIGHT_CHECKS)}]"]
     lines += control_plane_patch(release)
     return "\n".join(lines) + "\n" + kubelet_patch([p for p, _ in nodes], release)
 

@@ -87,8 +87,8 @@ CONTAINERD_1_6 = RuntimeProfile(
     config_files=("/etc/containerd/config.toml", "/etc/containerd/conf.d/*.toml"),
     # ...runtimes.NAME] or ...runtimes.NAME.options], NAME bare or quoted
     handler_table=r"runtimes\.(?:\"([^\"]+)\"|'([^']+)'|([\w-]+))(?:\.options)?\]",
-    packages=("containerd",), units=("containerd.service",), node_tree=("containerd",),
-    preload="ctr-import", handlers=("runc", "nvidia"), containerd_namespaces=True,
+    packages=("containerd", "crun"), units=("containerd.service",), node_tree=("containerd",),
+    preload="ctr-import", handlers=("runc", "crun", "nvidia"), containerd_namespaces=True,
     cli_tools="crictl, or `ctr -n k8s.io` / nerdctl", nvidia_ctk_runtime="containerd",
     journal_units=("kubelet", "containerd"),
     cost_processes=("containerd", "containerd-shim"))    # containerd-shim-runc-v2, truncated
@@ -96,7 +96,7 @@ CONTAINERD_1_6 = RuntimeProfile(
 # containerd 2.x built from github.com/containerd/containerd/v2: config version
 # 3 (the node tree's containerd-2 layer), its own unit, ctr from the same build.
 CONTAINERD_2 = replace(
-    CONTAINERD_1_6, id="containerd-2", packages=(),
+    CONTAINERD_1_6, id="containerd-2", packages=("crun",),
     container_events=True,            # containerd 1.7+: the CRI plugin streams container events
     built=(Built("containerd", ("containerd", "containerd-shim-runc-v2", "ctr")),),
     node_tree=("containerd", "containerd-2"))

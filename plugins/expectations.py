@@ -23,6 +23,15 @@ DOCKER_CONTAINERD_NAMESPACE = "moby"
 NVIDIA_HANDLER = "nvidia"
 NVIDIA_HANDLER_LOG = "/var/log/crigate/nvidia-handler.log"
 
+# A real second OCI runtime: the test bed's nodes configure handler crun (Debian's
+# crun) and publish RuntimeClass crun. Which runtime ran a container shows in its
+# state directory, <state root>/<container id>/: runc keeps state.json there
+# (opencontainers/runc libcontainer, stateFilename), crun a file named status
+# (containers/crun src/libcrun/status.c); the state roots differ per CRI runtime.
+CRUN_HANDLER = "crun"
+OCI_STATE_FILES = {"runc": "state.json", "crun": "status"}
+STATE_SEARCH_ROOT, STATE_SEARCH_DEPTH = "/run", 6
+
 # runc's words when a container's own cgroup went away under it. On this
 # cgroup v1 host, CRI-O nodes (systemd cgroup driver) move a privileged
 # container's processes out of its devices cgroup when systemd re-realizes the

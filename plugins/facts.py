@@ -48,6 +48,11 @@ DOCKER_ENDPOINT = r"dockershim|docker\.sock|cri-dockerd"
 # kind://docker/...) is not a runtime reference.
 DOCKER_RUNTIME_REFERENCE = r"--container-runtime[= ]+docker\b|--docker[-\w]*|" + DOCKER_ENDPOINT
 
+# The first Kubernetes minor without dockershim (KEP-2221, "Removing dockershim
+# from kubelet"): a cluster still on Docker moves to a CRI runtime at this
+# release at the latest.
+DOCKERSHIM_REMOVED_IN = "1.24"
+
 # CRI log layout (kubelet, pkg/kubelet/kuberuntime/helpers / kuberuntime_container.go):
 #   /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restartCount>.log
 #   /var/log/containers/<pod>_<namespace>_<container>-<containerID>.log -> the above

@@ -19,6 +19,7 @@ from crigate.testbed.versions import (
 from . import nodehost
 from .gate import family, suppress
 from .gate.platform import choices as platform_choices
+from .gate.platform import minor as platform_minor
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")
@@ -158,6 +159,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--platform", default="auto", choices=["auto", *platform_choices()],
                     help="gate: the platform whose node images' own facts apply (docs/platforms.md); "
                          "default auto: detected from the nodes' providerID and labels (generic offline)")
+    group.addoption("--target-version", metavar="MINOR", default="",
+                    help="gate: the Kubernetes minor the nodes run after the switch, where platform facts "
+                         "are judged (default: the nodes' own, at least 1.24)")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -194,6 +198,7 @@ class Settings:
     manifests_namespace: str = "default"
     suppressions: tuple = ()                 # gate.suppress.Suppression, --suppress(-file)
     platform: str = "auto"                   # gate: --platform (eks, gke, aks, generic, auto)
+    target_version: str = ""                 # gate: --target-version (a Kubernetes minor)
 
 
 AUTO = "auto"     # --runtime auto: the runtimes the nodes report
@@ -266,6 +271,15 @@ def _ratio_limits(specs: list[str]) -> tuple[RatioLimit, ...]:
     return tuple(limits)
 
 
+def _target_version(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return "{}.{}".format(*platform_minor(value))
+    except ValueError as err:
+        raise pytest.UsageError(f"--target-version: {err}") from None
+
+
 def _suppressions(specs: list[str], path: Path | None) -> tuple:
     try:
         return tuple(suppress.given(specs, path, set(family.known())))
@@ -335,6 +349,7 @@ def settings_from(config: pytest.Config) -> Settings:
         measurement=measurement, max_ratios=_ratio_limits(opt("latency_max_ratio")),
         manifests=manifests, manifests_namespace=opt("namespace"),
         suppressions=_suppressions(opt("suppress"), opt("suppress_file")), platform=opt("platform"),
+        target_version=_target_version(opt("target_version")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),

@@ -49,7 +49,7 @@ def target(runtime, crigate_settings, request) -> str:
 def verdict(audit, target, crigate_settings) -> Verdict:
     """The engine's Verdict, the same crigate-gate prints; each check below
     shows one area of it."""
-    audit.platform = crigate_settings.platform
+    audit.platform, audit.target_version = crigate_settings.platform, crigate_settings.target_version
     return engine.decide(audit, target, crigate_settings.suppressions)
 
 

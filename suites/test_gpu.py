@@ -1,11 +1,23 @@
 """GPU runtime classes: a RuntimeClass routes pods to its handler (what
 nvidia-docker's default runtime used to do implicitly), an unconfigured
-handler fails loudly, and GPU nodes expose devices to pods that ask."""
+handler fails loudly, and GPU nodes expose devices to pods that ask.
+
+Two handlers prove routing: `crun`, a real second OCI runtime, shown on the
+node by its own state files; and `nvidia`, on the test bed a stand-in that
+records the containers it creates and runs runc (no GPU here), on GPU clusters
+the NVIDIA runtime itself."""
 from __future__ import annotations
 
 import pytest
 from crigate import workloads
-from crigate.expectations import NVIDIA_HANDLER, NVIDIA_HANDLER_LOG
+from crigate.expectations import (
+    CRUN_HANDLER,
+    NVIDIA_HANDLER,
+    NVIDIA_HANDLER_LOG,
+    OCI_STATE_FILES,
+    STATE_SEARCH_DEPTH,
+    STATE_SEARCH_ROOT,
+)
 from crigate.facts import GPU_RESOURCE, MANAGED_BY
 from crigate.kube import container_id
 from crigate.testbed.images import BUSYBOX_IMAGE
@@ -87,6 +99,47 @@ def test_pod_with_nvidia_runtime_class_runs_on_that_handler(cluster, namespace):
         pytest.skip(missing)
     node = pod.spec.node_name
     check_handler_recorded(cluster.host(node), node, container_id(pod, "c0"), f"{namespace}/routed")
+
+
+def oci_runtime_of(host, cid: str) -> tuple[str, list[str]]:
+    """Which OCI runtime keeps the container's state on the node (runc or crun,
+    "" when neither), and the state files seen."""
+    names = " -o ".join(f"-path '*/{cid}/{f}'" for f in OCI_STATE_FILES.values())
+    found = host.run(f"find {STATE_SEARCH_ROOT} -maxdepth {STATE_SEARCH_DEPTH} \\( {names} \\) 2>/dev/null")
+    files = found.stdout.split()
+    runtimes = {r for r, f in OCI_STATE_FILES.items() if any(p.endswith(f"/{cid}/{f}") for p in files)}
+    return (runtimes.pop() if len(runtimes) == 1 else ""), files
+
+
+def check_ran_with(host, node: str, cid: str, pod_name: str, want: str) -> str:
+    """The container's state on the node is want's (OCI_STATE_FILES); returns what was seen."""
+    __tracebackhide__ = True
+    ran, files = oci_runtime_of(host, cid)
+    assert ran == want, (f"node {node}, pod {pod_name}: expected container {cid[:13]} run by {want} "
+                         f"(its {OCI_STATE_FILES[want]} under {STATE_SEARCH_ROOT}), observed "
+                         f"{ran or 'no single runtime'}'s state: {files or 'none'}")
+    return ran
+
+
+def test_crun_runtime_class_runs_pods_with_crun(cluster, namespace):
+    """A pod naming RuntimeClass crun is run by crun, one naming none by the
+    default runtime, each established from the node's runtime state."""
+    if not cluster.profile.runtime_class_handlers:
+        pytest.skip(f"{cluster.runtime} routes no pod by RuntimeClass handler (cri-dockerd refuses them)")
+    rc = read_runtime_class(cluster.kube, CRUN_HANDLER)
+    if rc is None:
+        pytest.skip(f"no RuntimeClass {CRUN_HANDLER}: this cluster publishes no crun handler (the test "
+                    "bed's containerd and CRI-O nodes do)")
+    check_runtime_class_handler(rc, CRUN_HANDLER, CRUN_HANDLER)
+    routed = cluster.kube.run_pod(namespace, workloads.sleeper_pod("crun", runtimeClassName=CRUN_HANDLER))
+    node = routed.spec.node_name
+    plain = cluster.kube.run_pod(namespace, workloads.sleeper_pod("plain", nodeName=node))
+    host = cluster.host(node)
+    check_ran_with(host, node, container_id(routed, "c0"), f"{namespace}/crun", CRUN_HANDLER)
+    default, _ = oci_runtime_of(host, container_id(plain, "c0"))
+    if default == CRUN_HANDLER:
+        pytest.skip(f"node {node}: the default runtime is crun too, so routing cannot be told apart here")
+    check_ran_with(host, node, container_id(plain, "c0"), f"{namespace}/plain", "runc")
 
 
 def test_unconfigured_handler_fails_with_an_event_naming_it(cluster, namespace):

@@ -19,6 +19,7 @@ class Audit:
     node_findings: list[Finding] = field(default_factory=list)
     node_facts: dict[str, dict] = field(default_factory=dict)
     platform: str = "auto"        # --platform: eks, gke, aks, generic, or auto (detected from the nodes)
+    target_version: str = ""      # --target-version: the minor the nodes run after the switch ("" = theirs)
 
 
 def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> None:

@@ -80,6 +80,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", default="auto", choices=["auto", *platform.choices()],
                    help="the platform whose node images' own facts apply (docs/platforms.md); default "
                    "auto: detected from the nodes' providerID and labels (generic offline)")
+    p.add_argument("--target-version", metavar="MINOR", type=target_version,
+                   help="the Kubernetes minor the nodes run after the switch, where platform facts are "
+                   "judged (default: the nodes' own, at least 1.24; offline: every version a fact holds for)")
     p.add_argument("--node-checks", action="store_true",
                    help="also read node files through a short-lived privileged debug pod per node")
     p.add_argument("--debug-image", help="image of that debug pod (nodes must be able to pull it)")
@@ -93,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--list-checks", action="store_true",
                    help="print every Docker coupling the gate knows (markdown table) and exit")
     return p
+
+
+def target_version(value: str) -> str:
+    """argparse type: a Kubernetes minor like 1.24 (v1.24.17 is read as 1.24)."""
+    try:
+        return "{}.{}".format(*platform.minor(value))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def say(message: str) -> None:
@@ -118,7 +129,7 @@ def offline_audit(args: argparse.Namespace) -> Audit:
     except manifests.ManifestError as err:
         raise InputError(str(err)) from None
     audit = manifests_audit(objects, skipped, args.namespace)
-    audit.platform = args.platform
+    audit.platform, audit.target_version = args.platform, args.target_version or ""
     return audit
 
 
@@ -159,7 +170,7 @@ def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, 
         clusters[context if args.fleet else args.runtime] = {"runtime": args.runtime, **provider.describe()}
         try:
             audit = run_audit(kube.api_client, hosts)
-            audit.platform = args.platform
+            audit.platform, audit.target_version = args.platform, args.target_version or ""
         except Unreachable as err:
             return engine.undecided(target, str(err))
         return engine.decide(audit, target, rules)

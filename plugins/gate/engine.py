@@ -18,7 +18,7 @@ def decide(audit: Audit, target: str, suppressions=()) -> Verdict:
     areas = []
     nodes = audit.inventory.nodes
     platform_id, why = platform_review.resolve(audit.platform, nodes)
-    minor = platform_review.kubernetes_minor(nodes)
+    minor = audit.target_version or platform_review.kubernetes_minor(nodes)
     for area in ruleset.AREAS:
         try:
             found = ruleset.findings_of(area, audit, target)
@@ -31,7 +31,8 @@ def decide(audit: Audit, target: str, suppressions=()) -> Verdict:
     unread = (("the audit could not read everything; missing permission(s): " + "; ".join(denied)
                + f" ({RBAC_HINT})",) if denied else ())
     unread += tuple(audit.inventory.unreadable)        # objects whose fields have other types
-    notes = (*audit.inventory.notes, f"platform: {platform_id} ({why})")
+    at = f"; its facts judged at Kubernetes {minor}" if minor else "; offline: each fact for the versions it holds for"
+    notes = (*audit.inventory.notes, f"platform: {platform_id} ({why}{at})")
     return Verdict(target, tuple(areas), unread, notes,
                    audit.inventory.node_runtimes(), dict(audit.node_facts))
 

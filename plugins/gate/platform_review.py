@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from crigate.facts import DOCKERSHIM_REMOVED_IN
+
 from . import platform
 from .findings import BREAKS, REVIEW, Finding
 
@@ -23,7 +25,9 @@ def resolve(chosen: str, nodes: list[dict]) -> tuple[str, str]:
 
 
 def kubernetes_minor(nodes: list[dict]) -> str | None:
-    """The oldest kubelet minor among the nodes (a fact must hold for all), None offline."""
+    """The Kubernetes minor the nodes run after the switch: the oldest kubelet's
+    (a fact must hold for all), or the first without dockershim when that is
+    later (the switch happens there at the latest); None offline."""
     versions = []
     for node in nodes:
         version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
@@ -31,7 +35,9 @@ def kubernetes_minor(nodes: list[dict]) -> str | None:
             versions.append(platform.minor(version))
         except ValueError:
             continue
-    return "{}.{}".format(*min(versions)) if versions else None
+    if not versions:
+        return None
+    return "{}.{}".format(*max(min(versions), platform.minor(DOCKERSHIM_REMOVED_IN)))
 
 
 def apply(findings: list[Finding], platform_id: str, minor: str | None) -> list[Finding]:

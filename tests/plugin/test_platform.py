@@ -174,3 +174,13 @@ def test_the_module_imports_nothing_heavy():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported <= {"__future__", "re", "tomllib", "collections", "dataclasses", "pathlib", "crigate.facts"}, \
         imported
+
+
+def test_facts_are_judged_at_the_release_the_nodes_switch_by():
+    from crigate.gate import platform_review
+
+    def nodes(*versions):
+        return [{"status": {"nodeInfo": {"kubeletVersion": v}}} for v in versions]
+    assert platform_review.kubernetes_minor(nodes("v1.23.17-eks-1", "v1.22.9")) == "1.24"   # switch at 1.24
+    assert platform_review.kubernetes_minor(nodes("v1.30.2", "v1.29.0")) == "1.29"
+    assert platform_review.kubernetes_minor([]) is None

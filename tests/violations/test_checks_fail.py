@@ -16,7 +16,7 @@ import pytest
 import testinfra
 from crigate import critest, workloads
 from crigate.crilog import CriLogEntry, join_partials, parse_cri
-from crigate.expectations import NVIDIA_HANDLER
+from crigate.expectations import CRUN_HANDLER, NVIDIA_HANDLER
 from crigate.kube import container_id
 from crigate.providers import DOCKER_EXEC
 from crigate.testbed.engine import docker
@@ -357,6 +357,24 @@ def test_gpu_checks_fail_when_routing_is_wrong(cluster, node, module_namespace):
             gpu.check_runtime_class_handler(rc, "crigate-mislabelled", NVIDIA_HANDLER)
     finally:
         kube.node_api.delete_runtime_class("crigate-mislabelled")
+
+
+CRUN_WRAPPER = "/usr/local/libexec/crigate/crun"
+
+
+def test_crun_routing_check_fails_when_the_handler_runs_runc(cluster, node, module_namespace):
+    """The node's crun handler quietly runs runc: the pod starts, and the check,
+    reading the runtime's state on the node, says runc ran it."""
+    name, host = node
+    saved = host.file(CRUN_WRAPPER).content_string
+    node_sh(name, f"sed -i 's#--runtime /usr/bin/crun#--runtime /usr/sbin/runc#' {CRUN_WRAPPER}")
+    try:
+        pod = cluster.kube.run_pod(module_namespace, workloads.sleeper_pod(
+            "crun-is-runc", runtimeClassName=CRUN_HANDLER, nodeName=name))
+        with fails_with(name, "expected container", "run by crun", "observed runc's state"):
+            gpu.check_ran_with(host, name, container_id(pod, "c0"), "crun-is-runc", CRUN_HANDLER)
+    finally:
+        docker("exec", "-i", name, "sh", "-c", f"cat > {CRUN_WRAPPER}", input=saved)
 
 
 def test_runtime_class_check_fails_when_the_cluster_has_none(cluster, node):
