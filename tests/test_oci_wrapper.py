@@ -43,6 +43,13 @@ def test_leaves_spec_alone_without_options(tmp_path):
     assert "CAP_SYS_RESOURCE" in spec["process"]["capabilities"]["bounding"]
 
 
+def test_sets_the_spec_version_an_older_runtime_knows(tmp_path):
+    spec, _ = run_wrapper(tmp_path, "--oci-version", "1.1.0")
+    assert spec["ociVersion"] == "1.1.0" and spec["process"]["oomScoreAdj"] == -998
+    (tmp_path / "again").mkdir()
+    assert run_wrapper(tmp_path / "again")[0]["ociVersion"] == SPEC["ociVersion"]
+
+
 def test_records_each_created_container(tmp_path):
     record = tmp_path / "log" / "handler.log"
     run_wrapper(tmp_path, "--record", str(record))

@@ -4,7 +4,7 @@
 // machine can grant; then it execs the real runtime with the same arguments.
 //
 //	oci-wrapper --runtime /usr/bin/runc [--bounding-only] [--drop-cap CAP_X]...
-//	            [--min-oom-score-adj N] [--record FILE] -- <runtime arguments>
+//	            [--min-oom-score-adj N] [--record FILE] [--oci-version V] -- <runtime arguments>
 //
 // --bounding-only keeps only the capabilities in the wrapper's own bounding
 // set: an engine that grants "all capabilities" it knows of (CRI-O, Docker)
@@ -13,6 +13,11 @@
 //
 // --record appends one line per create/run to FILE: how the test bed proves
 // that a RuntimeClass handler was really used.
+//
+// --oci-version rewrites the bundle's ociVersion: Debian bookworm's crun 1.8.1
+// refuses specs newer than it knows ("unknown version specified": a prefix
+// check, not a semver comparison), and containerd 2.x and CRI-O 1.3x write
+// runtime-spec 1.2; the fields it reads are the same.
 package main
 
 import (
@@ -38,6 +43,7 @@ type options struct {
 	minOOMScore  int
 	clampOOM     bool
 	record       string
+	ociVersion   string
 }
 
 func main() {
@@ -60,6 +66,7 @@ func parseOptions(args []string) (options, []string) {
 	fs.Var(&opts.dropCaps, "drop-cap", "capability to remove from every set (repeatable)")
 	fs.IntVar(&opts.minOOMScore, "min-oom-score-adj", 0, "raise process.oomScoreAdj to at least this")
 	fs.StringVar(&opts.record, "record", "", "append a line per container created to this file")
+	fs.StringVar(&opts.ociVersion, "oci-version", "", "set the bundle's ociVersion to this")
 	_ = fs.Parse(args)
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "min-oom-score-adj" {
@@ -111,6 +118,9 @@ func adjust(opts options, args []string) error {
 		if err := editJSON(config, func(spec map[string]any) {
 			if p, ok := spec["process"].(map[string]any); ok {
 				fixProcess(opts, p)
+			}
+			if opts.ociVersion != "" {
+				spec["ociVersion"] = opts.ociVersion
 			}
 		}); err != nil {
 			return err
