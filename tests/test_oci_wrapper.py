@@ -9,7 +9,8 @@ from crigate.testbed import programs
 
 pytestmark = pytest.mark.testbed     # the wrapper is a Go program the test bed builds
 
-SPEC = {"ociVersion": "1.0.2", "process": {
+SPEC = {"ociVersion": "1.0.2", "linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+                                                      "memory": {"limit": 1}}}, "process": {
     "oomScoreAdj": -998,
     "capabilities": {s: ["CAP_CHOWN", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"]
                      for s in ("bounding", "effective", "permitted")}},
@@ -48,6 +49,11 @@ def test_sets_the_spec_version_an_older_runtime_knows(tmp_path):
     assert spec["ociVersion"] == "1.1.0" and spec["process"]["oomScoreAdj"] == -998
     (tmp_path / "again").mkdir()
     assert run_wrapper(tmp_path / "again")[0]["ociVersion"] == SPEC["ociVersion"]
+
+
+def test_drops_a_resource_the_runtime_cannot_apply(tmp_path):
+    spec, _ = run_wrapper(tmp_path, "--drop-resource", "hugepageLimits")
+    assert spec["linux"]["resources"] == {"memory": {"limit": 1}}
 
 
 def test_records_each_created_container(tmp_path):

@@ -4,7 +4,8 @@
 // machine can grant; then it execs the real runtime with the same arguments.
 //
 //	oci-wrapper --runtime /usr/bin/runc [--bounding-only] [--drop-cap CAP_X]...
-//	            [--min-oom-score-adj N] [--record FILE] [--oci-version V] -- <runtime arguments>
+//	            [--min-oom-score-adj N] [--record FILE] [--oci-version V]
+//	            [--drop-resource NAME]... -- <runtime arguments>
 //
 // --bounding-only keeps only the capabilities in the wrapper's own bounding
 // set: an engine that grants "all capabilities" it knows of (CRI-O, Docker)
@@ -18,6 +19,11 @@
 // refuses specs newer than it knows ("unknown version specified": a prefix
 // check, not a semver comparison), and containerd 2.x and CRI-O 1.3x write
 // runtime-spec 1.2; the fields it reads are the same.
+//
+// --drop-resource removes linux.resources.NAME: crun 1.8's systemd driver on
+// cgroup v1 writes hugepageLimits into the container's scope in the hugetlb
+// hierarchy, where systemd never makes one (runc makes it itself), and the
+// create fails; the kubelet's limits there are 0 for pods that ask for none.
 package main
 
 import (
@@ -44,6 +50,7 @@ type options struct {
 	clampOOM     bool
 	record       string
 	ociVersion   string
+	dropResource multi
 }
 
 func main() {
@@ -67,6 +74,7 @@ func parseOptions(args []string) (options, []string) {
 	fs.IntVar(&opts.minOOMScore, "min-oom-score-adj", 0, "raise process.oomScoreAdj to at least this")
 	fs.StringVar(&opts.record, "record", "", "append a line per container created to this file")
 	fs.StringVar(&opts.ociVersion, "oci-version", "", "set the bundle's ociVersion to this")
+	fs.Var(&opts.dropResource, "drop-resource", "remove linux.resources.NAME from the spec (repeatable)")
 	_ = fs.Parse(args)
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "min-oom-score-adj" {
@@ -121,6 +129,13 @@ func adjust(opts options, args []string) error {
 			}
 			if opts.ociVersion != "" {
 				spec["ociVersion"] = opts.ociVersion
+			}
+			if linux, ok := spec["linux"].(map[string]any); ok {
+				if resources, ok := linux["resources"].(map[string]any); ok {
+					for _, name := range opts.dropResource {
+						delete(resources, name)
+					}
+				}
 			}
 		}); err != nil {
 			return err
