@@ -154,8 +154,9 @@ def parse_benchmark(name: str, text: str) -> dict:
 
 
 def benchmark_on_node(node: str, critest: Path, endpoint: str, lifecycles: int,
-                      default_image: str = BUSYBOX_IMAGE, kube=None) -> list[dict]:
-    """critest -benchmark in the node container, the kubelet stopped; its files parsed."""
+                      default_image: str = BUSYBOX_IMAGE, kube=None, handler: str = "") -> list[dict]:
+    """critest -benchmark in the node container, the kubelet stopped; its files
+    parsed. handler: the runtime handler its sandboxes use ("" = the default)."""
     install(node, critest, default_image, f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR}")
     docker("exec", "-i", node, "sh", "-c", f"cat > {BENCH_PARAMS}", input=benchmark_params(lifecycles))
     with kubelet_stopped(node, kube):
@@ -163,6 +164,7 @@ def benchmark_on_node(node: str, critest: Path, endpoint: str, lifecycles: int,
                      f"--image-endpoint={endpoint}", f"--test-images-file={NODE_IMAGES_FILE}",
                      f"--benchmarking-params-file={BENCH_PARAMS}",
                      f"--benchmarking-output-dir={BENCH_DIR}", f"--ginkgo.skip={BENCH_SKIP}",
+                     *([f"--runtime-handler={handler}"] if handler else []),
                      "--ginkgo.no-color", check=False, timeout=TIMEOUT_S + 30)
     listed = docker("exec", node, "sh", "-c", f"ls {BENCH_DIR}/*.json", check=False).stdout.split()
     if not listed:

@@ -40,6 +40,7 @@ class MeasurementSize:
     latency_burst_rounds: int
     cri_bench: int           # critest lifecycles per kind (pod sandbox, container); 0 skips
     evented_pleg: bool       # the same pods again with the kubelet's EventedPLEG on (2 restarts)
+    oci_runtimes: bool = False   # the same pods with runc and with crun (RuntimeClass crun), alternated
     overridden: tuple[str, ...] = ()     # size options given on the command line instead of the preset's
 
     def as_dict(self) -> dict:
@@ -56,7 +57,8 @@ class MeasurementSize:
         return (f"{self.size}{given}: {self.latency_pods} pods one at a time, burst {self.latency_burst} x "
                 f"{self.latency_burst_rounds}, critest benchmark "
                 + (f"{self.cri_bench}" if self.cri_bench else "off")
-                + ", EventedPLEG " + ("on" if self.evented_pleg else "off"))
+                + ", EventedPLEG " + ("on" if self.evented_pleg else "off")
+                + ", crun vs runc " + ("on" if self.oci_runtimes else "off"))
 
 
 # TESTBED-NOTES: N >= 20 pods one at a time for a p99 worth reading; both sizes keep 20 or more.
@@ -64,12 +66,13 @@ class MeasurementSize:
 # 5 rounds give the burst ratios a bootstrap interval (performance.MIN_SAMPLES_FOR_CI).
 MEASUREMENT_SIZES = {
     "quick": MeasurementSize("quick", latency_pods=20, latency_burst=5, latency_burst_rounds=1,
-                             cri_bench=3, evented_pleg=False),
+                             cri_bench=3, evented_pleg=False, oci_runtimes=False),
     "full": MeasurementSize("full", latency_pods=40, latency_burst=30, latency_burst_rounds=5,
-                            cri_bench=20, evented_pleg=True),
+                            cri_bench=20, evented_pleg=True, oci_runtimes=True),
 }
 DEFAULT_MEASURE = "quick"
-SIZE_OPTIONS = ("latency_pods", "latency_burst", "latency_burst_rounds", "cri_bench", "evented_pleg")
+SIZE_OPTIONS = ("latency_pods", "latency_burst", "latency_burst_rounds", "cri_bench", "evented_pleg",
+                "oci_runtimes")
 
 
 def measurement_size(measure: str, **given) -> MeasurementSize:
@@ -140,6 +143,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--evented-pleg", choices=("on", "off"), metavar="on|off",
                     help="measure pod start again with the kubelet's EventedPLEG on (test bed; two "
                          "kubelet restarts per runtime) (default: on with --measure=full, else off)")
+    group.addoption("--oci-runtimes", choices=("on", "off"), metavar="on|off",
+                    help="measure pod start with runc and with crun (RuntimeClass crun), pods "
+                         "alternated, and critest's benchmark with each handler: crun/runc ratios "
+                         "(default: on with --measure=full, else off)")
     group.addoption("--latency-max-ratio", action="append", default=[], metavar="A/B[:PHASE]=X",
                     help="fail the run when runtime A's median (pod_startup, or PHASE) is more than X "
                          "times runtime B's, beyond the 95%% bootstrap interval; repeatable, e.g. "
@@ -289,10 +296,11 @@ def _suppressions(specs: list[str], path: Path | None) -> tuple:
 
 def _measurement(opt) -> MeasurementSize:
     """--measure, then each size option given in its place, checked."""
-    evented = opt("evented_pleg")
+    evented, oci = opt("evented_pleg"), opt("oci_runtimes")
     size = measurement_size(opt("measure"), latency_pods=opt("latency_pods"),
                             latency_burst=opt("latency_burst"), latency_burst_rounds=opt("latency_burst_rounds"),
-                            cri_bench=opt("cri_bench"), evented_pleg=None if evented is None else evented == "on")
+                            cri_bench=opt("cri_bench"), evented_pleg=None if evented is None else evented == "on",
+                            oci_runtimes=None if oci is None else oci == "on")
     if size.latency_pods < 2:
         raise pytest.UsageError(f"--latency-pods {size.latency_pods}: need at least 2")
     if size.latency_burst < 1 or size.latency_burst_rounds < 1 or size.cri_bench < 0:

@@ -53,6 +53,9 @@ def performance_lines(perf: dict) -> list[tuple[str, bool]]:
     for r in perf.get("evented_pleg", []):
         lines.append((f"EventedPLEG {r['label']}: {r['a']} p50 {r['evented_p50']:.3f}s vs {r['b']} "
                       f"{r['relist_p50']:.3f}s, ratio {r['median_ratio']:.3f} {interval(r)}", False))
+    for r in perf.get("oci_runtimes", []):
+        lines.append((f"crun/runc {r['label']}: {r['a']} p50 {r['crun_p50']:.4f}s vs {r['b']} "
+                      f"{r['runc_p50']:.4f}s, ratio {r['median_ratio']:.3f} {interval(r)}", False))
     for limit in perf.get("limits", []):
         if limit["exceeded"] is None:
             lines.append((f"--latency-max-ratio {limit['limit']}: not checked: {limit['reason']}", True))
@@ -114,6 +117,14 @@ def performance_markdown(perf: dict) -> list[str]:
                   "|---|---|---|---|---|---|"]
         for r in perf["evented_pleg"]:
             lines.append(f"| {r['a'].split()[0]} | {r['label']} | {r['relist_p50']:.3f} | {r['evented_p50']:.3f} | "
+                         f"{r['median_ratio']:.3f} | {interval(r)} |")
+    if perf.get("oci_runtimes"):
+        claims = "; ".join(f"{c['ratio']:.3f}: {c['source']}" for c in perf["oci_runtimes"][0]["claims"])
+        lines += ["", "crun over runc under each CRI runtime (median ratio, 95% bootstrap interval; below 1: "
+                  f"crun faster). Published: {claims}.", "",
+                  "| runtime | measure | runc p50 (s) | crun p50 (s) | ratio | 95% CI |", "|---|---|---|---|---|---|"]
+        for r in perf["oci_runtimes"]:
+            lines.append(f"| {r['a'].split()[0]} | {r['label']} | {r['runc_p50']:.4f} | {r['crun_p50']:.4f} | "
                          f"{r['median_ratio']:.3f} | {interval(r)} |")
     for limit in perf.get("limits", []):
         state = ("not checked: " + limit["reason"] if limit["exceeded"] is None else

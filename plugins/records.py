@@ -167,6 +167,15 @@ class CriBench(ValueRecord):
 
 @recorded
 @dataclass
+class OciRuntimes(Record):
+    """The same pods one at a time, alternately with runc (no RuntimeClass) and
+    crun (RuntimeClass crun), and critest's benchmark with each handler."""
+    key: ClassVar[str] = "crigate_oci_runtimes"
+    handlers: dict = field(default_factory=dict)   # handler -> {samples, phases, phase_summary, cri_bench}
+
+
+@recorded
+@dataclass
 class EventedPleg(Record):
     """Pods one at a time with the kubelet's EventedPLEG on."""
     key: ClassVar[str] = "crigate_evented_pleg"

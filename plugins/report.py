@@ -213,7 +213,7 @@ class Reporter:
             got = self.collected
             self._performance = performance.document(
                 got[records.Latency], got[records.Burst], got[records.CriBench],
-                self.settings.max_ratios, evented=got[records.EventedPleg])
+                self.settings.max_ratios, evented=got[records.EventedPleg], oci=got[records.OciRuntimes])
         return self._performance
 
     @pytest.hookimpl(trylast=True)

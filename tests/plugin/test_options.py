@@ -95,7 +95,7 @@ def test_the_report_says_which_size_ran(pytester):
     pytester.runpytest("--report-dir", "out", "--measure=full", "--cri-bench=4")
     doc = json.loads((pytester.path / "out" / "results.json").read_text())
     assert doc["measurement"] == {"size": "full", "latency_pods": 40, "latency_burst": 30,
-                                  "latency_burst_rounds": 5, "cri_bench": 4, "evented_pleg": True,
+                                  "latency_burst_rounds": 5, "cri_bench": 4, "evented_pleg": True, "oci_runtimes": True,
                                   "overridden": ["--cri-bench"]}
     md = (pytester.path / "out" / "report.md").read_text()
     assert "Measurement size: full (--cri-bench given): 40 pods one at a time, burst 30 x 5" in md

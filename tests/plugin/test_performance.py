@@ -175,3 +175,16 @@ def test_phase_order_check_fails_when_the_runtime_started_before_it_created():
     check_phases_in_order("containerd", [good])
     with pytest.raises(AssertionError, match="runtime containerd: expected sandbox created <= container"):
         check_phases_in_order("containerd", [good, {**good, "container_to_run": -0.02}])
+
+
+def test_crun_over_runc_under_each_runtime_beside_the_claims():
+    runc = {"samples": [1.0, 1.1, 0.9, 1.0, 1.05], "cri_bench": []}
+    crun = {"samples": [0.8, 0.85, 0.75, 0.8, 0.82], "cri_bench": []}
+    doc = performance.document({}, {}, {}, oci={"cri-o": {"handlers": {"runc": runc, "crun": crun}}})
+    [startup] = [r for r in doc["oci_runtimes"] if r["metric"] == "pod_startup"]
+    assert (startup["a"], startup["b"]) == ("cri-o crun", "cri-o runc")
+    assert startup["median_ratio"] == 0.8 and startup["ci"] and startup["ci"][1] < 1
+    assert {c["ratio"] for c in startup["claims"]} == {0.52, 0.506}
+    assert any("crun/runc pod create to Ready" in line for line, _ in perfrender.performance_lines(doc))
+    table = perfrender.performance_markdown(doc)
+    assert any(line.startswith("| cri-o | pod create to Ready, one at a time |") for line in table)

@@ -112,6 +112,7 @@ RECORD_EXAMPLES = [
     records.Burst(rounds=[{"pods": 5, "ready_s": [1.0] * 5}], steady={"runtime_rss_mb": [150.0]}),
     records.CriBench([{"file": "pod_benchmark_data.json", "operations": {"CreatePod": [0.1, 0.2]}}]),
     records.EventedPleg(samples=[0.4, 0.5]),
+    records.OciRuntimes(handlers={"runc": {"samples": [0.5, 0.6]}, "crun": {"samples": [0.4, 0.5]}}),
     records.NodeOutcomes({"n1": "passed", "n2": "failed"}),
     records.Cluster({"runtime": "cri-o", "provider": "kind", "node_runtimes": {"n1": "cri-o://1.37.1"}}),
     records.GateVerdict({"target": "containerd", "findings": [{"check": "docker-socket", "object": "Pod/a/b"}],
