@@ -21,8 +21,8 @@ from .versions import KubernetesRelease
 #    control plane (a runtime that never comes up fails there, with the nodes'
 #    journals in the error).
 SKIPPED_KUBEADM_PHASES = ("addon/kube-proxy", "addon/coredns")
-IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification", "CRI", "ContainerRuntimeVersion")
 RUNTIME_PREFLIGHT_CHECKS = ("CRI", "ContainerRuntimeVersion")     # joins ignore these too
+IGNORED_PREFLIGHT_ERRORS = ("ImagePull", "SystemVerification", *RUNTIME_PREFLIGHT_CHECKS)
 # Since 1.35 the kubelet refuses cgroup v1 hosts unless failCgroupV1 is false
 # (KEP-5573; pkg/kubelet/apis/config/v1beta1/defaults.go); the field exists from 1.31.
 FAIL_CGROUP_V1_SINCE = "1.31"

@@ -6,7 +6,7 @@ suites can both use it. tests/plugin/test_facts_once.py fails when one of
 these values is written out anywhere else."""
 from __future__ import annotations
 
-from crigate.testbed.runtimes import DOCKER_SOCKET, DOCKERSHIM_SOCKET, PROFILES
+from crigate.testbed.runtimes import DOCKER, DOCKER_SOCKET, DOCKERSHIM_SOCKET, PROFILES
 
 # /var/run is a symlink to /run on systemd hosts (FHS 3.0 §5.13, systemd's
 # tmpfiles.d/var.conf): a hostPath may name either.
@@ -26,6 +26,11 @@ DOCKER_API_SOCKETS = DOCKER_SOCKETS[:2]          # the Engine API; dockershim.so
 # The same sockets as a hostPath resolves them (what the gate compares mounts with).
 DOCKER_SOCKET_PATHS = (normalize(DOCKER_SOCKET), normalize(DOCKERSHIM_SOCKET))
 DOCKER_SOCKET_NAME = DOCKER_SOCKET.rsplit("/", 1)[1]      # what a config or script names
+# cri-dockerd's CRI socket (the Docker baseline's endpoint), as a hostPath names it.
+CRI_DOCKERD_SOCKET = normalize(DOCKER.cri_socket.removeprefix("unix://"))
+# dockerd's exec root (`dockerd --exec-root`, default /var/run/docker; docs.docker.com
+# "dockerd" reference): its embedded containerd's socket lives below it and goes with Docker.
+DOCKER_EXEC_ROOT = normalize("/var/run/docker")
 # The CRI runtimes' own sockets (not Docker's), as a hostPath resolves them, and
 # their file names, which distributions keep under other directories too
 # (k3s: /run/k3s/containerd/containerd.sock).

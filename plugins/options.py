@@ -19,7 +19,7 @@ from crigate.testbed.versions import (
 from . import nodehost
 from .gate import family, suppress
 from .gate.platform import choices as platform_choices
-from .gate.platform import minor as platform_minor
+from .gate.platform import minor_text as platform_minor_text
 from .nodehost import DEBUG_IMAGE
 
 CLUSTER_KINDS = ("kind", "existing")
@@ -282,7 +282,7 @@ def _target_version(value: str) -> str:
     if not value:
         return ""
     try:
-        return "{}.{}".format(*platform_minor(value))
+        return platform_minor_text(value)
     except ValueError as err:
         raise pytest.UsageError(f"--target-version: {err}") from None
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import pytest
 from crigate import workloads
-from crigate.expectations import (
-    CRUN_HANDLER,
-    NVIDIA_HANDLER,
-    NVIDIA_HANDLER_LOG,
-    OCI_STATE_FILES,
-    STATE_SEARCH_DEPTH,
-    STATE_SEARCH_ROOT,
-)
+from crigate.expectations import CRUN_HANDLER, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG, OCI_STATE_FILES, STATE_SEARCH_ROOT
 from crigate.facts import GPU_RESOURCE, MANAGED_BY
 from crigate.kube import container_id
+from crigate.oci import oci_runtime_of, read_runtime_class
 from crigate.testbed.images import BUSYBOX_IMAGE
 from kubernetes import client
 
@@ -27,15 +21,6 @@ pytestmark = pytest.mark.gpu
 
 MISSING_HANDLER = "crigate-unconfigured"
 EVENT_TIMEOUT_S = 60
-
-
-def read_runtime_class(kube, name: str) -> client.V1RuntimeClass | None:
-    try:
-        return kube.node_api.read_runtime_class(name)
-    except client.ApiException as err:
-        if err.status != 404:
-            raise
-    return None
 
 
 def gpu_nodes(cluster) -> list[str]:
@@ -99,16 +84,6 @@ def test_pod_with_nvidia_runtime_class_runs_on_that_handler(cluster, namespace):
         pytest.skip(missing)
     node = pod.spec.node_name
     check_handler_recorded(cluster.host(node), node, container_id(pod, "c0"), f"{namespace}/routed")
-
-
-def oci_runtime_of(host, cid: str) -> tuple[str, list[str]]:
-    """Which OCI runtime keeps the container's state on the node (runc or crun,
-    "" when neither), and the state files seen."""
-    names = " -o ".join(f"-path '*/{cid}/{f}'" for f in OCI_STATE_FILES.values())
-    found = host.run(f"find {STATE_SEARCH_ROOT} -maxdepth {STATE_SEARCH_DEPTH} \\( {names} \\) 2>/dev/null")
-    files = found.stdout.split()
-    runtimes = {r for r, f in OCI_STATE_FILES.items() if any(p.endswith(f"/{cid}/{f}") for p in files)}
-    return (runtimes.pop() if len(runtimes) == 1 else ""), files
 
 
 def check_ran_with(host, node: str, cid: str, pod_name: str, want: str) -> str:

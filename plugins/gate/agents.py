@@ -71,11 +71,14 @@ class Match:
 
     @property
     def ready(self) -> bool | None:
-        """True when the tag is at or above the CRI-ready version, None when unknown."""
+        """True when the tag is at or above the CRI-ready version, None when unknown
+        (no tag, no version known, or a floating tag such as `7` that spans it)."""
         have, since = version(repository(self.image)[1]), version(self.agent.cri_ready_since)
         if not since or not have or not matches(self.image, self.agent.versioned or self.agent.images):
             return None
-        return have >= since
+        if len(have) < len(since) and have == since[:len(have)]:
+            return None
+        return have >= since[:len(have)] if len(have) < len(since) else have >= since
 
 
 def match(template: PodTemplate, table: tuple[Agent, ...] | None = None) -> Match | None:
@@ -87,9 +90,10 @@ def match(template: PodTemplate, table: tuple[Agent, ...] | None = None) -> Matc
     return None
 
 
-def cri_ready(template: PodTemplate) -> bool:
-    found = match(template)
-    return bool(found and found.ready)
+def image_cri_ready(image: str) -> bool | None:
+    """Whether this container image is a known agent at a CRI-ready version (None: not known)."""
+    found = match(PodTemplate("", "", "", {"containers": [{"image": image}]}))
+    return found.ready if found else None
 
 
 def config_enables(template: PodTemplate, inventory: Inventory, text: str) -> bool:

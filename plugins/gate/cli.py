@@ -101,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
 def target_version(value: str) -> str:
     """argparse type: a Kubernetes minor like 1.24 (v1.24.17 is read as 1.24)."""
     try:
-        return "{}.{}".format(*platform.minor(value))
+        return platform.minor_text(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crigate.facts import DOCKER_SOCKET_PATHS, normalize
+from crigate.facts import CRI_DOCKERD_SOCKET, DOCKER_SOCKET_PATHS, normalize
 
 from .findings import PodTemplate
 
@@ -23,7 +23,8 @@ SOCKET = re.compile(r"(?:unix://)?(?P<path>(?:/[\w.@+-]+)*/(?P<name>docker|docke
 PIPE = re.compile(r"(?i)(?:npipe:)?(?:\\\\|//)\.[\\/]+pipe[\\/]+(?P<name>docker_engine|dockershim)\b")
 DOCKER_PORTS = ("2375", "2376")
 TCP = re.compile(r"\btcp://(?P<host>\[[^\]]+\]|\$\([\w]+\)|\$\{[\w]+\}|[\w.-]+):(?P<port>\d+)")
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
+# loopback and "any" in every spelling a URL or a Go client takes ("" = no host given)
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]", "")
 # Docker's default bridge gateway: the node itself, seen from a container on docker0
 # (docs.docker.com, "Bridge network driver": default subnet 172.17.0.0/16).
 DOCKER_BRIDGE_GATEWAY = "172.17.0.1"
@@ -57,8 +58,9 @@ def is_pipe(path: str) -> bool:
 
 
 def is_docker_socket_path(host_path: str) -> bool:
-    """A host path that is Docker's (or dockershim's) socket, or its Windows pipe."""
-    return normalize(host_path) in DOCKER_SOCKET_PATHS or is_pipe(host_path)
+    """A host path that is Docker's (or dockershim's, or cri-dockerd's) socket, or its Windows pipe."""
+    path = normalize(host_path)
+    return path in DOCKER_SOCKET_PATHS or path == CRI_DOCKERD_SOCKET or is_pipe(host_path)
 
 
 def node_hosts(template: PodTemplate, container: dict, node_addresses: frozenset[str]) -> set[str]:

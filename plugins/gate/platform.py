@@ -170,8 +170,16 @@ def detect(nodes: list[dict]) -> tuple[str, str]:
                          f"{total - matched} match no platform ({', '.join(others)}): generic")
     evidence = f"{total} of {total} nodes point at {name} ({what})"
     if not any(s.startswith("label ") for s in signals):
-        evidence += f"; providerID only: nodes on that cloud, not necessarily {name}'s node images"
+        # a providerID names the cloud, not the managed service: kops or kubeadm nodes
+        # on that cloud run other images, which none of the platform's facts are about
+        return GENERIC, (f"{evidence}; providerID only: nodes on that cloud, not necessarily {name}'s "
+                         f"node images: generic (give --platform {pid} if they are)")
     return pid, evidence
+
+
+def minor_text(version: str) -> str:
+    """"1.24" from any spelling minor() reads; ValueError names what it expected."""
+    return "{}.{}".format(*minor(version))
 
 
 def keeps(platform_id: str, coupling: str, kubernetes_minor: str | None = None) -> Fact | None:

@@ -15,6 +15,7 @@ from .inventory import Inventory
 
 HOOKS = ("postStart", "preStop")
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+COMMENTS = ("#", "//", ";")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,17 @@ class Text:
     origin: str       # where the text is, e.g. "args", "env DOCKER_HOST", "ConfigMap/ns/cm[key]"
     text: str
     file: str = ""    # the file the container reads it from, for mounted ConfigMaps
+
+    @property
+    def code(self) -> str:
+        """The text with comment lines blanked (#, //, ;), lines kept in place:
+        a commented-out sample setting is not a use."""
+        return "\n".join("" if line.lstrip().startswith(COMMENTS) else line for line in self.text.split("\n"))
+
+    @property
+    def env_name(self) -> str:
+        """The variable's name for an env text, else ""."""
+        return self.origin.split()[1] if self.origin.startswith("env ") else ""
 
     def chain(self, line: int = 0) -> str:
         at = f" line {line}" if line and self.text.count("\n") else ""

@@ -14,6 +14,7 @@ from crigate.testbed.runtimes import DOCKER
 from crigate.testbed.versions import profile
 
 from . import logconfig
+from .endpoints import LOCAL_HOSTS
 from .family import family
 from .findings import Finding, PodTemplate
 from .inventory import Inventory
@@ -74,7 +75,6 @@ def _env_names(template: PodTemplate, container: dict, inventory: Inventory) -> 
     return names
 
 
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
 
 
 def remote_docker_host(value: str, node_addresses: frozenset[str] = frozenset()) -> str:

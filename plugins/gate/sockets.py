@@ -18,30 +18,28 @@ import re
 from dataclasses import dataclass
 
 from crigate.facts import (
+    CRI_DOCKERD_SOCKET,
     CRI_SOCKET_NAMES,
     CRI_SOCKET_PATHS,
     DOCKER_DATA,
+    DOCKER_EXEC_ROOT,
     DOCKER_SOCKET_PATHS,
     DOCKERSHIM_SOCKET,
     KUBELET_LOG_DIRS,
     normalize,
 )
 
-from . import agents
+from . import agents, rules
 from .endpoints import Landing, Reference, is_docker_socket_path, is_pipe, landing, line_of, node_hosts, references
 from .family import family
 from .findings import Finding, PodTemplate
 from .inventory import Inventory
 from .podtext import Text, container_texts
-from .rules import node_addresses
+from .rules import is_under, node_addresses
 
 # hostPath types the kubelet checks before it starts the pod
 # (kubernetes.io/docs/concepts/storage/volumes/#hostpath-volume-types)
 MUST_EXIST = ("Socket", "File", "Directory", "CharDevice", "BlockDevice")
-
-
-def is_under(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,12 @@ class Use:
 
 
 def docker_uses(template: PodTemplate, container: dict, texts: list[Text]) -> list[Use]:
-    """References to a Docker socket that reach the node's through a mount."""
+    """References to a Docker socket (comment lines left out) that reach the
+    node's through a mount."""
     pipes = [h for h, _ in template.host_paths(container) if is_pipe(h)]
     uses = []
     for text in texts:
-        for ref in references(text.text):
+        for ref in references(text.code):
             if ref.path:
                 land = landing(template, container, ref.path)
                 if land and is_docker_socket_path(land.host_path):
@@ -73,21 +72,34 @@ def docker_uses(template: PodTemplate, container: dict, texts: list[Text]) -> li
 @dataclass(frozen=True)
 class CriReach:
     words: str = ""         # the CRI socket in reach, in words ("" when none)
-    explicit: bool = False  # mounted on its own or named: not only inside /run with everything else
+    explicit: bool = False  # mounted on its own or named through a mount: not only inside /run
 
     def __bool__(self) -> bool:
         return bool(self.words)
 
 
+CRI_NAMED = re.compile(r"(?:/[\w.@+-]+)*/(?:" + "|".join(re.escape(n) for n in CRI_SOCKET_NAMES) + r")\b")
+
+
+def is_cri_socket(host_path: str) -> bool:
+    """A CRI runtime's socket on the node, not the containerd embedded in Docker."""
+    path = normalize(host_path)
+    return path.endswith(tuple("/" + n for n in CRI_SOCKET_NAMES)) and not is_under(path, DOCKER_EXEC_ROOT)
+
+
 def cri_in_reach(template: PodTemplate, container: dict, texts: list[Text]) -> CriReach:
-    """A CRI socket the container can use instead of Docker's."""
+    """A CRI socket the container can use instead of Docker's: one it names
+    through a mount, one mounted on its own (or its runtime's directory), or
+    one only inside a directory that holds Docker's too (not explicit)."""
     for text in texts:
-        if any(name in text.text for name in CRI_SOCKET_NAMES):
-            return CriReach(f"{text.origin} (names a CRI socket)", True)
+        for named in CRI_NAMED.finditer(text.code):
+            land = landing(template, container, named.group(0))
+            if land and is_cri_socket(land.host_path):
+                return CriReach(f"{text.origin} (names {named.group(0)})", True)
     reach = CriReach()
     for host_path, _ in template.host_paths(container):
         path = normalize(host_path)
-        if path.endswith(tuple("/" + n for n in CRI_SOCKET_NAMES)):
+        if is_cri_socket(path):
             return CriReach(f"hostPath {host_path}", True)
         held = [s for s in CRI_SOCKET_PATHS if path != "/" and is_under(s, path)]
         if held:       # /run/containerd is the runtime's own directory; /run holds Docker's too
@@ -96,47 +108,64 @@ def cri_in_reach(template: PodTemplate, container: dict, texts: list[Text]) -> C
     return reach
 
 
+def hostpath_type(template: PodTemplate, mount: dict) -> str:
+    return (template.volume(mount.get("name", "")).get("hostPath") or {}).get("type") or ""
+
+
 def _mount_words(host_path: str, mount: dict, kind: str) -> str:
     typed = f"type {kind}" if kind else "no type"
     return f"hostPath {host_path} ({typed}) at {mount.get('mountPath')}"
+
+
+CRI_AT_DOCKER_PATHS = (normalize(DOCKERSHIM_SOCKET), CRI_DOCKERD_SOCKET)   # CRI, served by Docker
+
+
+def exact_case(path: str, kind: str, mine: list[Use], beside: CriReach, ready: bool | None) -> str | None:
+    """The docker-socket-mount case for a mount of the socket itself; None: nothing to report."""
+    if path == normalize(DOCKERSHIM_SOCKET):
+        return "beside-cri" if beside.explicit else "dockershim"    # typed or used alike: a CRI client
+    if path == CRI_DOCKERD_SOCKET:
+        return "beside-cri" if beside.explicit else "cri-dockerd"
+    if kind in MUST_EXIST:
+        return "typed"
+    if mine and not beside.explicit:
+        return "used"
+    if beside:
+        return None if ready else "beside-cri"    # a CRI-ready agent with a CRI socket: its vendor's setup
+    return "agent-without-cri" if ready else ""
 
 
 def judge(template: PodTemplate, container: dict, inventory: Inventory, runtime_words: dict) -> list[Finding]:
     texts = container_texts(template, container, inventory)
     uses = docker_uses(template, container, texts)
     beside = cri_in_reach(template, container, texts)
-    ready = agents.cri_ready(template)
+    ready = agents.image_cri_ready(str(container.get("image", "")))
     findings = []
     ref = f"{template.ref}/{container.get('name')}"
     for host_path, mount in template.host_paths(container):
         path = normalize(host_path)
-        kind = (template.volume(mount.get("name", "")).get("hostPath") or {}).get("type") or ""
-        exact = path in DOCKER_SOCKET_PATHS or is_pipe(host_path)
-        parent = not exact and path != "/" and any(is_under(s, path) for s in DOCKER_SOCKET_PATHS)
-        mine = [u for u in uses if u.land is None or is_under(normalize(u.land.host_path), path)]
+        kind = hostpath_type(template, mount)
+        exact = path in DOCKER_SOCKET_PATHS or path == CRI_DOCKERD_SOCKET or is_pipe(host_path)
+        mine = [u for u in uses if u.land is None or (u.land.volume == mount.get("name")
+                                                      and u.land.mount_path.rstrip("/") ==
+                                                      (mount.get("mountPath") or "").rstrip("/"))]
         words = _mount_words(host_path, mount, kind)
         if exact:
-            if path == normalize(DOCKERSHIM_SOCKET) and not beside.explicit:
-                case = "dockershim"       # a CRI socket at dockershim's path: typed or used alike
-            elif kind in MUST_EXIST:
-                case = "typed"
-            elif mine and not beside.explicit:
-                case = "used"
-            elif beside:
-                case = "beside-cri"
-            elif ready:
-                continue       # the vendor says this version works without Docker Engine
-            else:
-                case = ""
+            case = exact_case(path, kind, mine, beside, ready)
+            if case is None:
+                continue
             depends = words + (f"; {mine[0].chain()}" if mine and case in ("used", "typed") else "")
             depends += f"; also in reach: {beside.words}" if case == "beside-cri" else ""
             findings.append(family("docker-socket-mount").finding(ref, depends, case=case, **runtime_words))
-        elif parent:
-            if not mine:
-                continue      # /run holds every socket of the node: the mount alone says nothing of Docker
-            case = "uses-socket" if not beside.explicit else ""
-            depends = f"{words}, which holds {next(s for s in DOCKER_SOCKET_PATHS if is_under(s, path))}"
-            depends += f"; {mine[0].chain()}" if mine else ""
+        elif mine:           # a directory (/run, /var, /) through which something names the socket
+            reached = normalize(mine[0].land.host_path)
+            depends = f"{words}, through which {mine[0].chain()}"
+            if reached in CRI_AT_DOCKER_PATHS:
+                case = "beside-cri" if beside.explicit else ("dockershim" if reached == CRI_AT_DOCKER_PATHS[0]
+                                                             else "cri-dockerd")
+                findings.append(family("docker-socket-mount").finding(ref, depends, case=case, **runtime_words))
+                continue
+            case = "beside-cri" if beside.explicit else "uses-socket"
             findings.append(family("docker-socket-parent-mount").finding(ref, depends, case=case,
                                                                          **runtime_words))
     findings += config_files(template, container, uses, beside)
@@ -161,27 +190,34 @@ def socket_mounts(inventory: Inventory, runtime_words: dict) -> list[Finding]:
     return [f for t in inventory.templates for c in t.containers() for f in judge(t, c, inventory, runtime_words)]
 
 
-# A setting that makes Docker the product's runtime: a key or flag whose name is
-# the container runtime and whose value is docker or dockershim
-# (`--container-runtime=docker`, `CONTAINER_RUNTIME=docker`, `runtime: docker`).
+# A setting that makes Docker the product's runtime: a key or flag named the
+# container runtime (optionally in a dotted namespace: agent.runtime) whose whole
+# value, on that line, is docker or dockershim (`--container-runtime=docker`,
+# `CONTAINER_RUNTIME=docker`, `runtime: docker`). A list (`docker,containerd`), a
+# path (`docker/compose`), a nested table (`runtime:` then `docker:` below) and
+# other names ending in runtime (`python_runtime`) are not it.
 RUNTIME_SETTING = re.compile(
-    r"(?im)(?P<key>(?:--?|\b)(?:[\w.]*[-_.])?(?:container[-_.]?runtime|runtime)(?:[-_.]?(?:type|name|engine))?)"
-    r"[\"']?\s*(?:[:=]|\s)\s*[\"']?(?P<value>docker|dockershim)(?![\w.-])")
+    r"(?im)(?:^|[\s\"'{,-])(?P<key>(?:--?)?(?:[\w-]+\.)*(?:container[-_]?runtime|runtime)(?:[-_]?(?:type|name|engine))?)"
+    r"[\"']?(?:[ \t]*[:=][ \t]*| )[\"']?(?P<value>docker|dockershim)[\"']?[ \t]*"
+    r"(?:}|$|,[ \t]*[\w\"'-]+[ \t]*[:=])")       # the line's end, or the next key of an inline map
 
 
 def settings(template: PodTemplate, container: dict, inventory: Inventory) -> list[Finding]:
-    """Settings that pick Docker as the runtime, and the node's Docker daemon named over TCP."""
+    """Settings that pick Docker as the runtime, and the node's Docker daemon named
+    over TCP (a pod that runs its own daemon, Docker-in-Docker, is left out)."""
+    if rules.runs_own_docker(template):
+        return []
     findings = []
     ref = f"{template.ref}/{container.get('name')}"
     local = node_hosts(template, container, node_addresses(inventory))
     for text in container_texts(template, container, inventory):
-        for m in RUNTIME_SETTING.finditer(text.text):
+        for m in RUNTIME_SETTING.finditer(text.code):
             findings.append(family("docker-runtime-setting").finding(
-                ref, f"{text.chain(line_of(text.text, m.start()))} sets {m.group('key').strip()} to "
+                ref, f"{text.chain(line_of(text.code, m.start('key')))} sets {m.group('key')} to "
                 f"{m.group('value')}"))
-        if text.origin.startswith("env "):
+        if text.env_name in rules.DOCKER_ENV:
             continue           # DOCKER_HOST and friends: docker-env says so
-        for r in references(text.text):
+        for r in references(text.code):
             if r.host and r.host in local:
                 findings.append(family("docker-tcp-endpoint").finding(
                     ref, f"{text.chain(r.line)} names {r.spelled}, the node's Docker daemon"))
@@ -207,8 +243,8 @@ def data_mounts(inventory: Inventory, runtime_words: dict) -> list[Finding]:
             for host_path, mount in t.host_paths(c):
                 if not is_under(normalize(host_path), DOCKER_DATA):
                     continue
-                kind = (t.volume(mount.get("name", "")).get("hostPath") or {}).get("type") or ""
-                uses = [(x, m) for x in texts for m in re.finditer(r"(?:/[\w.*@+-]+)+", x.text)
+                kind = hostpath_type(t, mount)
+                uses = [(x, m) for x in texts for m in re.finditer(r"(?:/[\w.*@+-]+)+", x.code)
                         if (land := landing(t, c, m.group(0))) and is_under(normalize(land.host_path), DOCKER_DATA)]
                 if kind in MUST_EXIST:
                     case = "typed"
@@ -221,7 +257,7 @@ def data_mounts(inventory: Inventory, runtime_words: dict) -> list[Finding]:
                 depends = _mount_words(host_path, mount, kind)
                 if uses:
                     text, m = uses[0]
-                    depends += f"; {text.chain(line_of(text.text, m.start()))} names {m.group(0)}"
+                    depends += f"; {text.chain(line_of(text.code, m.start()))} names {m.group(0)}"
                 findings.append(family("docker-data-mount").finding(
                     f"{t.ref}/{c.get('name')}", depends, case=case, **runtime_words))
     return findings

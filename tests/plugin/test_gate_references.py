@@ -146,3 +146,82 @@ def test_a_config_read_through_run_is_the_line_to_change_not_a_fallback():
     assert set(found(t, config_maps=cm)) == {
         ("docker-socket-parent-mount", BREAKS, "DaemonSet/mon/probe/main"),
         ("docker-endpoint-config", BREAKS, "ConfigMap/mon/probe-config[probe.toml]")}
+
+
+# --------------------------------------------------------- shapes a review of the rules brought up
+
+def test_a_use_through_a_root_or_var_mount_is_found():
+    for base, mount_path, arg in (("/", "/host", "unix:///host/var/run/docker.sock"),
+                                  ("/var", "/host/var", "unix:///host/var/run/docker.sock")):
+        t = pod([host("h", base)], [{"name": "h", "mountPath": mount_path}], args=[f"--engine={arg}"])
+        assert ("docker-socket-parent-mount", BREAKS, "DaemonSet/mon/probe/main") in found(t), base
+
+
+def test_a_cri_socket_named_but_not_mounted_is_no_alternative():
+    t = pod([host("d", "/var/run/docker.sock")], [{"name": "d", "mountPath": "/var/run/docker.sock"}],
+            args=["--docker=unix:///var/run/docker.sock", "--containerd=/run/containerd/containerd.sock"])
+    assert found(t) == [("docker-socket-mount", BREAKS, "DaemonSet/mon/probe/main")]
+
+
+def test_dockers_own_containerd_is_no_cri_socket():
+    t = pod([host("d", "/var/run/docker.sock"), host("c", "/var/run/docker/containerd/containerd.sock")],
+            [{"name": "d", "mountPath": "/var/run/docker.sock"},
+             {"name": "c", "mountPath": "/var/run/docker/containerd/containerd.sock"}])
+    assert found(t) == [("docker-socket-mount", BREAKS, "DaemonSet/mon/probe/main")]
+
+
+def test_a_commented_out_sample_is_no_use():
+    cm = {("mon", "probe-config"): {"probe.conf": '# [[inputs.docker]]\n#   endpoint = "unix:///var/run/docker.sock"\n'}}
+    t = pod([host("run", "/var/run"), {"name": "cfg", "configMap": {"name": "probe-config"}}],
+            [{"name": "run", "mountPath": "/var/run"}, {"name": "cfg", "mountPath": "/etc/probe"}])
+    assert found(t, config_maps=cm) == []
+
+
+def test_the_nodes_daemon_over_tcp_in_any_env_var():
+    t = pod([], [], env=[{"name": "NODE_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                         {"name": "ENGINE_URL", "value": "tcp://$(NODE_IP):2375"}])
+    assert ("docker-tcp-endpoint", BREAKS, "DaemonSet/mon/probe/main") in found(t)
+
+
+def test_cri_dockerds_socket_is_dockers():
+    t = pod([host("c", "/run/cri-dockerd.sock", "Socket")], [{"name": "c", "mountPath": "/run/cri-dockerd.sock"}])
+    assert found(t) == [("docker-socket-mount", BREAKS, "DaemonSet/mon/probe/main")]
+
+
+@pytest.mark.parametrize("image, expected", [
+    ("gcr.io/datadoghq/agent:7", [("docker-socket-mount", BREAKS)]),       # floating: the version is unknown
+    ("gcr.io/datadoghq/agent:7.50.0", [("docker-socket-mount", REVIEW)]),  # ready, but no CRI socket in reach
+])
+def test_a_ready_agent_is_judged_by_its_own_image_and_its_cri_socket(image, expected):
+    t = pod([host("d", "/var/run/docker.sock")], [{"name": "d", "mountPath": "/var/run/docker.sock"}], image=image)
+    assert [(c, s) for c, s, _ in found(t)] == expected
+
+
+def test_a_ready_agent_beside_a_cri_socket_is_its_vendors_setup():
+    t = pod([host("d", "/var/run/docker.sock"), host("c", "/run/containerd/containerd.sock")],
+            [{"name": "d", "mountPath": "/var/run/docker.sock"},
+             {"name": "c", "mountPath": "/run/containerd/containerd.sock"}], image="datadog/agent:7.50.0")
+    sidecar_docker_gc = {"name": "gc", "image": "acme/docker-gc:1",
+                         "volumeMounts": [{"name": "d", "mountPath": "/var/run/docker.sock"}]}
+    t.spec["containers"].append(sidecar_docker_gc)
+    assert found(t) == [("docker-socket-mount", BREAKS, "DaemonSet/mon/probe/gc")]
+
+
+def test_a_dockershim_mount_with_a_cri_socket_beside_is_not_worse():
+    alone = pod([host("s", "/var/run/dockershim.sock", "Socket")],
+                [{"name": "s", "mountPath": "/var/run/dockershim.sock"}])
+    beside = pod([host("s", "/var/run/dockershim.sock", "Socket"), host("c", "/run/containerd/containerd.sock")],
+                 [{"name": "s", "mountPath": "/var/run/dockershim.sock"},
+                  {"name": "c", "mountPath": "/run/containerd/containerd.sock"}])
+    assert [s for _, s, _ in found(alone)] == [BREAKS] and [s for _, s, _ in found(beside)] == [REVIEW]
+
+
+@pytest.mark.parametrize("text", [
+    "runtime:\n  docker:\n    enabled: false\n  containerd:\n    enabled: true",
+    "# the runtime docker used before", "supported runtime docker or containerd",
+    "runtime: docker/compose", "--runtime=docker,containerd", "python_runtime: docker",
+])
+def test_what_is_not_a_setting_that_picks_docker(text):
+    cm = {("mon", "probe-config"): {"agent.yaml": text}}
+    t = pod([{"name": "cfg", "configMap": {"name": "probe-config"}}], [{"name": "cfg", "mountPath": "/etc/probe"}])
+    assert "docker-runtime-setting" not in [c for c, _, _ in found(t, config_maps=cm)], text

@@ -40,10 +40,11 @@ def test_detection_from_provider_id_and_labels():
 
 
 def test_detection_from_provider_id_alone_says_it_names_the_cloud():
+    """kops or kubeadm nodes on GCE carry gce:// too: no managed node image's facts apply."""
     found, evidence = detect([node("a", "gce://proj/us-central1-a/gke-a"), node("b", "gce://proj/zone/b")])
-    assert found == "gke"
+    assert found == "generic"
     assert evidence.startswith("2 of 2 nodes point at Google Kubernetes Engine (providerID gce://... on 2)")
-    assert "providerID only" in evidence
+    assert "providerID only" in evidence and "--platform gke" in evidence
 
 
 @pytest.mark.parametrize("labels, expected", [
