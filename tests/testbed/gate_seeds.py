@@ -143,9 +143,9 @@ def seeds() -> list[dict]:
         workload("DaemonSet", "fluent-bit", pod_spec(
             [container(mounts=[("config", "/fluent-bit/etc")])],
             [config_map_volume("config", "fluent-bit-docker")])),
-        # node agents
-        workload("DaemonSet", "datadog-agent", pod_spec([container()])),
-        workload("DaemonSet", "kubectl-flame", pod_spec([container()])),
+        # node agents, known by their image repository (never pulled here: the gate reads the template)
+        workload("DaemonSet", "datadog-agent", pod_spec([container(image="gcr.io/datadoghq/agent:7.21.1")])),
+        workload("DaemonSet", "kubectl-flame", pod_spec([container(image="verizondigital/kubectl-flame:v0.2.4-jvm")])),
         workload("DaemonSet", "node-exporter", pod_spec([container()])),
         # GPU
         workload("Deployment", "gpu-via-docker-default", pod_spec(
