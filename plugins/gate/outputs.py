@@ -27,6 +27,15 @@ INFO_URI = "https://github.com/crigate/crigate#the-upgrade-gate"
 # SARIF 2.1.0 (OASIS): result.level is one of none|note|warning|error;
 # suppressions[].kind "external" marks a suppression kept outside the source.
 SARIF_VERSION = "2.1.0"
+def sure_text(f: dict) -> str:
+    """The finding's certainty as a sentence ("" when it has none)."""
+    return f"Certainty: {f['certainty']}. " if f.get("certainty") else ""
+
+
+def sure_md(f: dict) -> str:
+    return f" (certainty: {f['certainty']})" if f.get("certainty") else ""
+
+
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_LEVEL = {"breaks": "error", "review": "warning"}
 
@@ -82,8 +91,9 @@ def text(doc: dict) -> str:
     for f in doc["findings"]:
         label = f"suppressed: {f['suppressed']}" if f.get("suppressed") else f["severity"]
         at = f"\n    at: {f['location']}" if f.get("location") else ""
+        sure = f"\n    certainty: {f['certainty']}" if f.get("certainty") else ""
         lines.append(f"[{label}] {f['check']}: {f['object']}{at}\n    depends on: {f['depends_on']}\n"
-                     f"    why: {f['why']}\n    fix: {f['remediation']}")
+                     f"    why: {f['why']}{sure}\n    fix: {f['remediation']}")
     lines += [f"could not decide: {r}" for r in doc["undecided"]]
     return "\n".join(lines) + "\n"
 
@@ -115,7 +125,7 @@ def gate_markdown(gates: dict, heading: str = "Upgrade gate") -> list[str]:
             lines += ["", "| severity | object | depends on | why it breaks | fix |", "|---|---|---|---|---|"]
             cell = lambda t: str(t).replace("|", "\\|")  # noqa: E731
             lines += [f"| {severity_label(f)} | `{cell(f['object'])}`{located(f)} | {cell(f['depends_on'])} | "
-                      f"{cell(f['why'])} | {cell(f['remediation'])} |" for f in g["findings"]]
+                      f"{cell(f['why'])}{sure_md(f)} | {cell(f['remediation'])} |" for f in g["findings"]]
         lines += ["", "Check by hand (the API cannot show these):", ""]
         lines += [f"- [ ] **{c['item']}**: {c['check']}" for c in g["checklist"]]
     return lines
@@ -130,7 +140,7 @@ def gate_html(gates: dict, heading: str = "Upgrade gate", anchor: str = "gate") 
                        f'<td>{e(severity_label(f))}</td>'
                        f'<td><code>{e(f["object"])}</code>{e(located(f).replace("`", ""))}</td>'
                        f'<td>{e(f["depends_on"])}</td>'
-                       f'<td>{e(f["why"])}</td><td>{e(f["remediation"])}</td></tr>'
+                       f'<td>{e(f["why"])}{e(sure_md(f))}</td><td>{e(f["remediation"])}</td></tr>'
                        for f in g["findings"])
         reasons = "".join(f"<li>could not decide: {e(r)}</li>" for r in g["undecided"])
         reasons += "".join(f"<li>not read: {e(n)}</li>" for n in g.get("notes", []))
@@ -206,7 +216,7 @@ def sarif_run(doc: dict) -> dict:
     for f in doc["findings"]:
         result = {"ruleId": f["check"], "level": SARIF_LEVEL.get(f["severity"], "note"),
                   "message": {"text": f"{f['object']}: depends on {f['depends_on']}; {f['why']}. "
-                                      f"Fix: {f['remediation']}"},
+                                      f"{sure_text(f)}Fix: {f['remediation']}"},
                   "locations": [_sarif_location(f)]}
         if f.get("suppressed"):
             result["suppressions"] = [{"kind": "external", "justification": f["suppressed"]}]
@@ -238,7 +248,7 @@ def junit_suite(doc: dict, name: str = "crigate-gate") -> ET.Element:
     failures = errors = skipped = 0
     for f in doc["findings"]:
         case = ET.SubElement(suite, "testcase", classname=f"{name}.{f['check']}", name=f["object"])
-        message = f"depends on {f['depends_on']}; {f['why']}. Fix: {f['remediation']}"
+        message = f"depends on {f['depends_on']}; {f['why']}. {sure_text(f)}Fix: {f['remediation']}"
         if f.get("location"):
             case.set("file", f["location"].split(":", 1)[0])
         if f.get("suppressed"):
@@ -282,7 +292,9 @@ def terminal_lines(runtime: str, gate: dict) -> list[tuple[str, str]]:
         shown = "suppressed" if f.get("suppressed") else f["severity"]
         at = f" ({f['location']})" if f.get("location") else ""
         lines += [(f"  [{shown}] {f['object']}{at}: {f['depends_on']}", ""),
-                  (f"      why: {f['why']}", ""), (f"      fix: {f['remediation']}", "")]
+                  (f"      why: {f['why']}", ""),
+                  *([(f"      certainty: {f['certainty']}", "")] if f.get("certainty") else []),
+                  (f"      fix: {f['remediation']}", "")]
     return lines + [(f"  could not decide: {reason}", "red") for reason in gate["undecided"]]
 
 
