@@ -55,7 +55,9 @@ def exec_commands(container: dict) -> list[tuple[str, list]]:
 
 def _env_texts(template: PodTemplate, container: dict, inventory: Inventory) -> list[Text]:
     texts = []
-    for env in container.get("env", []):
+    for env in container.get("env") or []:
+        if not isinstance(env, dict):
+            continue
         name, value = env.get("name", ""), env.get("value")
         ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
         if value is not None:
@@ -65,7 +67,9 @@ def _env_texts(template: PodTemplate, container: dict, inventory: Inventory) -> 
             if ref.get("key") in data:
                 texts.append(Text(f"env {name} from ConfigMap/{template.namespace}/{ref['name']}"
                                   f"[{ref['key']}]", f"{name}={data[ref['key']]}"))
-    for source in container.get("envFrom", []):
+    for source in container.get("envFrom") or []:
+        if not isinstance(source, dict):
+            continue
         ref = (source.get("configMapRef") or {}).get("name")
         prefix = source.get("prefix", "")
         for key, value in sorted(inventory.config_map(template.namespace, ref).items() if ref else ()):
@@ -80,9 +84,12 @@ def _configmap_volume_files(volume: dict) -> list[tuple[str, str, str]]:
         s["configMap"] for s in (volume.get("projected") or {}).get("sources", []) if "configMap" in s]
     files = []
     for source in sources:
+        if not isinstance(source, dict):
+            continue          # shapes.py names fields of other types; nothing to read here
         items = source.get("items")
-        if items:
-            files += [(source.get("name", ""), i.get("key", ""), i.get("path", i.get("key", ""))) for i in items]
+        if isinstance(items, list) and items:
+            files += [(source.get("name", ""), i.get("key", ""), i.get("path", i.get("key", "")))
+                      for i in items if isinstance(i, dict)]
         else:
             files.append((source.get("name", ""), "*", ""))
     return files

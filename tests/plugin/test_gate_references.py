@@ -252,3 +252,10 @@ spec:
             assert probe in done.stdout, (fmt, done.stdout[-1500:])
         else:
             assert json.loads(done.stdout)["findings"][0]["certainty"].startswith("certain"), done.stdout
+
+
+def test_odd_field_types_in_what_a_container_reads_crash_nothing():
+    t = pod([{"name": "cfg", "configMap": {"name": "probe-config", "items": "probe.yaml"}}],
+            [{"name": "cfg", "mountPath": "/etc/probe"}], env=["DOCKER_HOST"], envFrom=["x"],
+            lifecycle={"preStop": {"exec": {"command": "docker ps"}}})
+    assert container_texts(t, t.spec["containers"][0], Inventory(config_maps=CONFIG))
