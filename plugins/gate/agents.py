@@ -81,18 +81,20 @@ class Match:
         return have >= since[:len(have)] if len(have) < len(since) else have >= since
 
 
+def match_image(image: str, table: tuple[Agent, ...] | None = None) -> Match | None:
+    return next((Match(a, image) for a in (table if table is not None else load()) if matches(image, a.images)),
+                None)
+
+
 def match(template: PodTemplate, table: tuple[Agent, ...] | None = None) -> Match | None:
-    for container in template.containers():
-        image = str(container.get("image", ""))
-        for agent in table if table is not None else load():
-            if matches(image, agent.images):
-                return Match(agent, image)
-    return None
+    """The first container of the template whose image is a known agent's."""
+    found = (match_image(str(c.get("image", "")), table) for c in template.containers())
+    return next((m for m in found if m), None)
 
 
 def image_cri_ready(image: str) -> bool | None:
     """Whether this container image is a known agent at a CRI-ready version (None: not known)."""
-    found = match(PodTemplate("", "", "", {"containers": [{"image": image}]}))
+    found = match_image(image)
     return found.ready if found else None
 
 

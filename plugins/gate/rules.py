@@ -26,7 +26,6 @@ GPU_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 KUBEADM_CRI_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 
 
-
 def is_under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
@@ -47,14 +46,6 @@ def runs_own_docker(template: PodTemplate) -> bool:
         if "dind" in c.get("image", "") or re.search(r"(^|/|\s)dockerd(\s|$)", argv):
             return True
     return False
-
-
-def container_mentions(template: PodTemplate, container: dict, inventory: Inventory, text: str) -> bool:
-    blobs = [*container.get("command", []), *container.get("args", []),
-             *(str(e.get("value", "")) for e in container.get("env", []))]
-    for name in template.configmap_names(container):
-        blobs.extend(inventory.config_map(template.namespace, name).values())
-    return any(text in b for b in blobs)
 
 
 def containers(inventory: Inventory, *, skip_dind: bool = False):

@@ -22,7 +22,7 @@ AREAS: dict[str, tuple[Rule, ...]] = {
     "docker_data_mounts": (lambda audit, target: sockets.data_mounts(
         audit.inventory, {"cri_tools": rules.cri_tools(target)}),),
     "docker_env": (_on_inventory(rules.docker_env),
-                   lambda audit, target: sockets.runtime_settings(audit.inventory, {})),
+                   lambda audit, target: sockets.runtime_settings(audit.inventory)),
     "docker_cli": (_on_inventory(rules.docker_cli),),
     "log_shippers": (_on_inventory(rules.log_shippers), _on_inventory(shipper_env.find)),
     "node_agents": (_on_inventory(agents.node_agents),),

@@ -224,7 +224,7 @@ def settings(template: PodTemplate, container: dict, inventory: Inventory) -> li
     return findings
 
 
-def runtime_settings(inventory: Inventory, runtime_words: dict) -> list[Finding]:
+def runtime_settings(inventory: Inventory) -> list[Finding]:
     return [f for t in inventory.templates for c in t.containers() for f in settings(t, c, inventory)]
 
 

@@ -27,7 +27,7 @@ def found(*templates, config_maps=None):
     inv = Inventory(templates=list(templates), config_maps=config_maps or {})
     return [(f.check, f.severity, f.object) for f in
             sockets.socket_mounts(inv, {"cri_tools": rules.cri_tools("containerd")})
-            + sockets.runtime_settings(inv, {})]
+            + sockets.runtime_settings(inv)]
 
 
 @pytest.mark.parametrize("kind", ["Socket", "File"])
