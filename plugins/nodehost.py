@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
 import uuid
 from pathlib import Path
 
@@ -95,8 +96,9 @@ def container_problem(pod) -> str:
 class DebugPodHost:
     def __init__(self, node: str, kubeconfig: Path, context: str | None,
                  namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE,
-                 image_repo: str | None = None):
+                 image_repo: str | None = None, closing: threading.Event | None = None):
         self.node, self.namespace, self.image = node, namespace, image
+        self.closing = closing or threading.Event()     # set: the run is ending, start nothing
         self.kube = Kube(kubeconfig, context, image_repo=image_repo)
         self.api = self.kube.core
         self._start()
@@ -108,11 +110,17 @@ class DebugPodHost:
     def _start(self) -> None:
         self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"
         try:     # Ctrl-C may land after the API server made the pod, before its answer is read
+            self._refuse_if_closing()
             self.kube.create_pod(self.namespace, debug_pod_manifest(self.node, self.name, self.image))
             self._wait_running()
+            self._refuse_if_closing()
         except BaseException:
             self.close()
             raise
+
+    def _refuse_if_closing(self) -> None:
+        if self.closing.is_set():
+            raise DebugPodError(f"node {self.node}: the run is ending; no debug pod started")
 
     def _replace(self) -> str:
         self.close()

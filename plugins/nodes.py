@@ -52,3 +52,17 @@ def runtimes_present(nodes: list[client.V1Node]) -> tuple[str, ...]:
 def of_runtime(nodes: list[client.V1Node], runtime: str) -> list[str]:
     """Names of the Ready nodes that run runtime."""
     return [n.metadata.name for n in nodes if is_ready(n) and runtime_of(n) == runtime]
+
+
+def not_ready(nodes: list[client.V1Node], runtime: str | None = None) -> dict[str, str]:
+    """Nodes (of runtime, when given) that are not Ready -> why, from their Ready condition."""
+    found = {}
+    for node in nodes:
+        if is_ready(node) or (runtime and runtime_of(node) != runtime):
+            continue
+        ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+        found[node.metadata.name] = (
+            f"node is not Ready (Ready={ready.status}, {ready.reason or 'no reason'}: "
+            f"{(ready.message or '').strip()[:200]}, since {ready.last_transition_time})"
+            if ready else "node reports no Ready condition")
+    return found

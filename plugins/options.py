@@ -21,6 +21,7 @@ from .gate import family, suppress
 from .gate.platform import choices as platform_choices
 from .gate.platform import minor_text as platform_minor_text
 from .nodehost import DEBUG_IMAGE
+from .nodereads import NODE_CONCURRENCY
 
 CLUSTER_KINDS = ("kind", "existing")
 DEFAULT_REPORT_DIR = Path("reports")
@@ -113,6 +114,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--nodes", metavar="SELECTOR",
                     help="check only the nodes this label selector picks (existing clusters), "
                          "e.g. eks.amazonaws.com/nodegroup=gpu-pool")
+    group.addoption("--node-concurrency", type=int, default=NODE_CONCURRENCY, metavar="N",
+                    help="nodes read at once by node checks (debug pods started and asked "
+                         f"together; default {NODE_CONCURRENCY})")
     group.addoption("--debug-image", default=DEBUG_IMAGE, metavar="IMAGE",
                     help="image of the short-lived privileged pod used for node checks on an "
                          f"existing cluster; its nodes must be able to pull it (default {DEBUG_IMAGE})")
@@ -197,6 +201,7 @@ class Settings:
     node_selector: str | None = None
     runtimes_from_nodes: bool = False    # --runtime auto: each runtime on the nodes that run it
     node_checks: bool = False
+    node_concurrency: int = NODE_CONCURRENCY
     report_dir: Path = DEFAULT_REPORT_DIR
     latency_slo: float = DEFAULT_LATENCY_SLO_S
     measurement: MeasurementSize = MEASUREMENT_SIZES[DEFAULT_MEASURE]    # --measure and the size options
@@ -232,6 +237,12 @@ def _node_images(values: list[str]) -> dict[str, str]:
                                     f"one of {', '.join(NODE_RUNTIMES)}")
         images[runtime] = image
     return images
+
+
+def _node_concurrency(value: int) -> int:
+    if value < 1:
+        raise pytest.UsageError(f"--node-concurrency {value}: expected 1 or more nodes at once")
+    return value
 
 
 def _existing_file(option: str, value) -> Path | None:
@@ -364,5 +375,5 @@ def settings_from(config: pytest.Config) -> Settings:
         kubectl_bin=_existing_file("--kind-kubectl-bin", opt("kind_kubectl_bin")),
         node_images=node_images,
         debug_image=debug_image, image_repo=image_repo, node_selector=opt("nodes"),
-        node_checks=opt("node_checks"),
+        node_checks=opt("node_checks"), node_concurrency=_node_concurrency(opt("node_concurrency")),
         report_dir=opt("report_dir"), latency_slo=opt("latency_slo"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from crigate.testbed.engine import docker
 from crigate.testbed.runtimes import RuntimeProfile
 from crigate.testbed.versions import kubernetes_release, profile
 
-from .nodehost import DEBUG_IMAGE, DebugPodHost
+from .nodehost import DEBUG_IMAGE, DebugPodError, DebugPodHost
 
 DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
 DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (testinfra kubectl://)
@@ -189,7 +190,11 @@ class ExistingClusterProvider:
         self.profile = profile(runtime)      # one runtime's profiles agree on what users see
         self.debug_image, self.image_repo = debug_image, image_repo
         self.name = context or "existing"
+        # node checks open hosts from several threads at once (nodereads.across_nodes)
         self.hosts: dict[str, DebugPodHost] = {}
+        self.node_locks: dict[str, threading.Lock] = {}
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
 
     def create(self) -> None:
         if not os.access(self.path, os.R_OK):
@@ -201,18 +206,31 @@ class ExistingClusterProvider:
                 os.environ["PATH"] = f"{built}{os.pathsep}{os.environ['PATH']}"
 
     def delete(self) -> None:
-        for host in self.hosts.values():
+        """Every debug pod goes, those still starting in other threads too: they
+        see `closing` and delete themselves."""
+        self.closing.set()
+        with self.lock:
+            hosts = list(self.hosts.values())
+            self.hosts.clear()
+        for host in hosts:
             host.close()
-        self.hosts.clear()
 
     def kubeconfig(self) -> tuple[Path, str | None]:
         return self.path, self.context
 
     def node_host(self, node: str) -> testinfra.host.Host:
-        if node not in self.hosts:
-            self.hosts[node] = DebugPodHost(node, self.path, self.context, image=self.debug_image,
-                                            image_repo=self.image_repo)
-        return self.hosts[node].host
+        with self.lock:
+            lock = self.node_locks.setdefault(node, threading.Lock())
+        with lock:
+            if node not in self.hosts:
+                host = DebugPodHost(node, self.path, self.context, image=self.debug_image,
+                                    image_repo=self.image_repo, closing=self.closing)
+                with self.lock:
+                    if self.closing.is_set():       # delete() ran while this pod started
+                        host.close()
+                        raise DebugPodError(f"node {node}: the run is ending; debug pod removed")
+                    self.hosts[node] = host
+            return self.hosts[node].host
 
     def describe(self) -> dict:
         return {"provider": "existing", "cluster": self.name, "kubeconfig": str(self.path)}

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from . import known, nodes, options, preflight, providers, records, report, scheduling
+from . import known, nodefacts, nodereads, nodes, options, preflight, providers, records, report, scheduling
 from .gate import manifests
 from .kube import Kube
 from .providers import ClusterProvider
@@ -145,14 +146,33 @@ def resolve_auto_runtimes(settings: options.Settings) -> tuple[str, ...]:
 @dataclass
 class ClusterUnderTest:
     """What a check needs of one runtime's cluster: its nodes are the Ready
-    nodes that run that runtime (on a mixed cluster, some of them)."""
+    nodes that run that runtime (on a mixed cluster, some of them); nodes
+    selected but not Ready are `not_ready` (node -> why), and fail every node
+    check by name."""
     runtime: str
     provider: ClusterProvider
     kube: Kube
     nodes: list[str] = field(default_factory=list)
+    not_ready: dict[str, str] = field(default_factory=dict)
+    concurrency: int = nodereads.NODE_CONCURRENCY
+    progress: Callable[[str], None] | None = None
 
     def host(self, node: str):
         return self.provider.node_host(node)
+
+    def across_nodes(self, work, what: str, **options) -> nodereads.NodeResults:
+        """work(node) on every node under test at once (nodereads.across_nodes);
+        a node not Ready gets its NodeUnreadable without being asked."""
+        results = nodereads.across_nodes(self.nodes, work, what=f"{what} [{self.runtime}]",
+                                         concurrency=self.concurrency, progress=self.progress,
+                                         **options)
+        for node, why in self.not_ready.items():
+            results[node] = nodereads.unreadable(node, what, why)
+        return results
+
+    def read_nodes(self, request: nodefacts.FactsRequest, what: str) -> nodereads.NodeResults:
+        """Every node's facts for request, one command per node, all nodes at once."""
+        return self.across_nodes(lambda node: nodefacts.gather(self.host(node), node, request), what)
 
     @property
     def profile(self):
@@ -167,6 +187,17 @@ class ClusterUnderTest:
 
 def make_provider(settings: options.Settings, runtime: str, token: str) -> ClusterProvider:
     return providers.make_provider(settings, runtime, token, settings.report_dir / TIMINGS_FILE)
+
+
+def terminal_line(config: pytest.Config) -> Callable[[str], None]:
+    """Print a line on the terminal past pytest's capture (progress on long work);
+    call it from the test's own thread."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(line, file=sys.stderr, flush=True)
+    return say
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +238,10 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
                     f"{picked}; nodes: {seen}", pytrace=False)
     if set(own) != {n.metadata.name for n in every if nodes.is_ready(n)}:
         kube.pin_pods_to(own)            # pod checks run on the nodes under test only
-    under_test = ClusterUnderTest(runtime, provider, kube, own)
+    under_test = ClusterUnderTest(runtime, provider, kube, own,
+                                  not_ready=nodes.not_ready(listed, runtime if settings.runtimes_from_nodes else None),
+                                  concurrency=settings.node_concurrency,
+                                  progress=terminal_line(pytestconfig))
     report.record_cluster(pytestconfig, runtime, {
         "kubelet_versions": sorted({n.status.node_info.kubelet_version for n in listed
                                     if n.metadata.name in own and n.status.node_info}),
@@ -226,23 +260,20 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
 
 @pytest.fixture
 def every_node(cluster, request):
-    """every_node(check): check(node) on each node under test. Every node is
-    checked; the failure names each node that failed, and each node's outcome
-    goes to the report's per-node table."""
+    """every_node(check): check(node) on each node under test, all nodes at once.
+    Every node is checked; the failure names each node that failed (a node that
+    could not be read, with why), and each node's outcome goes to the report's
+    per-node table. A skip (pytest.skip in check) skips the test."""
     def run(check) -> None:
         __tracebackhide__ = True
-        failed = {}
-        for node in cluster.nodes:
-            try:
-                check(node)
-            except AssertionError as err:
-                failed[node] = str(err)
+        outcomes = cluster.across_nodes(check, request.node.originalname, keep=(pytest.skip.Exception,))
+        failed = {node: str(err) for node, err in outcomes.failed.items()}
         request.node.user_properties.append(records.NodeOutcomes({
-            node: "failed" if node in failed else "passed" for node in cluster.nodes}).as_property())
+            node: "failed" if node in failed else "passed" for node in outcomes}).as_property())
         if len(failed) == 1:
             raise AssertionError(next(iter(failed.values())))
         if failed:
-            raise AssertionError(f"{len(failed)} of {len(cluster.nodes)} nodes failed:\n"
+            raise AssertionError(f"{len(failed)} of {len(outcomes)} nodes failed:\n"
                                  + "\n".join(failed.values()))
     return run
 

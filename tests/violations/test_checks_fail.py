@@ -115,25 +115,25 @@ def test_endpoint_and_cri_checks_fail_for_another_runtimes_socket(cluster, node)
     name, host = node
     other = next(profile(r) for r in RUNTIMES if r != cluster.runtime)
     with fails_with(name, "expected " + other.cri_socket):
-        sockets.check_kubelet_endpoint(cluster.kube, name, other, host)
+        sockets.check_kubelet_endpoint(cluster.kube, name, other, sockets.read_node(host, name, other))
     with fails_with(name, "expected to answer"):
-        sockets.check_socket_answers_cri(host, name, other)
+        sockets.check_socket_answers_cri(sockets.read_node(host, name, other), name, other)
 
 
-def test_docker_socket_check_fails_when_docker_sock_exists(node):
+def test_docker_socket_check_fails_when_docker_sock_exists(cluster, node):
     name, host = node
     with docker_sock_served(name, host), fails_with(name, "/run/docker.sock"):
-        sockets.check_no_docker_sockets(host, name)
+        sockets.check_no_docker_sockets(sockets.read_node(host, name, cluster.profile), name)
 
 
-def test_docker_process_check_fails_when_dockerd_runs(node):
+def test_docker_process_check_fails_when_dockerd_runs(cluster, node):
     name, host = node
     # kind mounts /tmp noexec; a copy of sleep named dockerd stands in for the daemon
     node_sh(name, "cp /bin/sleep /usr/local/bin/dockerd && exec /usr/local/bin/dockerd 300", detach=True)
     try:
         node_process_runs(host, "dockerd")
         with fails_with(name, "dockerd"):
-            sockets.check_no_docker_processes(host, name)
+            sockets.check_no_docker_processes(sockets.read_node(host, name, cluster.profile), name)
     finally:
         node_sh(name, "pkill -x dockerd; rm -f /usr/local/bin/dockerd")
 
@@ -150,19 +150,19 @@ def test_kubelet_config_check_fails_where_there_is_no_kubelet_to_read(cluster, n
             until(lambda: host.process.filter(comm="kubelet"), lambda running: not running,
                   f"node {name}: kubelet stopped")
             with fails_with(name, "expected a running kubelet or its files", "observed neither"):
-                sockets.check_kubelet_mentions_no_docker(host, name)
+                sockets.check_kubelet_mentions_no_docker(sockets.read_node(host, name, cluster.profile), name)
         finally:
             node_sh(name, "mv /tmp/kubelet-aside/* /var/lib/kubelet/ 2>/dev/null || true")
 
 
-def test_kubelet_config_check_fails_on_dockershim_flags(node):
+def test_kubelet_config_check_fails_on_dockershim_flags(cluster, node):
     name, host = node
     flags = "/var/lib/kubelet/kubeadm-flags.env"
     node_sh(name, f"cp {flags} /tmp/flags.bak && echo 'KUBELET_EXTRA_ARGS=--container-runtime=docker "
                   f"--docker-endpoint=unix:///var/run/docker.sock' >> {flags}")
     try:
         with fails_with(name, "--container-runtime=docker", "--docker-endpoint"):
-            sockets.check_kubelet_mentions_no_docker(host, name)
+            sockets.check_kubelet_mentions_no_docker(sockets.read_node(host, name, cluster.profile), name)
     finally:
         node_sh(name, f"mv /tmp/flags.bak {flags}")
 
