@@ -18,6 +18,8 @@ from .versions import (
     parse_runtimes,
 )
 
+MAX_WORKERS = 16     # kind nodes on one machine: each is a container with its own kubelet
+
 
 def _runtimes(value: str) -> list[str]:
     """'all', one runtime, or a comma-separated list ('all,docker')."""
@@ -26,6 +28,18 @@ def _runtimes(value: str) -> list[str]:
     except UnknownChoice as bad:
         raise argparse.ArgumentTypeError(
             f"unknown runtime {str(bad)!r}; valid: {', '.join(NODE_RUNTIMES)}, all (comma-separated)") from None
+
+
+def _workers(value: str) -> list[str]:
+    """'docker,cri-o' or 'containerd:8' (RUNTIME[:COUNT], comma-separated): one name per worker."""
+    workers = []
+    for part in value.split(","):
+        name, _, count = part.partition(":")
+        if count and not (count.isdigit() and 0 < int(count) <= MAX_WORKERS):
+            raise argparse.ArgumentTypeError(
+                f"--workers {part!r}: COUNT must be 1 to {MAX_WORKERS}, e.g. containerd:8")
+        workers += _runtimes(name) * (int(count) if count else 1)
+    return workers
 
 
 def _one_runtime(value: str) -> list[str]:
@@ -74,9 +88,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig")
     up.add_argument("--keep-on-failure", action="store_true",
                     help="leave a cluster that failed to come up, for debugging")
-    up.add_argument("--workers", type=_runtimes, default=[], metavar="RUNTIMES",
-                    help="add a worker per runtime listed (comma-separated, e.g. docker,cri-o): "
-                         "a cluster mid-way through a migration")
+    up.add_argument("--workers", type=_workers, default=[], metavar="RUNTIMES",
+                    help="add a worker per runtime listed (comma-separated, e.g. docker,cri-o: "
+                         "a cluster mid-way through a migration); RUNTIME:COUNT adds COUNT of them "
+                         "(containerd:8: many nodes for node checks)")
     up.add_argument("--pull", action="store_true",
                     help="nodes without crigate's workload images: they pull them from a registry "
                          "(python -m crigate.testbed registry up; images push; --image-repo)")

@@ -12,6 +12,23 @@ from kubernetes.stream import stream as exec_stream
 
 from .facts import MANAGED_BY  # on every object crigate creates
 
+RUN_LABEL_KEY = "crigate.io/run"    # which run made an object: what a cancelled run left is found by it
+_RUN: dict[str, str] = {}
+
+
+def mark_run(token: str) -> None:
+    """Label everything this process creates with the run's token (set once, at configure)."""
+    _RUN[RUN_LABEL_KEY] = token
+
+
+def object_labels() -> dict[str, str]:
+    """The labels every object crigate creates carries: managed-by, and the run."""
+    return {**MANAGED_BY, **_RUN}
+
+
+def run_selector(token: str) -> str:
+    return f"{RUN_LABEL_KEY}={token}"
+
 
 class PodFailed(AssertionError):
     pass
@@ -70,7 +87,7 @@ class Kube:
 
     def create_namespace(self, prefix: str = "crigate") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-        self.core.create_namespace({"metadata": {"name": name, "labels": dict(MANAGED_BY)}})
+        self.core.create_namespace({"metadata": {"name": name, "labels": object_labels()}})
         try:         # pods need the namespace's default ServiceAccount, made by the controller-manager
             if not self.watch_until(self.core.list_namespaced_service_account, lambda sa: True,
                                     namespace=name, field_selector="metadata.name=default", timeout=60):
@@ -166,6 +183,8 @@ class Kube:
         kept to the nodes of the runtime under test (the one place pods are
         created)."""
         manifest = with_image_repo(manifest, self.image_repo)
+        metadata = manifest.setdefault("metadata", {})
+        metadata["labels"] = {**metadata.get("labels", {}), **object_labels()}
         if self.pinned_nodes:
             manifest = on_nodes(manifest, self.pinned_nodes)
         return self.core.create_namespaced_pod(namespace, manifest)
@@ -267,3 +286,25 @@ def container_id(pod: client.V1Pod, container: str) -> str:
             return status.container_id.split("://", 1)[1]
     raise AssertionError(f"pod {pod.metadata.namespace}/{pod.metadata.name}: container "
                          f"{container} has no container ID yet")
+
+
+def delete_run_leftovers(kube: Kube, token: str) -> list[str]:
+    """Delete what the run `token` made and a killed process could not: its
+    namespaces, pods anywhere (debug pods), RuntimeClasses. Returns what was deleted."""
+    selector = run_selector(token)
+    deleted = []
+    for ns in kube.core.list_namespace(label_selector=selector).items:
+        kube.delete_namespace(ns.metadata.name, wait=False)
+        deleted.append(f"namespace {ns.metadata.name}")
+    for pod in kube.core.list_pod_for_all_namespaces(label_selector=selector).items:
+        try:
+            kube.core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+        except client.ApiException as err:
+            if err.status != 404:
+                raise
+        deleted.append(f"pod {pod.metadata.namespace}/{pod.metadata.name}")
+    for rc in kube.node_api.list_runtime_class(label_selector=selector).items:
+        kube.node_api.delete_runtime_class(rc.metadata.name)
+        deleted.append(f"RuntimeClass {rc.metadata.name}")
+    kube.settle()
+    return deleted

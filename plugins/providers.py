@@ -22,9 +22,11 @@ from typing import Protocol
 import testinfra
 from crigate.testbed import kindcluster
 from crigate.testbed.engine import docker
+from crigate.testbed.progress import say
 from crigate.testbed.runtimes import RuntimeProfile
 from crigate.testbed.versions import kubernetes_release, profile
 
+from .kube import Kube, delete_run_leftovers, run_selector
 from .nodehost import DEBUG_IMAGE, DebugPodError, DebugPodHost
 
 DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
@@ -182,7 +184,17 @@ class ExistingClusterProvider:
 
     @staticmethod
     def delete_leftovers(settings, token: str) -> None:
-        """Nothing: crigate made no cluster (debug pods go with delete())."""
+        """What this run's processes made and could not delete themselves (a
+        worker killed, SIGKILL): found by the run's label (controller only)."""
+        kube = Kube(settings.kubeconfig, settings.context)
+        try:
+            deleted = delete_run_leftovers(kube, token)
+        except Exception as err:
+            raise TeardownError(f"objects labelled {run_selector(token)} may be left on "
+                                f"{settings.context or settings.kubeconfig}: {err}; remove them with "
+                                f"`kubectl delete namespace,pod,runtimeclass -A -l {run_selector(token)}`") from None
+        if deleted:
+            say(f"crigate: removed what a stopped process of this run left: {', '.join(deleted)}")
 
     def __init__(self, runtime: str, kubeconfig: Path, context: str | None,
                  debug_image: str = DEBUG_IMAGE, image_repo: str | None = None):

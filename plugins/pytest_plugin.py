@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from . import known, nodefacts, nodereads, nodes, options, preflight, providers, records, report, scheduling
+from . import cancel, known, nodefacts, nodereads, nodes, options, preflight, providers, records, report, scheduling
 from .gate import manifests
-from .kube import Kube
+from .kube import Kube, mark_run
 from .providers import ClusterProvider
 from .report import pytest_runtest_makereport  # noqa: F401 (hook)
 
@@ -73,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for area, what in report.AREA_MARKERS.items():
         config.addinivalue_line("markers", f"{area}: {what}")
     config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
+    mark_run(config.stash[TOKEN])
+    cancel.sigterm_interrupts()          # CI cancels with SIGTERM: tear down as on Ctrl-C
     if worker_input:
         return
     if config.pluginmanager.hasplugin("xdist"):
@@ -254,8 +256,9 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
     try:
         kube.settle()            # the checks' namespaces, deleted without waiting, are gone
     finally:
-        pytestconfig.stash[PROVIDERS].remove(provider)
-        provider.delete()        # a node it cannot remove fails the teardown, named
+        with cancel.held_signals(f"the teardown of {provider.name}"):
+            provider.delete()    # a node it cannot remove fails the teardown, named
+        pytestconfig.stash[PROVIDERS].remove(provider)   # kept till then: sessionfinish retries
 
 
 @pytest.fixture
@@ -321,13 +324,21 @@ def module_namespace(cluster):
         yield name
 
 
+@pytest.hookimpl(trylast=True)     # after xdist has stopped its workers
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Delete clusters this process made (Ctrl-C, failed fixtures) and, on the
-    controller, any left by crashed workers of this session."""
+    controller, any left by crashed workers of this session; a signal that
+    comes meanwhile waits for the deletes."""
     config = session.config
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
         return
+    with cancel.held_signals("deleting what this run made", reraise=False):
+        delete_what_was_made(session, settings)
+
+
+def delete_what_was_made(session: pytest.Session, settings: options.Settings) -> None:
+    config = session.config
     left = []
     for provider in list(config.stash[PROVIDERS]):     # debug pods on existing clusters too
         try:

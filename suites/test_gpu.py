@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from crigate import workloads
 from crigate.expectations import CRUN_HANDLER, NVIDIA_HANDLER, NVIDIA_HANDLER_LOG, OCI_STATE_FILES, STATE_SEARCH_ROOT
-from crigate.facts import GPU_RESOURCE, MANAGED_BY
-from crigate.kube import container_id
+from crigate.facts import GPU_RESOURCE
+from crigate.kube import container_id, object_labels
 from crigate.oci import oci_runtime_of, read_runtime_class
 from crigate.testbed.images import BUSYBOX_IMAGE
 from kubernetes import client
@@ -120,7 +120,7 @@ def test_crun_runtime_class_runs_pods_with_crun(cluster, namespace):
 def test_unconfigured_handler_fails_with_an_event_naming_it(cluster, namespace):
     name = f"{MISSING_HANDLER}-{namespace}"      # made for this check, deleted after it
     cluster.kube.node_api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-                                                "metadata": {"name": name, "labels": dict(MANAGED_BY)},
+                                                "metadata": {"name": name, "labels": object_labels()},
                                                 "handler": MISSING_HANDLER})
     try:
         cluster.kube.create_pod(namespace, workloads.sleeper_pod("unrouted", runtimeClassName=name))

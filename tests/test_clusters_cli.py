@@ -19,6 +19,8 @@ def clusters_cli(*args: str, env: dict | None = None) -> subprocess.CompletedPro
                                  "containerd, cri-o, docker"),
     (["up", "--runtime", "all"], "`up` creates a cluster of one runtime"),
     (["build", "--runtime", "all,rkt"], "unknown runtime 'rkt'; valid: containerd, cri-o, docker, all"),
+    (["up", "--runtime", "containerd", "--workers", "containerd:0"], "COUNT must be 1 to 16"),
+    (["up", "--runtime", "containerd", "--workers", "rkt:2"], "unknown runtime 'rkt'"),
     (["build", "--k8s", "1.99"], "unknown Kubernetes version '1.99'; valid: " + ", ".join(versions.KUBERNETES_MINORS)),
 ])
 def test_unknown_choice_lists_the_valid_ones(args, expected):
@@ -62,3 +64,9 @@ def test_kind_config_points_kubeadm_at_the_runtime_socket(runtime_name):
     config = kindconfig.kind_config(profile, release, f"crigate-node:1.33-{runtime_name}")
     assert config.count(f"criSocket: {profile.cri_socket}") == 2      # init and join
     assert "skipPhases: [addon/kube-proxy, addon/coredns]" in config
+
+
+def test_workers_take_a_count_per_runtime():
+    from crigate.testbed.cli import parser
+    args = parser().parse_args(["up", "--runtime", "containerd", "--workers", "containerd:3,cri-o"])
+    assert args.workers == ["containerd"] * 3 + ["cri-o"]

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Node checks on 1 node and on 8: does the time stay flat as nodes grow?
+
+    python bench/node_checks.py [--workers 8] [--repeat 2] [--kubeconfig PATH] [--keep]
+
+Makes a test-bed cluster of a control plane and --workers containerd workers
+(`python -m crigate.testbed up --workers containerd:8`; or uses --kubeconfig's
+cluster) and runs the node-check area (sockets) as on a cluster crigate did not
+make (--cluster=existing: a debug pod per node, every command a `kubectl exec`):
+on one worker, on all workers, and on all workers one node at a time
+(--node-concurrency 1, what the area cost before nodes were read together).
+Prints the area's seconds (the sum of its tests' times from JUnit XML, the
+median of --repeat runs), seconds per node, the ratio all/one, and a linear
+projection to 100 and 500 nodes; records them in docs/figures.md (section
+node-checks).
+"""
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import figures
+
+REPO = Path(__file__).resolve().parent.parent
+AREA = "sockets"
+WORKER_SELECTOR = "!node-role.kubernetes.io/control-plane"
+PROJECT_TO = (100, 500)
+
+
+def testbed(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "crigate.testbed", *args], cwd=REPO, check=True)
+
+
+def workers(kubeconfig: Path) -> list[str]:
+    from crigate.kube import Kube
+    nodes = Kube(kubeconfig, None).core.list_node(label_selector=WORKER_SELECTOR).items
+    return sorted(n.metadata.name for n in nodes)
+
+
+def area_seconds(kubeconfig: Path, selector: str, concurrency: int, out: Path) -> float:
+    """The sockets area's time on the nodes selector picks: its tests' times summed."""
+    from crigate.testbed.images import BUSYBOX_IMAGE
+    junit = out / "junit.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-m", AREA, "--cluster=existing",
+         f"--kubeconfig={kubeconfig}", "--runtime=containerd", f"--nodes={selector}",
+         f"--node-concurrency={concurrency}", f"--debug-image={BUSYBOX_IMAGE}",
+         f"--report-dir={out}", f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"],
+        cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pytest exit {done.returncode} on {selector!r}:\n{done.stdout[-3000:]}")
+    return sum(float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase"))
+
+
+def measure(kubeconfig: Path, repeat: int) -> list[tuple[str, int, int, float]]:
+    names = workers(kubeconfig)
+    runs = [("one node", f"kubernetes.io/hostname={names[0]}", 1, 16),
+            ("every worker, together", WORKER_SELECTOR, len(names), 16),
+            ("every worker, one at a time", WORKER_SELECTOR, len(names), 1)]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="crigate-node-checks-") as tmp:
+        for label, selector, count, concurrency in runs:
+            times = [area_seconds(kubeconfig, selector, concurrency, Path(tmp) / f"{count}-{concurrency}-{i}")
+                     for i in range(repeat)]
+            rows.append((label, count, concurrency, statistics.median(times)))
+            print(f"{label}: {count} nodes, concurrency {concurrency}: {times}", file=sys.stderr)
+    return rows
+
+
+def report(rows, repeat: int, wall: float) -> str:
+    (_, _, _, one), (_, n, _, many), (_, _, _, serial) = rows
+    slope = (many - one) / (n - 1)
+    lines = [f"Sockets area (6 node checks) on an existing-cluster run (--cluster=existing: a debug pod "
+             f"per node, `kubectl exec`), test-bed cluster of a control plane and {n} containerd workers; "
+             f"median of {repeat} runs; {wall:.0f} s in all.", "",
+             "| nodes | nodes at once | area (s) | s per node |", "|---|---|---|---|"]
+    lines += [f"| {count} | {conc} | {secs:.1f} | {secs / count:.2f} |" for _, count, conc, secs in rows]
+    lines += ["", f"Ratio {n} nodes / 1 node: **{many / one:.2f}** (target < 1.5); one node at a time it "
+              f"was {serial / one:.2f}.",
+              "Linear projection from these two points (each further node adds "
+              f"{slope:.2f} s here, where 2 cores run every kubelet, the API server and each `kubectl "
+              "exec`): " + ", ".join(f"{k} nodes ~{one + slope * (k - 1):.0f} s" for k in PROJECT_TO) + "."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--kubeconfig", type=Path, help="use this cluster instead of making one")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster made here")
+    figures.add_option(parser)
+    args = parser.parse_args()
+    started = time.monotonic()
+    name, kubeconfig = None, args.kubeconfig
+    if kubeconfig is None:
+        name = f"crigate-bench-nodes-{secrets.token_hex(3)}"
+        kubeconfig = Path(tempfile.gettempdir()) / f"{name}.kubeconfig"
+        testbed("up", "--runtime", "containerd", "--workers", f"containerd:{args.workers}",
+                "--name", name, "--kubeconfig", str(kubeconfig))
+    try:
+        rows = measure(kubeconfig, args.repeat)
+    finally:
+        if name and not args.keep:
+            testbed("down", "--name", name)
+    text = report(rows, args.repeat, time.monotonic() - started)
+    print(text)
+    figures.record("node-checks", text, no_record=args.no_record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
