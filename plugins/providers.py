@@ -108,6 +108,11 @@ def timed(path: Path | None, runtime: str, phase: str):
                                   "seconds": round(time.monotonic() - started, 2)}) + "\n")
 
 
+def cluster_name(runtime: str, token: str) -> str:
+    """The test-bed cluster of runtime in the run `token`."""
+    return f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{token}"
+
+
 class TestBedProvider:
     """A one-node kind cluster on the locally built node image (or the user's)."""
 
@@ -124,12 +129,17 @@ class TestBedProvider:
 
     @staticmethod
     def delete_leftovers(settings, token: str) -> None:
-        """Clusters of this session that crashed workers left (controller only)."""
+        """Clusters of this session that crashed or killed workers left (controller
+        only), and a `kind create` such a worker left running, which would make
+        its cluster after the fact: stopped first, then the cluster deleted."""
         if settings.keep_cluster or not kindcluster.kind_is_built(settings.kind_bin):
             return
-        for name in kindcluster.existing_clusters(settings.kind_bin):
-            if name.startswith(kindcluster.CLUSTER_PREFIX) and name.endswith(f"-{token}"):
-                kindcluster.delete(name, settings.kind_bin)
+        listed = kindcluster.existing_clusters(settings.kind_bin)
+        for runtime in settings.runtimes:
+            name = cluster_name(runtime, token)
+            if kindcluster.teardown.stop_stray_commands(name) or name in listed \
+                    or kindcluster.node_containers(name):
+                kindcluster.delete(name, settings.kind_bin, settle_s=kindcluster.STRAY_SETTLE_S)
 
     def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
                  kind_bin: Path | None = None, node_image: str | None = None,
@@ -137,7 +147,7 @@ class TestBedProvider:
         self.runtime, self.timings = runtime, timings
         self.release = kubernetes_release(k8s_minor)
         self.profile = self.release.profile(runtime)
-        self.name = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-{session_token}"
+        self.name = cluster_name(runtime, session_token)
         self.keep, self.kind_bin, self.node_image = keep, kind_bin, node_image
         self.kubectl_bin = kubectl_bin
         self.cluster: kindcluster.Cluster | None = None

@@ -9,6 +9,8 @@ Ctrl-C leaves nothing behind unless --keep-cluster.
 """
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -72,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PROVIDERS] = []
     for area, what in report.AREA_MARKERS.items():
         config.addinivalue_line("markers", f"{area}: {what}")
-    config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else secrets.token_hex(3)
+    config.stash[TOKEN] = worker_input["crigate_token"] if worker_input else run_token()
     mark_run(config.stash[TOKEN])
     cancel.sigterm_interrupts()          # CI cancels with SIGTERM: tear down as on Ctrl-C
     if worker_input:
@@ -80,6 +82,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "crigate-xdist")
     report.register(config, settings)
+
+
+RUN_TOKEN_ENV = "CRIGATE_RUN_TOKEN"     # e.g. the CI job's id: names the run's clusters and labels
+RUN_TOKEN = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+def run_token() -> str:
+    """The run's token: $CRIGATE_RUN_TOKEN when given, else a random one."""
+    given = os.environ.get(RUN_TOKEN_ENV, "")
+    if given and not RUN_TOKEN.match(given):
+        raise pytest.UsageError(f"{RUN_TOKEN_ENV}={given!r}: expected 1 to 16 lower-case letters or "
+                                "digits (it becomes part of cluster names and a label value)")
+    return given or secrets.token_hex(3)
 
 
 class XdistHooks:
