@@ -207,8 +207,12 @@ class FaultProxy:
                     return
                 self.wfile.write(data[:len(data) // 2])
                 self.wfile.flush()
-                # SO_LINGER 0: close() sends a TCP reset, not a FIN
+                time.sleep(0.3)                 # sent before the reset, which drops what is unsent
+                # SO_LINGER 0, and closed here before the server's own shutdown (a FIN):
+                # the client meets a TCP reset in the middle of the body
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.rfile.close()              # its reference would keep the socket open
+                self.connection.close()
                 self.close_connection = True
 
             def log_message(self, *args):
