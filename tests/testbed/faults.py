@@ -107,8 +107,10 @@ def gate(kubeconfig: Path, runtime: str, report_dir: Path, *args: str) -> Outcom
     seconds = time.monotonic() - started
     try:
         doc = json.loads(done.stdout)
-    except ValueError:
-        doc = {"verdict": f"no JSON (exit {done.returncode}): {done.stderr[-1500:]}"}
+    except ValueError:          # stopped before any report: bad input or an API that never answered
+        said = [line.removeprefix("crigate-gate: ") for line in done.stderr.splitlines() if line.strip()]
+        doc = {"verdict": "UNDECIDED" if done.returncode == 2 else f"no JSON (exit {done.returncode})",
+               "undecided": said[-1:]}
     findings = {(f["check"], f["object"], f["severity"]) for f in doc.get("findings", [])}
     return Outcome(done.returncode, doc.get("verdict", ""), doc.get("undecided", []), doc.get("notes", []),
                    findings, seconds)
