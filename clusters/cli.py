@@ -147,6 +147,7 @@ def cmd_build(args) -> int:
     gobuild.build_kind()
     gobuild.build_critest()        # the optional `-m cri` area
     gobuild.build_actionlint()     # lints .github/workflows in crigate's own tests
+    gobuild.build_toxiproxy()      # TCP faults in front of the API (tests/testbed/test_faults.py)
     say(f"build finished in {time.monotonic() - started:.1f}s: "
         + ", ".join(nodeimage.node_image_ref(release, r) for r in args.runtime))
     return 0

@@ -253,6 +253,17 @@ def build_actionlint() -> Path:
                            ldflags=f"-s -w -X github.com/rhysd/actionlint.version={version}")
 
 
+def build_toxiproxy() -> Path:
+    """Toxiproxy's server and CLI (Shopify), the TCP-level faults the gate's
+    fault tests put in front of a test-bed API server (latency, bandwidth,
+    resets, timeouts; README "Toxics")."""
+    version = tool_version("toxiproxy")
+    module = "github.com/Shopify/toxiproxy/v2"
+    return build_in_module("toxiproxy", module, version,
+                           {"toxiproxy-server": "./cmd/server", "toxiproxy-cli": "./cmd/cli"},
+                           ldflags=f"-s -w -X {module}.Version={version}")
+
+
 def build_containerd() -> Path:
     """containerd 2.x, its runc shim and ctr: static (no cgo, so no btrfs), from a
     module of ours that requires github.com/containerd/containerd/v2 (its go.mod

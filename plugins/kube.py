@@ -79,6 +79,11 @@ class Kube:
         self.pod_nodes: dict[str, set[str]] = {}   # namespace -> nodes crigate's pods ran on
         self.deleting: set[str] = set()      # namespaces deleted, not yet waited for (settle)
         self.api_client = config.new_client_from_config(str(kubeconfig), context)
+        # GETs answered 429/5xx with a Retry-After are retried after it, as client-go
+        # and kubectl do (kubernetes client 37: Configuration.client_go_retries, after
+        # k8s.io/client-go/rest/with_retry.go); the gate's reads have their own budget
+        # (crigate.gate.apiretry).
+        self.api_client.configuration.client_go_retries = True
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
 

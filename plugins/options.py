@@ -18,6 +18,7 @@ from crigate.testbed.versions import (
 
 from . import nodehost
 from .gate import family, suppress
+from .gate.apiretry import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
 from .gate.platform import choices as platform_choices
 from .gate.platform import minor_text as platform_minor_text
 from .nodehost import DEBUG_IMAGE
@@ -173,6 +174,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--target-version", metavar="MINOR", default="",
                     help="gate: the Kubernetes minor the nodes run after the switch, where platform facts "
                          "are judged (default: the nodes' own, at least 1.24)")
+    group.addoption("--api-retry-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                    help="gate: time the reads of one cluster may lose to API faults (429, 5xx, resets, "
+                         f"timeouts), retried; then could not decide (default {DEFAULT_BUDGET_S:g})")
+    group.addoption("--api-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                    help="gate: one API request: to connect, and each wait on its answer's bytes "
+                         f"(default {DEFAULT_TIMEOUT_S:g})")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -211,6 +218,8 @@ class Settings:
     suppressions: tuple = ()                 # gate.suppress.Suppression, --suppress(-file)
     platform: str = "auto"                   # gate: --platform (eks, gke, aks, generic, auto)
     target_version: str = ""                 # gate: --target-version (a Kubernetes minor)
+    api_retry_budget: float = DEFAULT_BUDGET_S   # gate: --api-retry-budget (seconds)
+    api_timeout: float = DEFAULT_TIMEOUT_S       # gate: --api-timeout (seconds)
 
 
 AUTO = "auto"     # --runtime auto: the runtimes the nodes report
@@ -298,6 +307,12 @@ def _target_version(value: str) -> str:
         raise pytest.UsageError(f"--target-version: {err}") from None
 
 
+def _seconds(name: str, value: float) -> float:
+    if not value > 0:
+        raise pytest.UsageError(f"{name} {value:g}: expected a positive number of seconds")
+    return value
+
+
 def _suppressions(specs: list[str], path: Path | None) -> tuple:
     try:
         return tuple(suppress.given(specs, path, set(family.known())))
@@ -369,6 +384,8 @@ def settings_from(config: pytest.Config) -> Settings:
         manifests=manifests, manifests_namespace=opt("namespace"),
         suppressions=_suppressions(opt("suppress"), opt("suppress_file")), platform=opt("platform"),
         target_version=_target_version(opt("target_version")),
+        api_retry_budget=_seconds("--api-retry-budget", opt("api_retry_budget")),
+        api_timeout=_seconds("--api-timeout", opt("api_timeout")),
         runtimes=runtimes, k8s_minor=minor, cluster=opt("cluster"),
         kubeconfig=kubeconfig, context=opt("context"), keep_cluster=opt("keep_cluster"),
         kind_bin=_existing_file("--kind-bin", opt("kind_bin")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from crigate.gate import engine
+from crigate.gate.apiretry import Retrier
 from crigate.gate.audit import manifests_audit, run_audit
 from crigate.gate.inventory import Unreachable
 from crigate.gate.verdict import Verdict
@@ -31,7 +32,8 @@ def audit(runtime, crigate_settings, pytestconfig, request):
     cluster = request.getfixturevalue("cluster")
     hosts = ({n: cluster.host(n) for n in cluster.nodes} if crigate_settings.node_checks else None)
     try:
-        return run_audit(cluster.kube.api_client, hosts)
+        retrier = Retrier(crigate_settings.api_retry_budget, crigate_settings.api_timeout)
+        return run_audit(cluster.kube.api_client, hosts, retrier)
     except Unreachable as err:          # every check errors with it: could not decide
         pytest.fail(f"[{cluster.runtime}] {err}", pytrace=False)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, replace
 from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_SELECTOR, MANAGED_BY_VALUE
 
 from . import nodecheck, suppress
+from .apiretry import Retrier
 from .findings import Finding
-from .inventory import Inventory, read_inventory
+from .inventory import NAMESPACES, Inventory, Reader, read_inventory
 from .manifests import Located, inventory_from, locate
 
 
@@ -35,19 +36,24 @@ def drop_crigate_objects(inventory: Inventory, crigate_namespaces: set[str]) -> 
                         if e.get("metadata", {}).get("namespace") not in crigate_namespaces]
 
 
-def crigate_namespaces(api_client) -> set[str]:
+def crigate_namespaces(reader: Reader) -> set[str]:
     from kubernetes import client
     try:
-        found = client.CoreV1Api(api_client).list_namespace(label_selector=MANAGED_BY_SELECTOR)
+        found = reader.get(NAMESPACES.path(), {"labelSelector": MANAGED_BY_SELECTOR},
+                           what=f"{NAMESPACES.rbac(None)} labelled {MANAGED_BY_SELECTOR}")
     except client.ApiException:
         return set()
-    return {n.metadata.name for n in found.items}
+    return {n["metadata"]["name"] for n in found.get("items") or []}
 
 
-def run_audit(api_client, hosts: dict | None = None) -> Audit:
-    """hosts: node name -> testinfra host, given only with --node-checks."""
-    inventory = read_inventory(api_client)
-    drop_crigate_objects(inventory, crigate_namespaces(api_client))
+def run_audit(api_client, hosts: dict | None = None, retrier: Retrier | None = None) -> Audit:
+    """hosts: node name -> testinfra host, given only with --node-checks;
+    retrier: how the reads survive faults (default: apiretry's budget)."""
+    reader = Reader(api_client, retrier)
+    inventory = read_inventory(api_client, reader)
+    drop_crigate_objects(inventory, crigate_namespaces(reader))
+    if said := reader.retrier.summary():        # the faults met, in the verdict's notes
+        inventory.notes.append(said)
     audit = Audit(inventory)
     for node, host in (hosts or {}).items():
         audit.node_handlers[node] = nodecheck.runtime_handlers(host)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from crigate.testbed.versions import RUNTIMES, profile
 
-from . import engine, family, fleet, manifests, outputs, platform, suppress
+from . import apiretry, engine, family, fleet, manifests, outputs, platform, suppress
 from .audit import Audit, manifests_audit
 from .verdict import OWN_ERROR as OWN_ERROR_WORDS
 from .verdict import Kind, Verdict
@@ -89,6 +89,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--image-repo", help="registry prefix the nodes pull crigate's images from "
                    "(filled by `python -m crigate.testbed images push --registry REPO`); the debug "
                    "pod's image comes from there unless --debug-image is given")
+    p.add_argument("--api-retry-budget", type=seconds, default=apiretry.DEFAULT_BUDGET_S, metavar="SECONDS",
+                   help="time the reads of one cluster may lose to API faults (HTTP 429 and 5xx, resets, "
+                   "timeouts), retried with backoff and Retry-After; a read still failing then "
+                   f"means could not decide (default {apiretry.DEFAULT_BUDGET_S:g})")
+    p.add_argument("--api-timeout", type=seconds, default=apiretry.DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="one API request: to connect, and for each wait on its answer's bytes "
+                   f"(default {apiretry.DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--report-dir", default="reports/gate",
                    help="where junit.xml, results.json, report.md and report.html go")
     p.add_argument("--print-rbac", action="store_true",
@@ -96,6 +103,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--list-checks", action="store_true",
                    help="print every Docker coupling the gate knows (markdown table) and exit")
     return p
+
+
+def seconds(value: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return number
 
 
 def target_version(value: str) -> str:
@@ -146,7 +164,7 @@ def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, 
     from kubernetes.client import ApiException
 
     from .audit import run_audit
-    from .inventory import Unreachable
+    from .inventory import Unreachable, reading_client
 
     kubeconfig = Path(args.kubeconfig).expanduser()
     try:
@@ -169,7 +187,8 @@ def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, 
             return engine.undecided(target, f"the cluster's nodes could not be reached: {reason}")
         clusters[context if args.fleet else args.runtime] = {"runtime": args.runtime, **provider.describe()}
         try:
-            audit = run_audit(kube.api_client, hosts)
+            retrier = apiretry.Retrier(args.api_retry_budget, args.api_timeout)
+            audit = run_audit(reading_client(kubeconfig, context), hosts, retrier)
             audit.platform, audit.target_version = args.platform, args.target_version or ""
         except Unreachable as err:
             return engine.undecided(target, str(err))

@@ -2,18 +2,31 @@
 
 Each list is tried cluster-wide first; when RBAC denies that, namespace by
 namespace, so one forbidden namespace costs only that namespace, and the
-denial is recorded with the exact permission that is missing.
+denial is recorded with the exact permission that is missing. Each request is
+retried through apiretry.Retrier (429, 5xx, resets, timeouts; one budget per
+cluster); a read that still fails stops the audit (ReadFailed: could not decide).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
+from .apiretry import GaveUp, Retrier
 from .findings import PodTemplate
+
+PAGE_SIZE = 500         # objects per page of a list (limit=; continue= for the next page)
+RELISTS = 3             # lists started again after their continue token expired (HTTP 410)
+CONNECT_TIMEOUT_S = 10  # of a request's timeout, at most this long to connect
 
 
 class Unreachable(RuntimeError):
     """The API server could not be asked at all."""
+
+
+class ReadFailed(Unreachable):
+    """A read that still failed after its retries: the audit stops there, and
+    the gate cannot decide, naming what it could not read. Never a partial
+    inventory: a list missing its last pages would decide as if complete."""
 
 
 class Undecodable(ValueError):
@@ -84,30 +97,44 @@ class Inventory:
             "containerRuntimeVersion", "") for n in self.nodes}
 
 
+def reading_client(kubeconfig, context: str | None = None):
+    """An ApiClient for the gate's reads, urllib3's own retries off: the
+    Retrier retries each fault (counted, within its budget), not urllib3 as
+    well behind its back (three more tries of each timeout)."""
+    from kubernetes import client, config
+    settings = client.Configuration()
+    config.load_kube_config(str(kubeconfig), context, client_configuration=settings)
+    settings.retries = False
+    return client.ApiClient(settings)
+
+
 class Reader:
     """Raw reads through a kubernetes ApiClient (imported here only: the
     offline gate never loads the client)."""
 
-    def __init__(self, api_client):
+    def __init__(self, api_client, retrier: Retrier | None = None):
         self.api = api_client
+        self.retrier = retrier or Retrier()
         self.denied: list[str] = []
         self.unreadable: list[str] = []      # lists and objects crigate could not decode, in words
         self._namespaces: list[str] | None = None
 
-    def get(self, path: str, params: dict | None = None) -> dict:
+    def get(self, path: str, params: dict | None = None, what: str = "") -> dict:
+        """One answer, retried on faults; ReadFailed names `what` (the
+        permission's words) when the retries run out."""
+        try:
+            return self.retrier.call(lambda timeout_s: self.get_once(path, params, timeout_s))
+        except GaveUp as err:
+            raise ReadFailed(f"could not read: {what or 'GET ' + path}: {err}") from None
+
+    def get_once(self, path: str, params: dict | None, timeout_s: float) -> dict:
         from kubernetes import client
         method, url, headers, body, post = self.api.param_serialize(
             "GET", path, query_params=list((params or {}).items()),
             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-        try:
-            response = self.api.call_api(method, url, header_params=headers)
-        except client.ApiException as err:
-            if err.status == 0:           # TLS and similar: no answer from the server
-                raise Unreachable(f"API server {self.api.configuration.host}: {err.reason}") from None
-            raise
-        except Exception as err:        # connection refused, DNS, timeouts
-            raise Unreachable(f"API server {self.api.configuration.host} unreachable: {err}") from None
-        response.read()
+        response = self.api.call_api(method, url, header_params=headers,
+                                     _request_timeout=(min(timeout_s, CONNECT_TIMEOUT_S), timeout_s))
+        response.read()                 # the body: a reset or a cut answer shows here
         if response.status >= 400:
             raise client.ApiException(http_resp=response)
         try:
@@ -116,16 +143,32 @@ class Reader:
             raise Undecodable(f"GET {path}: the answer is not JSON ({err})") from None
 
     def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
-        items, params = [], {"limit": 500}
-        while True:
-            page = self.get(resource.path(namespace), params)
-            if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
-                raise Undecodable(f"GET {resource.path(namespace)}: the answer is not a list of objects")
-            items.extend(page.get("items") or [])
-            token = page.get("metadata", {}).get("continue")
-            if not token:
-                return items
-            params["continue"] = token
+        """Every page of a list. A continue token that expired (HTTP 410)
+        starts the list again from its first page, as the API concepts doc
+        says a client wanting a consistent list must
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks)."""
+        from kubernetes import client
+        what = resource.rbac(namespace)
+        for _ in range(RELISTS + 1):
+            items, params, pages = [], {"limit": PAGE_SIZE}, 0
+            try:
+                while True:
+                    pages += 1
+                    page = self.get(resource.path(namespace), params,
+                                    f"{what}, page {pages}" if pages > 1 else what)
+                    if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
+                        raise Undecodable(f"GET {resource.path(namespace)}: the answer is not a list of objects")
+                    items.extend(page.get("items") or [])
+                    token = page.get("metadata", {}).get("continue")
+                    if not token:
+                        return items
+                    params["continue"] = token
+            except client.ApiException as err:
+                if err.status != 410 or "continue" not in params:
+                    raise
+                self.retrier.met["HTTP 410 on a continue token (listed again from the start)"] += 1
+        raise ReadFailed(f"could not read: {what}: its continue token expired {RELISTS + 1} times "
+                         "(HTTP 410); the list changes faster than it can be read in pages")
 
     def namespaces(self) -> list[str]:
         if self._namespaces is None:
@@ -220,8 +263,8 @@ def pod_templates(pods: list[dict]) -> list[PodTemplate]:
     return found
 
 
-def read_inventory(api_client) -> Inventory:
-    reader = Reader(api_client)
+def read_inventory(api_client, reader: Reader | None = None) -> Inventory:
+    reader = reader or Reader(api_client)
     inventory = Inventory()
     for kind, (resource, where) in WORKLOADS.items():
         inventory.templates.extend(templates_from(kind, reader.read(resource, kind), where))
@@ -246,7 +289,8 @@ def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
         name = node["metadata"]["name"]
         try:
             inventory.kubelet_configs[name] = reader.get(
-                f"/api/v1/nodes/{name}/proxy/configz").get("kubeletconfig", {})
+                f"/api/v1/nodes/{name}/proxy/configz", what=f"the kubelet config of node {name} "
+                "(get nodes/proxy configz)").get("kubeletconfig", {})
         except (client.ApiException, Undecodable) as err:
             reason = ("not permitted (get nodes/proxy)" if getattr(err, "status", 0) == 403
                       else f"HTTP {err.status}" if hasattr(err, "status") else str(err))

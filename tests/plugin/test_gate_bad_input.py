@@ -218,7 +218,7 @@ def test_from_the_api_a_wrong_typed_object_is_named_by_kind_namespace_name_and_f
 @pytest.mark.parametrize("page", [[1, 2], {"items": 3}, {"items": ["pod"]}])
 def test_an_answer_that_is_not_a_list_of_objects_is_unreadable_not_empty(monkeypatch, page):
     reader = Reader(api_client=None)
-    monkeypatch.setattr(reader, "get", lambda path, params=None: page)
+    monkeypatch.setattr(reader, "get", lambda path, params=None, what="": page)
     assert reader.read(PODS, "Pod") == []
     assert len(reader.unreadable) == 1 and "(as the API returned it)" in reader.unreadable[0]
     assert reader.unreadable[0].startswith(("GET /api/v1/pods: the answer is not a list", "Pod/?/?: "))

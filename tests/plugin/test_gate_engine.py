@@ -147,13 +147,17 @@ class FakeApiServer:
         import http.server
         import json
         import threading
+        import urllib.parse
         served = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 path, _, query = self.path.partition("?")
                 selected = [] if "labelSelector" in query else served.items.get(path, [])   # crigate's own: none
-                status, body = 200, {"kind": "List", "metadata": {}, "items": selected}
+                asked = dict(urllib.parse.parse_qsl(query))       # pages: limit=N, continue=OFFSET
+                start, limit = int(asked.get("continue", 0)), int(asked.get("limit", 0)) or len(selected) + 1
+                more = {"continue": str(start + limit)} if start + limit < len(selected) else {}
+                status, body = 200, {"kind": "List", "metadata": more, "items": selected[start:start + limit]}
                 if path.rstrip("/") == "/version":
                     body = {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "gitCommit": "x",
                             "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z",

@@ -32,6 +32,8 @@ from crigate.testbed.versions import KUBERNETES_MINORS
     (["--latency-burst-rounds", "0"], "--latency-burst and --latency-burst-rounds need at least 1"),
     (["--cri-bench", "-1"], "--cri-bench 0 or more"),
     (["--evented-pleg", "yes"], "invalid choice: 'yes' (choose from 'on', 'off')"),
+    (["--api-retry-budget", "0"], "--api-retry-budget 0: expected a positive number of seconds"),
+    (["--api-timeout", "-2"], "--api-timeout -2: expected a positive number of seconds"),
 ])
 def test_bad_values_are_usage_errors_naming_the_valid_ones(pytester, args, message):
     result = pytester.runpytest(*args)
