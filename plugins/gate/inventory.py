@@ -7,6 +7,7 @@ denial is recorded with the exact permission that is missing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .findings import PodTemplate
@@ -58,6 +59,12 @@ WORKLOADS = {           # kind -> resource, and where its pod spec sits
 # Pods owned by these are covered by their owner's template.
 COVERED_OWNERS = {"ReplicaSet", "DaemonSet", "StatefulSet", "Job"}
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+SANDBOX_FAILURES = ("FailedCreatePodSandBox", "FailedCreatePodSandbox")   # event reasons kept
+# Objects per list request. The API server's watch cache answers pages of any
+# size alike; 500 is what kubectl asks for (its --chunk-size default).
+PAGE_SIZE = 500
+# Node status fields no rule reads, which grow with what ran on the node.
+NODE_FIELDS_UNREAD = ("images", "volumesInUse", "volumesAttached")
 READ_ONLY_RESOURCES = [NAMESPACES, NODES, RUNTIME_CLASSES, PODS, CONFIG_MAPS, EVENTS,
                        *(r for r, _ in WORKLOADS.values())]
 
@@ -115,17 +122,23 @@ class Reader:
         except ValueError as err:
             raise Undecodable(f"GET {path}: the answer is not JSON ({err})") from None
 
-    def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
-        items, params = [], {"limit": 500}
+    def pages(self, resource: Resource, namespace: str | None = None) -> Iterator[list]:
+        """The list's items a page (PAGE_SIZE objects) at a time: the caller keeps
+        what it needs of each page before the next is read, so memory follows the
+        page and what is kept, not the size of the cluster."""
+        params = {"limit": PAGE_SIZE}
         while True:
             page = self.get(resource.path(namespace), params)
             if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
                 raise Undecodable(f"GET {resource.path(namespace)}: the answer is not a list of objects")
-            items.extend(page.get("items") or [])
+            yield page.get("items") or []
             token = page.get("metadata", {}).get("continue")
             if not token:
-                return items
+                return
             params["continue"] = token
+
+    def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
+        return [item for items in self.pages(resource, namespace) for item in items]
 
     def namespaces(self) -> list[str]:
         if self._namespaces is None:
@@ -133,37 +146,51 @@ class Reader:
         return self._namespaces
 
     def read(self, resource: Resource, kind: str, optional: bool = False) -> list[dict]:
-        """The objects of a kind whose fields have the types the gate reads;
-        others, and lists that are not lists, recorded in unreadable."""
+        return [obj for page in self.each_page(resource, kind, optional) for obj in page]
+
+    def each_page(self, resource: Resource, kind: str, optional: bool = False) -> Iterator[list[dict]]:
+        """The objects of a kind whose fields have the types the gate reads, a
+        page at a time; others, and lists that are not lists, recorded in unreadable."""
         from . import shapes
-        kept = []
         try:
-            items = self.read_raw(resource, optional)
+            for items in self.raw_pages(resource, optional):
+                kept = []
+                for obj in items:
+                    found = (shapes.problems(obj, kind, named=True) if isinstance(obj, dict)
+                             else [([], "not an object")])
+                    if found:
+                        ref = shapes.ref_of(obj if isinstance(obj, dict) else {}, kind=kind)
+                        self.unreadable.append(f"{shapes.described(ref, found)} (as the API returned it)")
+                    else:
+                        kept.append(obj)
+                yield kept
         except Undecodable as err:
             self.unreadable.append(f"{err} (as the API returned it)")
-            return []
-        for obj in items:
-            found = shapes.problems(obj, kind, named=True) if isinstance(obj, dict) else [([], "not an object")]
-            if found:
-                ref = shapes.ref_of(obj if isinstance(obj, dict) else {}, kind=kind)
-                self.unreadable.append(f"{shapes.described(ref, found)} (as the API returned it)")
-            else:
-                kept.append(obj)
-        return kept
 
     def read_raw(self, resource: Resource, optional: bool = False) -> list:
-        """Cluster-wide list; on 403 per namespace; denials recorded, never raised."""
+        return [item for items in self.raw_pages(resource, optional) for item in items]
+
+    def raw_pages(self, resource: Resource, optional: bool = False) -> Iterator[list]:
+        """Cluster-wide list, a page at a time; on 403 per namespace; denials
+        recorded, never raised. A denial comes with the first page, before
+        anything was yielded."""
         from kubernetes import client
+        started = False
         try:
-            return self.list_all(resource)
+            for items in self.pages(resource):
+                started = True
+                yield items
+            return
         except client.ApiException as err:
+            if started:
+                raise
             if err.status == 404 and optional:
-                return []
+                return
             if err.status != 403:
                 raise
             if not resource.namespaced:
                 self.denied.append(resource.rbac(None))
-                return []
+                return
         try:
             namespaces = self.namespaces()
         except client.ApiException as err:
@@ -171,16 +198,14 @@ class Reader:
                 raise
             self.denied.append(f"{resource.rbac(None)} (or {NAMESPACES.rbac(None)} to read it "
                                "namespace by namespace)")
-            return []
-        items = []
+            return
         for namespace in namespaces:
             try:
-                items.extend(self.list_all(resource, namespace))
+                yield from self.pages(resource, namespace)
             except client.ApiException as err:
                 if err.status != 403:
                     raise
                 self.denied.append(resource.rbac(namespace))
-        return items
 
 
 def pod_spec(obj: dict, where: tuple[str, ...]) -> dict:
@@ -221,21 +246,40 @@ def pod_templates(pods: list[dict]) -> list[PodTemplate]:
 
 
 def read_inventory(api_client) -> Inventory:
+    """The inventory, read a page at a time; of each page only what a rule reads
+    is kept: workloads and bare pods as PodTemplates (pods a controller owns are
+    dropped: their owner's template covers them), ConfigMaps' data, nodes without
+    their image lists and managed fields, sandbox-failure events."""
     reader = Reader(api_client)
     inventory = Inventory()
     for kind, (resource, where) in WORKLOADS.items():
-        inventory.templates.extend(templates_from(kind, reader.read(resource, kind), where))
-    inventory.templates.extend(pod_templates(reader.read(PODS, "Pod")))
-    for cm in reader.read(CONFIG_MAPS, "ConfigMap"):
-        meta = cm["metadata"]
-        inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
-    inventory.nodes = reader.read(NODES, "Node")
+        for page in reader.each_page(resource, kind):
+            inventory.templates.extend(templates_from(kind, page, where))
+    for page in reader.each_page(PODS, "Pod"):
+        inventory.templates.extend(pod_templates(page))
+    for page in reader.each_page(CONFIG_MAPS, "ConfigMap"):
+        for cm in page:
+            meta = cm["metadata"]
+            inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
+    for page in reader.each_page(NODES, "Node"):
+        inventory.nodes.extend(node_as_read(n) for n in page)
     inventory.runtime_classes = reader.read(RUNTIME_CLASSES, "RuntimeClass", optional=True)
-    inventory.events = [e for e in reader.read(EVENTS, "Event")
-                        if e.get("reason") in ("FailedCreatePodSandBox", "FailedCreatePodSandbox")]
+    for page in reader.each_page(EVENTS, "Event"):
+        inventory.events.extend(e for e in page if e.get("reason") in SANDBOX_FAILURES)
     inventory.denied, inventory.unreadable = reader.denied, reader.unreadable
     read_kubelet_configs(reader, inventory)
     return inventory
+
+
+def node_as_read(node: dict) -> dict:
+    """A node without what no rule reads and what grows with the cluster's
+    history: the images it holds, volumes, and managed fields."""
+    node.get("metadata", {}).pop("managedFields", None)
+    status = node.get("status")
+    if isinstance(status, dict):
+        for bulky in NODE_FIELDS_UNREAD:
+            status.pop(bulky, None)
+    return node
 
 
 def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
