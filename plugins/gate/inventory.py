@@ -81,9 +81,19 @@ class Inventory:
     notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
     locations: dict[str, str] = field(default_factory=dict)   # object ref -> file:line (manifests)
     unreadable: list[str] = field(default_factory=list)  # objects whose fields have other types, in words
+    _addresses: tuple | None = field(default=None, repr=False, compare=False)
 
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
+
+    def node_addresses(self) -> frozenset[str]:
+        """Every address and host name the nodes report; worked out again only
+        when the node list was replaced or grew."""
+        key = (id(self.nodes), len(self.nodes))
+        if self._addresses is None or self._addresses[0] != key:
+            self._addresses = (key, frozenset(a.get("address", "") for n in self.nodes
+                                              for a in n.get("status", {}).get("addresses", []) or []))
+        return self._addresses[1]
 
     def node_runtimes(self) -> dict[str, str]:
         """node name -> containerRuntimeVersion ("docker://20.10.24", "containerd://1.7")."""
