@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKET
 from kubernetes import client
 
 from .kwokcluster import FAKE_NODE_ANNOTATION, FAKE_NODE_TAINT
@@ -160,11 +161,11 @@ def config_map(namespace: str, name: str, n: int) -> dict:
 
 def daemonsets(namespace: str) -> list[dict]:
     """node-exporter reads /proc and /sys (clean); the log agent reads Docker's
-    json-file logs (/var/lib/docker/containers), which containerd nodes lack."""
+    json-file logs (facts.DOCKER_CONTAINER_LOGS), which containerd nodes lack."""
     shapes = (("node-exporter", "quay.io/prometheus/node-exporter:v1.8.2",
                [("proc", "/proc"), ("sys", "/sys")]),
               ("log-agent", "registry.example.com/logging/log-agent:2.1.0",
-               [("varlog", "/var/log"), ("dockerlogs", "/var/lib/docker/containers")]))
+               [("varlog", "/var/log"), ("dockerlogs", DOCKER_CONTAINER_LOGS)]))
     made = []
     for name, image, mounts in shapes[:DAEMONSETS]:
         spec = pod_spec([{"name": name, "image": image,
@@ -242,8 +243,8 @@ def populate(api_client: client.ApiClient, size: Size, say: Callable[[str], None
         ns = namespaces[i % len(namespaces)]
         if i % BARE_COUPLED_EVERY == 0:      # a CI build pod that drives the node's Docker
             spec = pod_spec([{"name": "build", "image": "docker:20.10", "command": ["docker", "build", "."],
-                              "volumeMounts": [{"name": "sock", "mountPath": "/var/run/docker.sock"}]}],
-                            [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}],
+                              "volumeMounts": [{"name": "sock", "mountPath": DOCKER_SOCKET}]}],
+                            [{"name": "sock", "hostPath": {"path": DOCKER_SOCKET}}],
                             docker_nodes[i % len(docker_nodes)])
         else:
             config = f"app-{i % max(1, size.config_maps):05d}-config"
