@@ -49,6 +49,7 @@ options:
   enableCRDs: []
   podPlayStageParallelism: 8
   nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 2
 ---
 # Nodes: Ready, with the capacity and nodeInfo (runtime, kubelet versions) they were created with.
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -220,9 +221,10 @@ def _wait_healthy(cluster: KwokCluster, name: str, url: str, timeout: float = 12
                        f"{cluster.workdir / f'{name}.log'}")
 
 
-def kubeconfig_text(server: str) -> str:
+def kubeconfig_text(server: str, ca: Path | None = None) -> str:
+    trust = f"certificate-authority: {ca}" if ca else "insecure-skip-tls-verify: true"
     return (f"apiVersion: v1\nkind: Config\nclusters:\n- name: kwok\n  cluster:\n    server: {server}\n"
-            f"    insecure-skip-tls-verify: true\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\n"
+            f"    {trust}\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\n"
             "contexts:\n- name: kwok\n  context:\n    cluster: kwok\n    user: admin\n"
             "current-context: kwok\n")
 
@@ -256,7 +258,7 @@ def up(release: KubernetesRelease | None = None, workdir: Path | None = None) ->
                 str(bins["kube-apiserver"]), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
                 "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
                 f"--cert-dir={workdir / 'pki'}", f"--token-auth-file={workdir / 'tokens.csv'}",
-                "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16",
+                "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={workdir / 'pki/sa.key'}",
                 f"--service-account-signing-key-file={workdir / 'pki/sa.key'}",
@@ -264,6 +266,8 @@ def up(release: KubernetesRelease | None = None, workdir: Path | None = None) ->
                 "--disable-admission-plugins=ServiceAccount", "--endpoint-reconciler-type=none",
                 "--max-requests-inflight=800", "--max-mutating-requests-inflight=400"])
             _wait_healthy(cluster, "kube-apiserver", f"{server}/readyz")
+            # kube-apiserver made its own serving certificate, its CA after it in the file
+            cluster.kubeconfig.write_text(kubeconfig_text(server, workdir / "pki" / "apiserver.crt"))
             _start(cluster, "kwok", [
                 str(bins["kwok"]), f"--config={workdir / 'kwok.yaml'}", f"--kubeconfig={cluster.kubeconfig}",
                 f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=127.0.0.1",

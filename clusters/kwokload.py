@@ -83,7 +83,7 @@ class Writer:
 
     def post(self, path: str, body: dict) -> dict:
         method, url, headers, data, _ = self.api.param_serialize(
-            "POST", path, body=json.dumps(body),
+            "POST", path, body=body,
             header_params={"Content-Type": "application/json", "Accept": "application/json"},
             auth_settings=["BearerToken"])
         response = self.api.call_api(method, url, header_params=headers, body=data)
@@ -178,6 +178,19 @@ def daemonsets(namespace: str) -> list[dict]:
     return made
 
 
+def replica_set(deployment: dict, template_hash: str = "7d9f5c") -> dict:
+    """The ReplicaSet the Deployment controller would make: the template's labels
+    and the selector carry pod-template-hash."""
+    meta, spec = deployment["metadata"], deployment["spec"]
+    labels = {**spec["template"]["metadata"]["labels"], "pod-template-hash": template_hash}
+    return {"metadata": {"name": f"{meta['name']}-{template_hash}", "namespace": meta["namespace"],
+                         "labels": labels, "ownerReferences": owner("Deployment", deployment)},
+            "spec": {"replicas": spec["replicas"],
+                     "selector": {"matchLabels": {**spec["selector"]["matchLabels"],
+                                                  "pod-template-hash": template_hash}},
+                     "template": {"metadata": {"labels": labels}, "spec": spec["template"]["spec"]}}}
+
+
 def corpus_objects() -> list[dict]:
     import yaml
     found = []
@@ -266,14 +279,7 @@ def populate(api_client: client.ApiClient, size: Size, say: Callable[[str], None
         budget, d = budget - replicas, d + 1
     made = writer.post_all(deployments)
     done.other += len(made)
-    replica_sets = [(ns_path("ReplicaSet", dep["metadata"]["namespace"]), {
-        "metadata": {"name": f"{dep['metadata']['name']}-7d9f5c", "namespace": dep["metadata"]["namespace"],
-                     "labels": {**dep["spec"]["template"]["metadata"]["labels"], "pod-template-hash": "7d9f5c"},
-                     "ownerReferences": owner("Deployment", dep)},
-        "spec": {"replicas": dep["spec"]["replicas"],
-                 "selector": {"matchLabels": {**dep["spec"]["selector"]["matchLabels"],
-                                              "pod-template-hash": "7d9f5c"}},
-                 "template": dep["spec"]["template"]}}) for dep in made]
+    replica_sets = [(ns_path("ReplicaSet", dep["metadata"]["namespace"]), replica_set(dep)) for dep in made]
     made_rs = writer.post_all(replica_sets)
     done.other += len(made_rs)
     say(f"{len(made)} Deployments and their ReplicaSets, {DAEMONSETS} DaemonSets, {len(corpus)} corpus objects "
