@@ -160,12 +160,12 @@ def config_map(namespace: str, name: str, n: int) -> dict:
 
 
 def daemonsets(namespace: str) -> list[dict]:
-    """node-exporter reads /proc and /sys (clean); the log agent reads Docker's
-    json-file logs (facts.DOCKER_CONTAINER_LOGS), which containerd nodes lack."""
+    """node-exporter reads /proc and /sys (clean); the log agent mounts Docker's
+    socket for container metadata, which containerd nodes lack."""
     shapes = (("node-exporter", "quay.io/prometheus/node-exporter:v1.8.2",
                [("proc", "/proc"), ("sys", "/sys")]),
               ("log-agent", "registry.example.com/logging/log-agent:2.1.0",
-               [("varlog", "/var/log"), ("dockerlogs", DOCKER_CONTAINER_LOGS)]))
+               [("varlog", "/var/log"), ("dockerlogs", DOCKER_CONTAINER_LOGS), ("dockersock", DOCKER_SOCKET)]))
     made = []
     for name, image, mounts in shapes[:DAEMONSETS]:
         spec = pod_spec([{"name": name, "image": image,
