@@ -6,7 +6,8 @@ as those would have written them (kwokload.py), so the API holds exactly what
 was asked for.
 
 kwok manages the nodes that carry the annotation `kwok.x-k8s.io/node=fake`
-(its --manage-nodes-with-annotation-selector; kwok.sigs.k8s.io/docs/user/kwok-manage-nodes-and-pods/)
+(its --manage-nodes-with-annotation-selector;
+https://kwok.sigs.k8s.io/docs/user/kwok-manage-nodes-and-pods/)
 and changes nodes and pods through Stages given in its config file when the Stage
 CRD is not enabled (v0.8 pkg/kwok/cmd/root.go: "no stages found" otherwise).
 The Stages below are crigate's own, on the model of kwok's kustomize/stage/node/fast
