@@ -1,4 +1,4 @@
-"""python -m crigate.testbed {doctor,build,up,down,list}"""
+"""python -m crigate.testbed {doctor,build,up,down,kwok,list,registry,images}"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import doctor, engine, gobuild, host, images, kindcluster, nodeimage, registry
+from . import doctor, engine, gobuild, host, images, kindcluster, kwokcluster, kwokload, nodeimage, registry
 from .progress import say
 from .versions import (
     DEFAULT_KUBERNETES,
@@ -105,6 +105,10 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--name", help="cluster to delete")
     which.add_argument("--all", action="store_true", help="every crigate cluster")
     sub.add_parser("list", help="crigate clusters and node images")
+    kwok = sub.add_parser("kwok", help="a cluster of kwok fake nodes, filled, in the foreground until Ctrl-C")
+    kwok.add_argument("--scale", type=float, default=0.2,
+                      help="of 2,000 nodes in mixed-runtime groups, 50,000 pods, 20,000 ConfigMaps (default 0.2)")
+    kwok.add_argument("--k8s", type=_k8s, default=DEFAULT_KUBERNETES, help="kube-apiserver's minor")
     pushing = sub.add_parser("images", help="the images crigate deploys, for clusters that pull them")
     verbs = pushing.add_subparsers(dest="verb", required=True)
     verbs.add_parser("list", help="print the image refs the suites deploy")
@@ -174,6 +178,25 @@ def cmd_down(args) -> int:
     return 0
 
 
+def cmd_kwok(args) -> int:
+    """etcd, kube-apiserver and kwok on loopback (no Docker engine, no kind), filled
+    by kwokload; stopped and removed on Ctrl-C."""
+    cluster = kwokcluster.up(kubernetes_release(args.k8s))
+    try:
+        from kubernetes import config as kube_config
+        api = kube_config.new_client_from_config(str(cluster.kubeconfig))
+        kwokload.populate(api, kwokload.FULL.scaled(args.scale), say=say)
+        kwokload.wait_settled(api, say=say)
+        print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        say("kwok cluster up; Ctrl-C stops it and removes its folder")
+        while all(p.poll() is None for p in cluster.processes.values()):
+            time.sleep(5)
+        say(f"a process of the kwok cluster exited; logs in {cluster.workdir}")
+        return 1
+    finally:
+        cluster.stop(keep=any(p.poll() is not None for p in cluster.processes.values()))
+
+
 def cmd_list(args) -> int:
     clusters = kindcluster.crigate_clusters() if engine.server_version() else []
     for c in clusters:
@@ -204,5 +227,5 @@ def cmd_images(args) -> int:
     return 0
 
 
-COMMANDS = {"doctor": cmd_doctor, "build": cmd_build, "up": cmd_up, "down": cmd_down,
+COMMANDS = {"doctor": cmd_doctor, "build": cmd_build, "up": cmd_up, "down": cmd_down, "kwok": cmd_kwok,
             "list": cmd_list, "images": cmd_images, "registry": cmd_registry}

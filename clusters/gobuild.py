@@ -264,6 +264,13 @@ def build_toxiproxy() -> Path:
                            ldflags=f"-s -w -X {module}.Version={version}")
 
 
+def build_kwok() -> Path:
+    """kwok, the controller that keeps fake nodes and their pods alive for the
+    big-cluster bench (sigs.k8s.io/kwok: no replace directives, a plain install)."""
+    version = tool_version("kwok")
+    return go_install("kwok", "sigs.k8s.io/kwok/cmd/kwok", version, ("kwok",))
+
+
 def build_containerd() -> Path:
     """containerd 2.x, its runc shim and ctr: static (no cgo, so no btrfs), from a
     module of ours that requires github.com/containerd/containerd/v2 (its go.mod

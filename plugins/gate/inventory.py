@@ -9,12 +9,12 @@ cluster); a read that still fails stops the audit (ReadFailed: could not decide)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .apiretry import GaveUp, Retrier
 from .findings import PodTemplate
 
-PAGE_SIZE = 500         # objects per page of a list (limit=; continue= for the next page)
 RELISTS = 3             # lists started again after their continue token expired (HTTP 410)
 CONNECT_TIMEOUT_S = 10  # of a request's timeout, at most this long to connect
 
@@ -71,6 +71,12 @@ WORKLOADS = {           # kind -> resource, and where its pod spec sits
 # Pods owned by these are covered by their owner's template.
 COVERED_OWNERS = {"ReplicaSet", "DaemonSet", "StatefulSet", "Job"}
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+SANDBOX_FAILURES = ("FailedCreatePodSandBox", "FailedCreatePodSandbox")   # event reasons kept
+# Objects per list request. The API server's watch cache answers pages of any
+# size alike; 500 is what kubectl asks for (its --chunk-size default).
+PAGE_SIZE = 500
+# Node status fields no rule reads, which grow with what ran on the node.
+NODE_FIELDS_UNREAD = ("images", "volumesInUse", "volumesAttached")
 READ_ONLY_RESOURCES = [NAMESPACES, NODES, RUNTIME_CLASSES, PODS, CONFIG_MAPS, EVENTS,
                        *(r for r, _ in WORKLOADS.values())]
 
@@ -87,9 +93,19 @@ class Inventory:
     notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
     locations: dict[str, str] = field(default_factory=dict)   # object ref -> file:line (manifests)
     unreadable: list[str] = field(default_factory=list)  # objects whose fields have other types, in words
+    _addresses: tuple | None = field(default=None, repr=False, compare=False)
 
     def config_map(self, namespace: str, name: str) -> dict:
         return self.config_maps.get((namespace, name), {})
+
+    def node_addresses(self) -> frozenset[str]:
+        """Every address and host name the nodes report; worked out again only
+        when the node list was replaced or grew."""
+        key = (id(self.nodes), len(self.nodes))
+        if self._addresses is None or self._addresses[0] != key:
+            self._addresses = (key, frozenset(a.get("address", "") for n in self.nodes
+                                              for a in n.get("status", {}).get("addresses", []) or []))
+        return self._addresses[1]
 
     def node_runtimes(self) -> dict[str, str]:
         """node name -> containerRuntimeVersion ("docker://20.10.24", "containerd://1.7")."""
@@ -106,6 +122,10 @@ def reading_client(kubeconfig, context: str | None = None):
     config.load_kube_config(str(kubeconfig), context, client_configuration=settings)
     settings.retries = False
     return client.ApiClient(settings)
+
+
+def uid_of(item) -> str:
+    return (item.get("metadata") or {}).get("uid", "") if isinstance(item, dict) else ""
 
 
 class Reader:
@@ -142,26 +162,32 @@ class Reader:
         except ValueError as err:
             raise Undecodable(f"GET {path}: the answer is not JSON ({err})") from None
 
-    def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
-        """Every page of a list. A continue token that expired (HTTP 410)
-        starts the list again from its first page, as the API concepts doc
-        says a client wanting a consistent list must
-        (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks)."""
+    def pages(self, resource: Resource, namespace: str | None = None) -> Iterator[list]:
+        """The list's items a page (PAGE_SIZE objects) at a time: the caller keeps
+        what it needs of each page before the next is read, so memory follows the
+        page and what is kept, not the size of the cluster. A continue token that
+        expired (HTTP 410) starts the list again from its first page, as the API
+        concepts doc says a client wanting a whole list must
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks);
+        objects already given (by uid) are not given twice."""
         from kubernetes import client
         what = resource.rbac(namespace)
+        given: set[str] = set()
         for _ in range(RELISTS + 1):
-            items, params, pages = [], {"limit": PAGE_SIZE}, 0
+            params, number = {"limit": PAGE_SIZE}, 0
             try:
                 while True:
-                    pages += 1
+                    number += 1
                     page = self.get(resource.path(namespace), params,
-                                    f"{what}, page {pages}" if pages > 1 else what)
+                                    f"{what}, page {number}" if number > 1 else what)
                     if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
                         raise Undecodable(f"GET {resource.path(namespace)}: the answer is not a list of objects")
-                    items.extend(page.get("items") or [])
+                    fresh = [item for item in page.get("items") or [] if uid_of(item) not in given]
+                    given.update(uid for uid in map(uid_of, fresh) if uid)
+                    yield fresh
                     token = page.get("metadata", {}).get("continue")
                     if not token:
-                        return items
+                        return
                     params["continue"] = token
             except client.ApiException as err:
                 if err.status != 410 or "continue" not in params:
@@ -170,43 +196,60 @@ class Reader:
         raise ReadFailed(f"could not read: {what}: its continue token expired {RELISTS + 1} times "
                          "(HTTP 410); the list changes faster than it can be read in pages")
 
+    def list_all(self, resource: Resource, namespace: str | None = None) -> list[dict]:
+        return [item for items in self.pages(resource, namespace) for item in items]
+
     def namespaces(self) -> list[str]:
         if self._namespaces is None:
             self._namespaces = [n["metadata"]["name"] for n in self.list_all(NAMESPACES)]
         return self._namespaces
 
     def read(self, resource: Resource, kind: str, optional: bool = False) -> list[dict]:
-        """The objects of a kind whose fields have the types the gate reads;
-        others, and lists that are not lists, recorded in unreadable."""
+        return [obj for page in self.each_page(resource, kind, optional) for obj in page]
+
+    def each_page(self, resource: Resource, kind: str, optional: bool = False) -> Iterator[list[dict]]:
+        """The objects of a kind whose fields have the types the gate reads, a
+        page at a time; others, and lists that are not lists, recorded in unreadable."""
         from . import shapes
-        kept = []
         try:
-            items = self.read_raw(resource, optional)
+            for items in self.raw_pages(resource, optional):
+                kept = []
+                for obj in items:
+                    found = (shapes.problems(obj, kind, named=True) if isinstance(obj, dict)
+                             else [([], "not an object")])
+                    if found:
+                        ref = shapes.ref_of(obj if isinstance(obj, dict) else {}, kind=kind)
+                        self.unreadable.append(f"{shapes.described(ref, found)} (as the API returned it)")
+                    else:
+                        kept.append(obj)
+                yield kept
         except Undecodable as err:
             self.unreadable.append(f"{err} (as the API returned it)")
-            return []
-        for obj in items:
-            found = shapes.problems(obj, kind, named=True) if isinstance(obj, dict) else [([], "not an object")]
-            if found:
-                ref = shapes.ref_of(obj if isinstance(obj, dict) else {}, kind=kind)
-                self.unreadable.append(f"{shapes.described(ref, found)} (as the API returned it)")
-            else:
-                kept.append(obj)
-        return kept
 
     def read_raw(self, resource: Resource, optional: bool = False) -> list:
-        """Cluster-wide list; on 403 per namespace; denials recorded, never raised."""
+        return [item for items in self.raw_pages(resource, optional) for item in items]
+
+    def raw_pages(self, resource: Resource, optional: bool = False) -> Iterator[list]:
+        """Cluster-wide list, a page at a time; on 403 per namespace; denials
+        recorded, never raised. A denial comes with the first page, before
+        anything was yielded."""
         from kubernetes import client
+        started = False
         try:
-            return self.list_all(resource)
+            for items in self.pages(resource):
+                started = True
+                yield items
+            return
         except client.ApiException as err:
+            if started:
+                raise
             if err.status == 404 and optional:
-                return []
+                return
             if err.status != 403:
                 raise
             if not resource.namespaced:
                 self.denied.append(resource.rbac(None))
-                return []
+                return
         try:
             namespaces = self.namespaces()
         except client.ApiException as err:
@@ -214,16 +257,14 @@ class Reader:
                 raise
             self.denied.append(f"{resource.rbac(None)} (or {NAMESPACES.rbac(None)} to read it "
                                "namespace by namespace)")
-            return []
-        items = []
+            return
         for namespace in namespaces:
             try:
-                items.extend(self.list_all(resource, namespace))
+                yield from self.pages(resource, namespace)
             except client.ApiException as err:
                 if err.status != 403:
                     raise
                 self.denied.append(resource.rbac(namespace))
-        return items
 
 
 def pod_spec(obj: dict, where: tuple[str, ...]) -> dict:
@@ -264,21 +305,40 @@ def pod_templates(pods: list[dict]) -> list[PodTemplate]:
 
 
 def read_inventory(api_client, reader: Reader | None = None) -> Inventory:
+    """The inventory, read a page at a time; of each page only what a rule reads
+    is kept: workloads and bare pods as PodTemplates (pods a controller owns are
+    dropped: their owner's template covers them), ConfigMaps' data, nodes without
+    their image lists and managed fields, sandbox-failure events."""
     reader = reader or Reader(api_client)
     inventory = Inventory()
     for kind, (resource, where) in WORKLOADS.items():
-        inventory.templates.extend(templates_from(kind, reader.read(resource, kind), where))
-    inventory.templates.extend(pod_templates(reader.read(PODS, "Pod")))
-    for cm in reader.read(CONFIG_MAPS, "ConfigMap"):
-        meta = cm["metadata"]
-        inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
-    inventory.nodes = reader.read(NODES, "Node")
+        for page in reader.each_page(resource, kind):
+            inventory.templates.extend(templates_from(kind, page, where))
+    for page in reader.each_page(PODS, "Pod"):
+        inventory.templates.extend(pod_templates(page))
+    for page in reader.each_page(CONFIG_MAPS, "ConfigMap"):
+        for cm in page:
+            meta = cm["metadata"]
+            inventory.config_maps[(meta.get("namespace", ""), meta["name"])] = cm.get("data") or {}
+    for page in reader.each_page(NODES, "Node"):
+        inventory.nodes.extend(node_as_read(n) for n in page)
     inventory.runtime_classes = reader.read(RUNTIME_CLASSES, "RuntimeClass", optional=True)
-    inventory.events = [e for e in reader.read(EVENTS, "Event")
-                        if e.get("reason") in ("FailedCreatePodSandBox", "FailedCreatePodSandbox")]
+    for page in reader.each_page(EVENTS, "Event"):
+        inventory.events.extend(e for e in page if e.get("reason") in SANDBOX_FAILURES)
     inventory.denied, inventory.unreadable = reader.denied, reader.unreadable
     read_kubelet_configs(reader, inventory)
     return inventory
+
+
+def node_as_read(node: dict) -> dict:
+    """A node without what no rule reads and what grows with the cluster's
+    history: the images it holds, volumes, and managed fields."""
+    node.get("metadata", {}).pop("managedFields", None)
+    status = node.get("status")
+    if isinstance(status, dict):
+        for bulky in NODE_FIELDS_UNREAD:
+            status.pop(bulky, None)
+    return node
 
 
 def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:

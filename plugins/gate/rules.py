@@ -84,9 +84,9 @@ def remote_docker_host(value: str, node_addresses: frozenset[str] = frozenset())
 
 
 def node_addresses(inventory: Inventory) -> frozenset[str]:
-    """Every address and host name the nodes report."""
-    return frozenset(a.get("address", "") for n in inventory.nodes
-                     for a in n.get("status", {}).get("addresses", []) or [])
+    """Every address and host name the nodes report (read once per node list:
+    rules ask for each container)."""
+    return inventory.node_addresses()
 
 
 def remote_daemon_of(template: PodTemplate, container: dict, inventory: Inventory) -> str:
@@ -97,7 +97,9 @@ def remote_daemon_of(template: PodTemplate, container: dict, inventory: Inventor
         ref = source.get("configMapRef", {}).get("name")
         data = inventory.config_map(template.namespace, ref) if ref else {}
         values += [str(v) for k, v in data.items() if f"{source.get('prefix', '')}{k}" == "DOCKER_HOST"]
-    nodes = node_addresses(inventory)
+    if not values:
+        return ""
+    nodes = node_addresses(inventory)      # only where there is a DOCKER_HOST: it reads every node
     return next((remote_docker_host(v, nodes) for v in values if remote_docker_host(v, nodes)), "")
 
 
@@ -145,10 +147,12 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
 def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     for (namespace, name), data in sorted(inventory.config_maps.items()):
-        users = [t.ref for t in inventory.templates if t.namespace == namespace
-                 and any(name in t.configmap_names(c) for c in t.containers())]
+        users = None        # the templates that use it, looked for only when it has a problem
         for key, value in sorted(data.items()):
             for problem in logconfig.problems(value):
+                if users is None:
+                    users = [t.ref for t in inventory.templates if t.namespace == namespace
+                             and any(name in t.configmap_names(c) for c in t.containers())]
                 used = f" (used by {', '.join(users)})" if users else ""
                 findings.append(family(problem.check).finding(
                     f"ConfigMap/{namespace}/{name}[{key}]{used}", problem.depends_on,

@@ -64,8 +64,9 @@ class Run:
         while not reached(self):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 out = self.end()
+                said = [line for line in out.splitlines() if "ERROR" in line or "failed" in line]
                 pytest.fail(f"run {self.token} never reached {phase} (exit {self.process.returncode}):\n"
-                            f"{out[-3000:]}")
+                            + "\n".join(said[:20]) + f"\n...\n{out[-2000:]}")
             time.sleep(0.3)
 
     def send(self, signum: int, whom: str) -> None:
