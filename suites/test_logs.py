@@ -295,15 +295,19 @@ def collector_runs(cluster, module_namespace, logger):
     return node, runs
 
 
-@pytest.mark.parametrize("config", list(COLLECTOR_CONFIGS))
-def test_otel_collector_returns_every_line(cluster, collector_runs, config, request):
-    """The Docker-era configuration fails where the runtime writes CRI-format
-    files (a strict xfail: should it ever return every line there, the run
-    turns red); it passes where the kubelet's pod logs are Docker json-file."""
-    if config == "docker-era" and not cluster.profile.pod_logs_docker_json:
+def test_docker_era_otel_collector_config_returns_every_line(cluster, collector_runs, request):
+    """Fails where the runtime writes CRI-format files, as a strict xfail (the
+    report shows the counts; should it ever return every line there, the run
+    turns red); passes where the kubelet's pod logs are Docker json-file."""
+    if not cluster.profile.pod_logs_docker_json:
         request.applymarker(pytest.mark.xfail(reason=DOCKER_ERA_BREAK, strict=True))
     node, runs = collector_runs
-    check_collector_returns_every_line(node, config, runs[config])
+    check_collector_returns_every_line(node, "docker-era", runs["docker-era"])
+
+
+def test_cri_ready_otel_collector_config_returns_every_line(collector_runs):
+    node, runs = collector_runs
+    check_collector_returns_every_line(node, "cri-ready", runs["cri-ready"])
 
 
 def restarted_once(pod) -> bool:
