@@ -161,8 +161,8 @@ class Delivery:
             return [(s, t[:40] + (f"...({len(t)} bytes)" if len(t) > 40 else "")) for s, t in lines[:4]]
         return (f"{len(self.records)} records exported for {len(self.written)} lines written, "
                 f"{self.intact} intact (body and stream), long line whole: "
-                f"{'yes' if self.long_line_whole else 'no'}; missing {short(self.missing)}, "
-                f"not written {short(self.unexpected)}")
+                f"{'yes' if self.long_line_whole else 'no'}; {len(self.missing)} missing "
+                f"{short(self.missing)}, {len(self.unexpected)} not written {short(self.unexpected)}")
 
 
 def delivery(written: list[tuple[str, str]], records: list[ExportedRecord], long_line: str) -> Delivery:
@@ -298,7 +298,7 @@ def host_dirs(docker_json_logs: bool) -> list[str]:
 
 
 def collect(kube, host, namespace: str, name: str, node: str, image: str, config: dict,
-            dirs: list[str], done, timeout: float = 45) -> list[ExportedRecord]:
+            dirs: list[str], done, timeout: float = 30) -> list[ExportedRecord]:
     """Run the collector with config on node until done(records) holds or
     timeout passes (a configuration that reads nothing never gets there), and
     return what it exported. The pod goes afterwards, its emptyDir with it."""
