@@ -6,9 +6,10 @@ file agrees with what the collector did.
     the collector returned every line intact  <=>  the gate has no finding on the file
 
 "Intact": each line the logger wrote exported once, body and stream, the long
-line (40000 bytes, in 16 KiB chunks in the file) whole. A gate finding of any
-severity counts as "flagged": `otel-cri-partial-lines` is review, since lines
-over 16 KiB arrive in pieces but short lines are fine.
+line (40000 bytes, in P chunks in the file: 16 KiB on containerd, 8 KiB on
+CRI-O) whole. A gate finding of any
+severity counts as "flagged": `otel-cri-partial-lines` is review, since long
+lines arrive in pieces but short lines are fine.
 
 Each configuration is run as written, except where the test must observe it
 (plugins/otelcollector.py observed_config says what and why): include globs
