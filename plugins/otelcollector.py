@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .facts import CONTAINER_LOG_DIR, DOCKER_CONTAINER_LOGS, POD_LOG_DIR
+from .waiting import until
 
 CONFIG_ENV = "CRIGATE_OTELCOL_CONFIG"      # the config, read through the collector's env provider
 OUT_DIR = "/otel-out"                      # an emptyDir in the collector pod
@@ -74,7 +75,7 @@ def collector_config(receivers: dict[str, dict]) -> dict:
         "exporters": {FILE_EXPORTER: {"path": OUT_FILE, "flush_interval": "200ms"}},
         "service": {
             "pipelines": {"logs": {"receivers": list(receivers), "exporters": [FILE_EXPORTER]}},
-            # the collector's own metrics listen on :8888 by default; pods may share a node
+            # the collector's own metrics (an endpoint on :8888) are not looked at
             "telemetry": {"metrics": {"level": "none"}},
         },
     }
@@ -302,8 +303,6 @@ def collect(kube, host, namespace: str, name: str, node: str, image: str, config
     """Run the collector with config on node until done(records) holds or
     timeout passes (a configuration that reads nothing never gets there), and
     return what it exported. The pod goes afterwards, its emptyDir with it."""
-    from .waiting import until
-
     pod = kube.run_pod(namespace, pod_manifest(name, image, node, config, dirs), until="Running")
     out = empty_dir_on_node(pod.metadata.uid)
 

@@ -100,7 +100,10 @@ def check_no_docker_container_logs(host, node: str) -> None:
 
 def check_log_shipper_break(node: str, path: str, lines: list[str]) -> None:
     """The break the seeds describe: a `Parser docker` shipper reads none of
-    the lines, a CRI parser reads all of them."""
+    the lines, a CRI parser reads all of them. crigate's own parsers
+    (crigate.crilog), kept beside the real collector's checks below for what
+    those do not give: the file's format line by line, with no agent image
+    (an existing cluster without `images push` still runs it)."""
     __tracebackhide__ = True
     assert lines, f"node {node}: {path}: expected the logger's lines, observed an empty file"
     as_docker = sum(parse_docker_json(line) is not None for line in lines)
