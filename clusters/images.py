@@ -34,7 +34,9 @@ LOGGER_IMAGE = f"{LOCAL_REGISTRY}/logger:1"
 HTTP_ECHO_IMAGE = f"{LOCAL_REGISTRY}/http-echo:1"
 BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1"
 WEB_IMAGE = f"{LOCAL_REGISTRY}/web:1"      # http-echo on port 80: critest's web server image
-WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE, WEB_IMAGE)
+# crigate's OpenTelemetry Collector (clusters/programs/otelcol): filelog in, file out
+OTELCOL_IMAGE = f"{LOCAL_REGISTRY}/otelcol:1"
+WORKLOAD_IMAGES = (LOGGER_IMAGE, HTTP_ECHO_IMAGE, BUSYBOX_IMAGE, WEB_IMAGE, OTELCOL_IMAGE)
 # What `images push` builds (--platforms): EKS runs amd64 and Graviton (arm64) node groups.
 PUSH_PLATFORMS = ("linux/amd64", "linux/arm64")
 HOST_PLATFORM_ONLY = "or pass --platforms linux/amd64"
@@ -166,12 +168,14 @@ def workload_specs(arch: str = programs.HOST_ARCH) -> list[ImageSpec]:
         ImageSpec(BUSYBOX_IMAGE, {"bin/busybox": busybox(arch), "bin/pgrep": PGREP},
                   symlinks={f"bin/{a}": "busybox" for a in applets if a not in ("busybox", "pgrep")},
                   entrypoint=None),
+        ImageSpec(OTELCOL_IMAGE, {"otelcol": programs.go_program("otelcol", arch)},
+                  entrypoint=["/otelcol"]),
     ]
 
 
 def workload_images() -> list[str]:
     specs = workload_specs()
-    with step("workload images (logger, http-echo, web, busybox)"):
+    with step("workload images (logger, http-echo, web, busybox, otelcol)"):
         return [ensure_image(spec) for spec in specs]
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from . import cache
+from .progress import step
 
 SOURCES = Path(__file__).with_name("programs")
 HOST_ARCH = "amd64"
@@ -19,7 +20,8 @@ def _build(name: str, build, arch: str = HOST_ARCH) -> Path:
     out = cache.component(folder, cache.fingerprint(src)) / name
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
-        build(src, out.with_suffix(".partial"), arch)
+        with step(f"build {name} ({arch}) from clusters/programs/{name}"):
+            build(src, out.with_suffix(".partial"), arch)
         out.with_suffix(".partial").rename(out)
     return out
 

@@ -56,6 +56,10 @@ class RuntimeProfile:
     containerd_namespaces: bool = False    # pods in containerd's k8s.io namespace (ctr answers)
     runtime_class_handlers: bool = True    # RuntimeClass handlers route pods
     baseline: bool = False      # the old setup crigate compares against, not a migration target
+    # the kubelet's /var/log/pods files are links to Docker json-file logs under
+    # /var/lib/docker/containers (dockershim, cri-dockerd), not CRI-format files
+    # the runtime writes: Docker-era log shippers' configurations read them
+    pod_logs_docker_json: bool = False
     # --- the gate's words
     gate_target: str = ""       # the runtime a node of this one migrates to ("" = itself)
     cli_tools: str = "crictl"   # what replaces `docker` on such a node
@@ -149,7 +153,7 @@ DOCKER = RuntimeProfile(
     # URL as http, as before.
     kubelet_feature_gates=(("ExtendWebSocketsToKubelet", False, "1.30"),),
     runtime_class_handlers=False,      # cri-dockerd: "RuntimeHandler nvidia not supported"
-    baseline=True, gate_target="containerd",
+    baseline=True, gate_target="containerd", pod_logs_docker_json=True,
     journal_units=("kubelet", "docker", "cri-docker"),
     # dockershim's place: the engine, its containerd and shims, and cri-dockerd
     cost_processes=("dockerd", "containerd", "containerd-shim", "cri-dockerd", "docker-proxy"))

@@ -147,7 +147,8 @@ def test_the_pushed_amd64_images_are_the_ones_the_test_bed_preloads(pushed_repo)
 
 def test_the_arm64_images_hold_static_aarch64_binaries(arm64_rootfs):
     binaries = {images.LOGGER_IMAGE: "logger", images.HTTP_ECHO_IMAGE: "http-echo",
-                images.WEB_IMAGE: "http-echo", images.BUSYBOX_IMAGE: "bin/busybox"}
+                images.WEB_IMAGE: "http-echo", images.BUSYBOX_IMAGE: "bin/busybox",
+                images.OTELCOL_IMAGE: "otelcol"}
     for image, path in binaries.items():
         machine, dynamic = elf_header(arm64_rootfs[image] / path)
         assert machine == ELF_MACHINES["arm64"], f"{image} /{path}: e_machine {machine}, expected aarch64"

@@ -200,14 +200,19 @@ def test_docker_coupled_config_is_found(text, expected):
     # Vector: kubernetes_logs, comments
     "# type = \"docker_logs\"\n[sources.k8s]\ntype = \"kubernetes_logs\"\n",
     "sources:\n  f:\n    type: file\n    include: [/var/log/pods/**/*.log]\n",
-    # OTel: container operator, the old router with CRI routes
-    "receivers:\n  filelog:\n    include: [/var/log/pods/*/*/*.log]\n    operators: [{type: container}]\n",
+    # OTel: container operator, the old router with CRI routes and a recombine on logtag F
+    "receivers:\n  filelog:\n    include: [/var/log/pods/*/*/*.log]\n    include_file_path: true\n"
+    "    operators: [{type: container}]\n",
+    "receivers:\n  filelog:\n    include: [/var/log/containers/*.log]\n"
+    "    operators: [{type: container, add_metadata_from_filepath: false}]\n",
     "receivers:\n  filelog:\n    include: [/var/log/pods/*/*/*.log]\n    operators:\n"
     "      - type: router\n        routes:\n          - output: parser-docker\n"
     "            expr: 'body matches \"^\\\\{\"'\n          - output: parser-containerd\n"
     "            expr: 'body matches \"^[^ Z]+Z\"'\n"
     "      - type: regex_parser\n        id: parser-containerd\n"
     "        regex: '^(?P<time>[^ ^Z]+Z) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$'\n"
+    "      - type: recombine\n        combine_field: attributes.log\n"
+    "        is_last_entry: \"attributes.logtag == 'F'\"\n"
     "      - type: json_parser\n        id: parser-docker\n",
     # Logstash: plain codec, json on another file
     LOGSTASH.replace('codec => "json"', 'codec => "plain"'),
@@ -218,6 +223,18 @@ def test_docker_coupled_config_is_found(text, expected):
 ])
 def test_cri_ready_config_is_clean(text):
     assert checks(text) == []
+
+
+@pytest.mark.parametrize("receiver", [
+    # the container operator's file-path metadata step fails, so it skips its recombine
+    "    include: [/var/log/pods/*/*/*.log]\n    operators: [{type: container}]\n",
+    "    include: [/var/log/containers/*.log]\n    include_file_path: true\n    operators: [{type: container}]\n",
+    # CRI regex, no recombine
+    "    include: [/var/log/pods/*/*/*.log]\n    operators:\n      - type: regex_parser\n"
+    "        regex: '^(?P<time>[^ ]+) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$'\n",
+])
+def test_otel_cri_config_that_leaves_partial_lines_unjoined_is_review(receiver):
+    assert checks("receivers:\n  filelog:\n" + receiver) == ["otel-cri-partial-lines"]
 
 
 def test_comments_are_stripped_but_strings_kept():
