@@ -73,12 +73,13 @@ def stuck_reason(pod: client.V1Pod) -> str | None:
 class Kube:
     """The API of one cluster: core, node and raw clients, plus pod helpers."""
 
-    def __init__(self, kubeconfig: Path, context: str | None = None, image_repo: str | None = None):
+    def __init__(self, kubeconfig: Path | None, context: str | None = None, image_repo: str | None = None,
+                 *, api_client: client.ApiClient | None = None):
         self.image_repo = image_repo     # where the nodes pull crigate's images from (--image-repo)
         self.pinned_nodes: list[str] = []     # pods go to these nodes only (pin_pods_to)
         self.pod_nodes: dict[str, set[str]] = {}   # namespace -> nodes crigate's pods ran on
         self.deleting: set[str] = set()      # namespaces deleted, not yet waited for (settle)
-        self.api_client = config.new_client_from_config(str(kubeconfig), context)
+        self.api_client = api_client or config.new_client_from_config(str(kubeconfig), context)
         # GETs answered 429/5xx with a Retry-After are retried after it, as client-go
         # and kubectl do (kubernetes client 37: Configuration.client_go_retries, after
         # k8s.io/client-go/rest/with_retry.go); the gate's reads have their own budget
@@ -86,6 +87,12 @@ class Kube:
         self.api_client.configuration.client_go_retries = True
         self.core = client.CoreV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
+
+    def sharing(self) -> Kube:
+        """A Kube for another thread: its own API client on this one's
+        configuration (the kubeconfig is not read again)."""
+        return Kube(None, image_repo=self.image_repo,
+                    api_client=client.ApiClient(self.api_client.configuration))
 
     def nodes(self) -> list[client.V1Node]:
         return self.core.list_node().items

@@ -3,7 +3,7 @@ type, and a file's text), the processes it names (pid, comm, argv), whether a
 program is installed, and the answer of each command it needs.
 
 One `host.run` per node instead of one per fact: on an existing cluster every
-command is a `kubectl exec` into the node's debug pod, so a check area that
+command is an exec (through the API server) into the node's debug pod, so a check area that
 asked 25 questions of each node paid 25 round trips per node."""
 from __future__ import annotations
 

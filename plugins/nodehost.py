@@ -1,18 +1,19 @@
 """Node-level access on an existing cluster: a short-lived privileged debug pod
-per node with the host's root at /host, driven through testinfra's kubectl
-backend with every command run under `chroot /host`."""
+per node with the host's root at /host, driven as a testinfra host whose
+commands are exec'd through the API and run under `chroot /host`."""
 from __future__ import annotations
 
 import re
-import shlex
 import threading
 import uuid
-from pathlib import Path
 
 import testinfra.host
+import yaml
 from crigate.testbed.images import BUSYBOX_IMAGE, image_in_repo
 from kubernetes import client
-from testinfra.backend.kubectl import KubectlBackend
+from kubernetes.stream import stream as exec_stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
+from testinfra.backend.base import BaseBackend
 
 from .expectations import CGROUP_LOST
 from .kube import MANAGED_BY, Kube, PodFailed
@@ -21,6 +22,7 @@ DEBUG_IMAGE = "busybox:1.36"        # must be pullable by the cluster's nodes
 DEBUG_NAMESPACE = "default"
 DEBUG_POD_DEADLINE_S = 3600         # the pod ends itself if crigate dies
 READY_TIMEOUT_S = 120
+EXEC_TIMEOUT_S = 120           # one command on a node
 # HOST[:PORT][/PATH], lower case, as a registry reference starts (distribution's reference grammar).
 IMAGE_REPO = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
 
@@ -48,22 +50,52 @@ def debug_image(given: str | None, repo: str | None) -> str:
     return image_in_repo(BUSYBOX_IMAGE, repo) if repo else DEBUG_IMAGE
 
 
-class HostRootBackend(KubectlBackend):
-    """kubectl exec into the debug pod, then chroot into the node's root. When
-    the debug container can no longer be exec'd into (CGROUP_LOST), replace()
-    gives a fresh debug pod and the command runs again, once."""
+class HostRootBackend(BaseBackend):
+    """`exec` into the debug pod through the API (the client's websocket; no
+    kubectl process per command), then chroot into the node's root. When the
+    debug container can no longer be exec'd into (CGROUP_LOST), replace() gives
+    a fresh debug pod and the command runs again, once."""
 
-    replace = None      # set by DebugPodHost: () -> the new pod's name
+    NAME = "crigate-debug-pod"
+    EXEC_FAILED = 255        # the exec itself failed (no exit code from the command), as kubectl says
 
-    def get_command(self, command, *args):
-        return "chroot /host /bin/sh -c " + shlex.quote(super().get_command(command, *args))
+    def __init__(self, core: client.CoreV1Api, namespace: str, name: str, replace=None, **kwargs):
+        self.core, self.namespace, self.name, self.replace = core, namespace, name, replace
+        super().__init__(f"{namespace}/{name}", **kwargs)
 
     def run(self, command, *args, **kwargs):
-        result = super().run(command, *args, **kwargs)
-        if result.rc == 255 and CGROUP_LOST in result.stderr and self.replace:
+        command = self.get_command(command, *args)
+        result = self._exec(command)
+        if result.rc == self.EXEC_FAILED and CGROUP_LOST in result.stderr and self.replace:
             self.name = self.replace()
-            result = super().run(command, *args, **kwargs)
+            result = self._exec(command)
         return result
+
+    def _exec(self, command: str):
+        answer = exec_stream(self.core.connect_get_namespaced_pod_exec, self.name, self.namespace,
+                             container="debug", command=["chroot", "/host", "/bin/sh", "-c", command],
+                             stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False)
+        try:
+            answer.run_forever(timeout=EXEC_TIMEOUT_S)
+            out, err = answer.read_stdout() or "", answer.read_stderr() or ""
+            rc, problem = exit_status(answer.read_channel(ERROR_CHANNEL), answer.is_open())
+        finally:
+            answer.close()
+        return self.result(rc, command, out.encode(), (err + problem).encode())
+
+
+def exit_status(error_channel: str, still_open: bool) -> tuple[int, str]:
+    """(exit code, what went wrong) from an exec's error channel (a Status:
+    Success, or Failure with an ExitCode cause, or Failure of the exec itself)."""
+    if still_open:
+        return HostRootBackend.EXEC_FAILED, f"no answer within {EXEC_TIMEOUT_S}s"
+    status = yaml.safe_load(error_channel) if error_channel else None
+    if not isinstance(status, dict) or status.get("status") == "Success":   # none: as kubectl
+        return 0, ""
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+            return int(cause["message"]), ""
+    return HostRootBackend.EXEC_FAILED, str(status.get("message", status))
 
 
 def debug_pod_manifest(node: str, name: str, image: str = DEBUG_IMAGE) -> dict:
@@ -94,18 +126,19 @@ def container_problem(pod) -> str:
 
 
 class DebugPodHost:
-    def __init__(self, node: str, kubeconfig: Path, context: str | None,
-                 namespace: str = DEBUG_NAMESPACE, image: str = DEBUG_IMAGE,
-                 image_repo: str | None = None, closing: threading.Event | None = None):
+    """A node's debug pod and the testinfra host that runs commands in it.
+    kube: the run's Kube for this cluster; the host takes its own API client
+    from kube's configuration (an exec swaps the client's transport for its
+    length, so one client per host keeps the others' calls apart)."""
+
+    def __init__(self, node: str, kube: Kube, namespace: str = DEBUG_NAMESPACE,
+                 image: str = DEBUG_IMAGE, closing: threading.Event | None = None):
         self.node, self.namespace, self.image = node, namespace, image
         self.closing = closing or threading.Event()     # set: the run is ending, start nothing
-        self.kube = Kube(kubeconfig, context, image_repo=image_repo)
+        self.kube = kube.sharing()
         self.api = self.kube.core
         self._start()
-        backend = HostRootBackend(self.name, namespace=namespace, container="debug",
-                                  kubeconfig=str(kubeconfig), context=context)
-        backend.replace = self._replace
-        self.host = testinfra.host.Host(backend)
+        self.host = testinfra.host.Host(HostRootBackend(self.api, namespace, self.name, self._replace))
 
     def _start(self) -> None:
         self.name = f"crigate-debug-{uuid.uuid4().hex[:8]}"

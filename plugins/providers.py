@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -26,8 +25,10 @@ from crigate.testbed.progress import say
 from crigate.testbed.runtimes import RuntimeProfile
 from crigate.testbed.versions import kubernetes_release, profile
 
+from .facts import MANAGED_BY_SELECTOR
 from .kube import Kube, delete_run_leftovers, run_selector
-from .nodehost import DEBUG_IMAGE, DebugPodError, DebugPodHost
+from .nodehost import DEBUG_IMAGE, DEBUG_NAMESPACE, DebugPodError, DebugPodHost
+from .nodereads import across_nodes
 
 DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
 DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (testinfra kubectl://)
@@ -217,25 +218,25 @@ class ExistingClusterProvider:
         self.node_locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        self.kube: Kube | None = None
 
     def create(self) -> None:
         if not os.access(self.path, os.R_OK):
             raise RuntimeError(f"kubeconfig {self.path} is not readable")
-        # testinfra's kubectl backend runs `kubectl` from PATH; fall back to the test bed's.
-        if not shutil.which("kubectl"):
-            built = kindcluster.built_kubectl_dir()
-            if built:
-                os.environ["PATH"] = f"{built}{os.pathsep}{os.environ['PATH']}"
+        self.kube = Kube(self.path, self.context, image_repo=self.image_repo)
 
     def delete(self) -> None:
-        """Every debug pod goes, those still starting in other threads too: they
-        see `closing` and delete themselves."""
+        """Every debug pod goes, all at once; those still starting in other
+        threads see `closing` and delete themselves. A pod that cannot be
+        deleted is named."""
         self.closing.set()
         with self.lock:
-            hosts = list(self.hosts.values())
+            hosts = dict(self.hosts)
             self.hosts.clear()
-        for host in hosts:
-            host.close()
+        gone = across_nodes(hosts, lambda node: hosts[node].close(), what="debug pod removal")
+        if gone.failed:
+            raise TeardownError("; ".join(str(e) for e in gone.failed.values()) + "; remove what is "
+                                f"left with `kubectl delete pod -n {DEBUG_NAMESPACE} -l {MANAGED_BY_SELECTOR}`")
 
     def kubeconfig(self) -> tuple[Path, str | None]:
         return self.path, self.context
@@ -245,8 +246,7 @@ class ExistingClusterProvider:
             lock = self.node_locks.setdefault(node, threading.Lock())
         with lock:
             if node not in self.hosts:
-                host = DebugPodHost(node, self.path, self.context, image=self.debug_image,
-                                    image_repo=self.image_repo, closing=self.closing)
+                host = DebugPodHost(node, self.kube, image=self.debug_image, closing=self.closing)
                 with self.lock:
                     if self.closing.is_set():       # delete() ran while this pod started
                         host.close()
