@@ -21,7 +21,7 @@ pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
 
 
-def testbed(*args: str) -> None:
+def run_testbed(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "crigate.testbed", *args], cwd=REPO, check=True, timeout=900)
 
 
@@ -61,12 +61,12 @@ def fleet(cluster, kubectl, tmp_path_factory):
     clean_config = folder / "clean.kubeconfig"
     namespace = f"fleet-seed-{secrets.token_hex(3)}"     # not crigate-labelled: audited
     seed = workload("DaemonSet", "log-agent", pod_spec(
-        [container(image=BUSYBOX_IMAGE, mounts=[{"name": "docker-sock", "mountPath": "/var/run/docker.sock"}])],
+        [container(image=BUSYBOX_IMAGE, mounts=[("docker-sock", "/var/run/docker.sock")])],
         volumes=[host_path("docker-sock", "/var/run/docker.sock")]))
     kubectl("create", "namespace", namespace)
     try:
         kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(seed))
-        testbed("up", "--runtime", "containerd", "--name", clean_name, "--kubeconfig", str(clean_config))
+        run_testbed("up", "--runtime", "containerd", "--name", clean_name, "--kubeconfig", str(clean_config))
         try:
             config = merged_kubeconfig(folder / "fleet.kubeconfig",
                                        {"coupled": cluster.provider.kubeconfig()[0], "clean": clean_config},
@@ -76,7 +76,7 @@ def fleet(cluster, kubectl, tmp_path_factory):
                  "--runtime=containerd", "-o", "json", f"--report-dir={folder / 'report'}"],
                 cwd=REPO, capture_output=True, text=True, timeout=600)
         finally:
-            testbed("down", "--name", clean_name)
+            run_testbed("down", "--name", clean_name)
     finally:
         kubectl("delete", "namespace", namespace, "--wait=true", timeout=180)
     return done, folder / "report", namespace
@@ -90,7 +90,7 @@ def test_the_fleet_is_no_go_with_one_verdict_per_cluster(fleet):
     assert {name: c["verdict"] for name, c in clusters.items()} == {
         "clean": "GO", "coupled": "NO-GO", "down": "UNDECIDED"}, done.stderr[-3000:]
     coupled = {(f["cluster"], f["check"], f["object"]) for f in doc["findings"] if f["severity"] == "breaks"}
-    assert ("coupled", "docker-socket-mount", f"DaemonSet/{namespace}/log-agent") in coupled, coupled
+    assert ("coupled", "docker-socket-mount", f"DaemonSet/{namespace}/log-agent/main") in coupled, coupled
     assert not [f for f in doc["findings"] if f["cluster"] == "clean" and f["severity"] == "breaks"]
 
 
