@@ -277,6 +277,13 @@ def cluster(runtime, pytestconfig) -> ClusterUnderTest:
 
 
 @pytest.fixture
+def observed(request):
+    """observed(text): what the check saw, kept as its message when it passes
+    (results.json, the report's cell) as a failure's message is."""
+    return lambda text: request.node.user_properties.append((records.OBSERVED_TAG, text))
+
+
+@pytest.fixture
 def every_node(cluster, request):
     """every_node(check): check(node) on each node under test, all nodes at once.
     Every node is checked; the failure names each node that failed (a node that

@@ -23,6 +23,7 @@ from . import stats
 # Every check's identity, tagged at collection (not records: the Reporter keys results by them)
 RUNTIME_TAG = "crigate_runtime"
 AREA_TAG = "crigate_area"
+OBSERVED_TAG = "crigate_observed"     # what a check saw when it passed (the observed fixture)
 
 RECORDS: dict[str, type[Record]] = {}      # user-property key -> record type
 

@@ -102,6 +102,11 @@ def _message(rep) -> str:
     return (rep.longreprtext or "").strip().splitlines()[-1] if rep.longreprtext else ""
 
 
+def observed_of(report) -> str:
+    """What a passing check said it observed (the `observed` fixture), else ''."""
+    return "; ".join(str(v) for k, v in report.user_properties if k == records.OBSERVED_TAG)
+
+
 class Reporter:
     def __init__(self, config: pytest.Config, settings):
         self.config, self.settings = config, settings
@@ -136,7 +141,7 @@ class Reporter:
             return        # a setup/teardown error stays visible
         self.results[key] = {"check": key[0], "runtime": runtime, "area": tags.get(AREA_PROP, ""),
                              "nodeid": report.nodeid, "outcome": outcome,
-                             "message": _message(report) if outcome != "passed" else "",
+                             "message": _message(report) if outcome != "passed" else observed_of(report),
                              "duration_s": round(report.duration, 3)}
 
     @staticmethod

@@ -113,15 +113,16 @@ def check_log_shipper_break(node: str, path: str, lines: list[str]) -> None:
         f"{len(lines)} lines, observed Docker JSON {as_docker}, CRI {as_cri}")
 
 
-def check_collector_returns_every_line(node: str, config: str, result) -> None:
+def check_collector_returns_every_line(node: str, config: str, result) -> str:
     """What a real OpenTelemetry Collector exported from the logger's file,
     against the lines the logger wrote: each line once, its body whole (the
-    long line joined from its chunks) and its stream named."""
+    long line joined from its chunks) and its stream named. Returns the counts."""
     __tracebackhide__ = True
     assert result.every_line and result.long_line_whole, (
         f"node {node}: OpenTelemetry Collector with the {config} configuration: expected the "
         f"logger's {len(result.written)} lines, each once with its body and stream, observed "
         f"{result.summary()}")
+    return f"node {node}: {config} configuration: {result.summary()}"
 
 
 def check_kubectl_logs_match_file(pod_name: str, kubectl_lines: list[str], entries: list) -> None:
@@ -297,19 +298,19 @@ def collector_runs(cluster, module_namespace, logger):
     return node, runs
 
 
-def test_docker_era_otel_collector_config_returns_every_line(cluster, collector_runs, request):
+def test_docker_era_otel_collector_config_returns_every_line(cluster, collector_runs, request, observed):
     """Fails where the runtime writes CRI-format files, as a strict xfail (the
     report shows the counts; should it ever return every line there, the run
     turns red); passes where the kubelet's pod logs are Docker json-file."""
     if not cluster.profile.pod_logs_docker_json:
         request.applymarker(pytest.mark.xfail(reason=DOCKER_ERA_BREAK, strict=True))
     node, runs = collector_runs
-    check_collector_returns_every_line(node, "docker-era", runs["docker-era"])
+    observed(check_collector_returns_every_line(node, "docker-era", runs["docker-era"]))
 
 
-def test_cri_ready_otel_collector_config_returns_every_line(collector_runs):
+def test_cri_ready_otel_collector_config_returns_every_line(collector_runs, observed):
     node, runs = collector_runs
-    check_collector_returns_every_line(node, "cri-ready", runs["cri-ready"])
+    observed(check_collector_returns_every_line(node, "cri-ready", runs["cri-ready"]))
 
 
 def restarted_once(pod) -> bool:

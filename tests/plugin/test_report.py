@@ -16,8 +16,8 @@ from crigate.records import Latency
 
 pytestmark = pytest.mark.logs
 
-def test_passes(runtime):
-    pass
+def test_passes(runtime, observed):
+    observed(f"node n1: 5 records exported for 5 lines written on {runtime}")
 
 def test_fails_on_cri_o(runtime):
     assert runtime != "cri-o", f"node n1: expected CRI format, observed Docker JSON"
@@ -194,3 +194,11 @@ def test_a_new_measurement_is_one_record_type(pytester, image_pull_record):
     assert doc["image_pull"] == {"containerd": {"image": "busybox:1.36", "seconds": 0.25},
                                  "cri-o": {"image": "busybox:1.36", "seconds": 0.25}}
     assert "- cri-o: busybox:1.36 in 0.25 s" in (pytester.path / "out/report.md").read_text()
+
+
+def test_a_passing_check_keeps_what_it_observed_as_its_message(reported):
+    _, out = reported
+    results = json.loads((out / "results.json").read_text())["results"]
+    passed = {r["runtime"]: r["message"] for r in results if r["check"].endswith("test_passes")}
+    assert passed == {"containerd": "node n1: 5 records exported for 5 lines written on containerd",
+                      "cri-o": "node n1: 5 records exported for 5 lines written on cri-o"}
