@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import figures
 import yaml
+from crigate.testbed.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTERS = (("coupled", "containerd"), ("clean-cri-o", "cri-o"), ("clean", "containerd"))
@@ -48,12 +48,6 @@ def kubectl() -> str:
     return kubectl_bin(kubernetes_release(DEFAULT_KUBERNETES))
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fleet_kubeconfig(path: Path, named: dict[str, Path]) -> Path:
     doc = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
     for name, source in named.items():
@@ -63,7 +57,7 @@ def fleet_kubeconfig(path: Path, named: dict[str, Path]) -> Path:
             c for c in one["clusters"] if c["name"] == ctx["cluster"])["cluster"]})
         doc["users"].append({"name": name, "user": next(u for u in one["users"] if u["name"] == ctx["user"])["user"]})
         doc["contexts"].append({"name": name, "context": {"cluster": name, "user": name}})
-    doc["clusters"].append({"name": "down", "cluster": {"server": f"https://127.0.0.1:{closed_port()}",
+    doc["clusters"].append({"name": "down", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
                                                         "insecure-skip-tls-verify": True}})
     doc["contexts"].append({"name": "down", "context": {"cluster": "down", "user": next(iter(named))}})
     doc["current-context"] = next(iter(named))

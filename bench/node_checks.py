@@ -74,13 +74,26 @@ def node_cpu_seconds(cluster_nodes: list[str]) -> float:
     return total
 
 
+def measure_steps(steps: dict, names: list[str], every: list[str], figures_of: dict) -> None:
+    import resource
+
+    from crigate.nodereads import across_nodes
+    for step, work in steps.items():
+        wall, cpu, nodes_cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF), node_cpu_seconds(every)
+        failed = across_nodes(names, work, what=step).failed
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        figures_of[step] = (time.monotonic() - wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+                            node_cpu_seconds(every) - nodes_cpu)
+        if failed:
+            raise SystemExit(f"{step}: {failed}")
+
+
 def phases(kubeconfig: Path, names: list[str], every: list[str]) -> dict[str, float]:
     """The node checks' work on `names` in this process, phase by phase: wall
     seconds, this process's CPU and the node containers' CPU for each."""
     import resource
 
     from crigate.nodefacts import gather
-    from crigate.nodereads import across_nodes
     from crigate.providers import ExistingClusterProvider
     from crigate.suites.test_sockets import node_facts_request
     from crigate.testbed.images import BUSYBOX_IMAGE
@@ -90,14 +103,11 @@ def phases(kubeconfig: Path, names: list[str], every: list[str]) -> dict[str, fl
              "facts read (one exec each)": lambda node: gather(provider.node_host(node), node,
                                                                 node_facts_request(provider.profile))}
     figures_of = {}
-    for step, work in steps.items():
-        wall, cpu, nodes_cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF), node_cpu_seconds(every)
-        failed = across_nodes(names, work, what=step).failed
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        figures_of[step] = (time.monotonic() - wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
-                            node_cpu_seconds(every) - nodes_cpu)
-        if failed:
-            raise SystemExit(f"{step}: {failed}")
+    try:
+        measure_steps(steps, names, every, figures_of)
+    except BaseException:
+        provider.delete()
+        raise
     wall, cpu, nodes_cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF), node_cpu_seconds(every)
     provider.delete()
     after = resource.getrusage(resource.RUSAGE_SELF)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gobuild, images
+from .ports import free_port
 from .progress import step
 from .versions import KubernetesRelease, kubernetes_release
 
@@ -142,12 +142,6 @@ spec:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class KwokCluster:
     workdir: Path
@@ -236,7 +230,11 @@ def up(release: KubernetesRelease | None = None, workdir: Path | None = None) ->
     bins = binaries(release)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="crigate-kwok-"))
     (workdir / "pki").mkdir(parents=True, exist_ok=True)
-    etcd_port, peer_port, api_port, kwok_port = (free_port() for _ in range(4))
+    ports: list[int] = []
+    while len(ports) < 4:               # four different ones (each pick is the kernel's, alone)
+        port = free_port()
+        ports += [port] if port not in ports else []
+    etcd_port, peer_port, api_port, kwok_port = ports
     server = f"https://127.0.0.1:{api_port}"
     cluster = KwokCluster(workdir, workdir / "kubeconfig", server)
     try:

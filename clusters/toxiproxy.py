@@ -7,7 +7,6 @@ server picks a free port and answers with it.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,14 +16,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import gobuild
+from .ports import free_port
 
 PROXY = "crigate-api"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Toxiproxy:

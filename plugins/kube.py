@@ -12,6 +12,7 @@ from kubernetes.stream import stream as exec_stream
 
 from .facts import MANAGED_BY  # on every object crigate creates
 
+LEFTOVER_REQUEST_TIMEOUT_S = 10    # each call of the end-of-run sweep (signals are held meanwhile)
 RUN_LABEL_KEY = "crigate.io/run"    # which run made an object: what a cancelled run left is found by it
 _RUN: dict[str, str] = {}
 
@@ -233,7 +234,10 @@ class Kube:
 
     def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
         """Run command in a pod's container (pods/exec); its stdout and stderr."""
-        return exec_stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
+        # stream() swaps the client's transport while it runs: a client of its own,
+        # so other threads' calls on this Kube are not sent over the websocket
+        own = client.CoreV1Api(client.ApiClient(self.api_client.configuration))
+        return exec_stream(own.connect_get_namespaced_pod_exec, pod, namespace,
                            container=container, command=command, stdout=True, stderr=True,
                            stdin=False, tty=False)
 
@@ -303,20 +307,21 @@ def container_id(pod: client.V1Pod, container: str) -> str:
 def delete_run_leftovers(kube: Kube, token: str) -> list[str]:
     """Delete what the run `token` made and a killed process could not: its
     namespaces, pods anywhere (debug pods), RuntimeClasses. Returns what was deleted."""
-    selector = run_selector(token)
+    selector, timeout = run_selector(token), LEFTOVER_REQUEST_TIMEOUT_S
     deleted = []
-    for ns in kube.core.list_namespace(label_selector=selector).items:
+    for ns in kube.core.list_namespace(label_selector=selector, _request_timeout=timeout).items:
         kube.delete_namespace(ns.metadata.name, wait=False)
         deleted.append(f"namespace {ns.metadata.name}")
-    for pod in kube.core.list_pod_for_all_namespaces(label_selector=selector).items:
+    for pod in kube.core.list_pod_for_all_namespaces(label_selector=selector, _request_timeout=timeout).items:
         try:
-            kube.core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+            kube.core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0,
+                                            _request_timeout=timeout)
         except client.ApiException as err:
             if err.status != 404:
                 raise
         deleted.append(f"pod {pod.metadata.namespace}/{pod.metadata.name}")
-    for rc in kube.node_api.list_runtime_class(label_selector=selector).items:
-        kube.node_api.delete_runtime_class(rc.metadata.name)
+    for rc in kube.node_api.list_runtime_class(label_selector=selector, _request_timeout=timeout).items:
+        kube.node_api.delete_runtime_class(rc.metadata.name, _request_timeout=timeout)
         deleted.append(f"RuntimeClass {rc.metadata.name}")
     kube.settle()
     return deleted

@@ -91,7 +91,7 @@ def script(request: FactsRequest, marker: str) -> str:
         lines.append(
             "for d in /proc/[0-9]*; do read -r c < $d/comm 2>/dev/null || continue; "
             f"case \"$c\" in {wanted}) echo \"{marker} proc ${{d#/proc/}} $c\"; "
-            "tr '\\000' '\\n' < $d/cmdline 2>/dev/null;; esac; done")
+            "tr '\\000' '\\n' < $d/cmdline 2>/dev/null; echo;; esac; done")
     for program in request.programs:
         lines.append(f"if command -v {shlex.quote(program)} >/dev/null 2>&1; then v=yes; else v=no; fi; "
                      f"echo \"{marker} program $v {program}\"")

@@ -77,20 +77,25 @@ class HostRootBackend(BaseBackend):
                              stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False)
         try:
             answer.run_forever(timeout=EXEC_TIMEOUT_S)
+            if answer.is_open():      # reading an open channel with no data would wait for ever
+                return self.result(self.EXEC_FAILED, command, b"",
+                                   f"no answer within {EXEC_TIMEOUT_S}s".encode())
             out, err = answer.read_stdout() or "", answer.read_stderr() or ""
-            rc, problem = exit_status(answer.read_channel(ERROR_CHANNEL), answer.is_open())
+            rc, problem = exit_status(answer.read_channel(ERROR_CHANNEL))
         finally:
             answer.close()
         return self.result(rc, command, out.encode(), (err + problem).encode())
 
 
-def exit_status(error_channel: str, still_open: bool) -> tuple[int, str]:
-    """(exit code, what went wrong) from an exec's error channel (a Status:
-    Success, or Failure with an ExitCode cause, or Failure of the exec itself)."""
-    if still_open:
-        return HostRootBackend.EXEC_FAILED, f"no answer within {EXEC_TIMEOUT_S}s"
+def exit_status(error_channel: str) -> tuple[int, str]:
+    """(exit code, what went wrong) from an exec's error channel: a Status of
+    Success, or Failure with an ExitCode cause, or Failure of the exec itself.
+    The exec protocols (v4, v5) always end with one: none means the stream
+    was cut, and what came before it is not a whole answer."""
     status = yaml.safe_load(error_channel) if error_channel else None
-    if not isinstance(status, dict) or status.get("status") == "Success":   # none: as kubectl
+    if not isinstance(status, dict):
+        return HostRootBackend.EXEC_FAILED, "the exec ended without a status (connection cut)"
+    if status.get("status") == "Success":
         return 0, ""
     for cause in (status.get("details") or {}).get("causes") or []:
         if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():

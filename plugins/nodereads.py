@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 NODE_CONCURRENCY = 16       # nodes read at once: debug pods created and exec'd together
-NODE_TIMEOUT_S = 180        # a node's whole read (debug pod start 120 s + its commands)
-PROGRESS_EVERY_S = 2.0
+NODE_TIMEOUT_S = 300        # one node's work from its start: a debug pod's start (120 s), a command (120 s)
+PROGRESS_EVERY_S = 2.0      # also how often nodes past their time are looked for
 
 
 class NodeUnreadable(AssertionError):
@@ -41,20 +41,25 @@ def across_nodes(nodes: Iterable[str], work: Callable[[str], object], *, what: s
     """work(node) for every node, `concurrency` at a time. An exception in
     `keep` is re-raised as it is (pytest's skip, an assertion a caller reads);
     any other becomes that node's NodeUnreadable, as does a node still working
-    after `timeout` seconds (its thread is left to end on its own)."""
+    `timeout` seconds after its work began (a node waiting for a free thread is
+    not counted; its thread is left to end on its own)."""
     nodes = list(nodes)
     results = NodeResults()
     if not nodes:
         return results
+    began: dict[str, float] = {}
+
+    def timed(node: str):
+        began[node] = time.monotonic()
+        return work(node)
+
     pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes))),
                               thread_name_prefix="crigate-node")
-    pending = {pool.submit(work, node): node for node in nodes}
+    pending = {pool.submit(timed, node): node for node in nodes}
     started = said = time.monotonic()
-    deadline = started + timeout
     try:
         while pending:
-            done, _ = wait(pending, timeout=max(0.0, min(PROGRESS_EVERY_S, deadline - time.monotonic())),
-                           return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=PROGRESS_EVERY_S, return_when=FIRST_COMPLETED)
             for future in done:
                 node = pending.pop(future)
                 try:
@@ -65,12 +70,11 @@ def across_nodes(nodes: Iterable[str], work: Callable[[str], object], *, what: s
                     results[node] = NodeUnreadable(str(err))
                 except Exception as err:   # one node's fault is that node's, reported with it
                     results[node] = unreadable(node, what, f"{type(err).__name__}: {err}")
-            if time.monotonic() >= deadline:
-                for future, node in pending.items():
-                    future.cancel()
+            now = time.monotonic()
+            for future, node in list(pending.items()):
+                if node in began and now - began[node] >= timeout:
+                    del pending[future]
                     results[node] = unreadable(node, what, f"no answer within {timeout:g}s")
-                pending.clear()
-            now = time.monotonic()      # quiet unless the nodes take a while
             if progress and now - started >= PROGRESS_EVERY_S and (not pending or now - said >= PROGRESS_EVERY_S):
                 progress(f"crigate: {what}: {len(results)} of {len(nodes)} nodes"
                          + (f" ({len(results.failed)} unreadable)" if results.failed else ""))

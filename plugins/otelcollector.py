@@ -122,9 +122,10 @@ def _value(any_value: dict):
 
 
 def exported_records(text: str) -> list[ExportedRecord]:
-    """The log records of the file exporter's JSON lines (OTLP JSON)."""
+    """The log records of the file exporter's JSON lines (OTLP JSON); a last
+    line not yet ended (read while the exporter writes it) is left for later."""
     records = []
-    for line in text.splitlines():
+    for line in text.split("\n")[:-1]:
         if not line.strip():
             continue
         for resource in json.loads(line).get("resourceLogs", []):
@@ -237,7 +238,20 @@ def _exact_paths(pattern: str, log_files: dict[str, str]) -> list[str]:
     """The logger's files that pattern selects, named exactly (one per layout
     the pattern reads: the pod log, the container link, Docker's file)."""
     return [path for layout, path in log_files.items()
-            if pattern.startswith(layout + "/") and fnmatch.fnmatchcase(path, pattern)]
+            if pattern.startswith(layout + "/") and glob_selects(pattern, path)]
+
+
+def glob_selects(pattern: str, path: str) -> bool:
+    """Whether a filelog include glob selects path: `*` and `?` stay within one
+    path segment, `**` spans any number of them (the doublestar syntax the
+    receiver's fileconsumer matches with, pkg/stanza/fileconsumer/matcher)."""
+    def match(pat: list[str], parts: list[str]) -> bool:
+        if not pat:
+            return not parts
+        if pat[0] == "**":
+            return any(match(pat[1:], parts[i:]) for i in range(len(parts) + 1))
+        return bool(parts) and fnmatch.fnmatchcase(parts[0], pat[0]) and match(pat[1:], parts[1:])
+    return match(pattern.split("/"), path.split("/"))
 
 
 def observed_config(config: dict, log_files: dict[str, str]) -> Observed:

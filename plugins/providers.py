@@ -197,8 +197,9 @@ class ExistingClusterProvider:
     def delete_leftovers(settings, token: str) -> None:
         """What this run's processes made and could not delete themselves (a
         worker killed, SIGKILL): found by the run's label (controller only)."""
-        kube = Kube(settings.kubeconfig, settings.context)
         try:
+            kube = Kube(settings.kubeconfig, settings.context)
+            kube.api_client.configuration.retries = False      # one try per call: signals wait meanwhile
             deleted = delete_run_leftovers(kube, token)
         except Exception as err:
             raise TeardownError(f"objects labelled {run_selector(token)} may be left on "

@@ -9,6 +9,7 @@ Ctrl-C leaves nothing behind unless --keep-cluster.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -209,10 +210,10 @@ def make_provider(settings: options.Settings, runtime: str, token: str) -> Clust
 def terminal_line(config: pytest.Config) -> Callable[[str], None]:
     """Print a line on the terminal past pytest's capture (progress on long work);
     call it from the test's own thread."""
-    capture = config.pluginmanager.getplugin("capturemanager")
+    capture = config.pluginmanager.getplugin("capturemanager")      # None with -p no:capture
 
     def say(line: str) -> None:
-        with capture.global_and_fixture_disabled():
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             print(line, file=sys.stderr, flush=True)
     return say
 
@@ -283,23 +284,38 @@ def observed(request):
     return lambda text: request.node.user_properties.append((records.OBSERVED_TAG, text))
 
 
+class SkippedOn(str):
+    """Why a check was skipped on one node (pytest.skip inside it)."""
+
+
 @pytest.fixture
 def every_node(cluster, request):
     """every_node(check): check(node) on each node under test, all nodes at once.
     Every node is checked; the failure names each node that failed (a node that
     could not be read, with why), and each node's outcome goes to the report's
-    per-node table. A skip (pytest.skip in check) skips the test."""
+    per-node table. A node where the check skips (pytest.skip in check) is
+    skipped alone; the test skips when every node did."""
     def run(check) -> None:
         __tracebackhide__ = True
-        outcomes = cluster.across_nodes(check, request.node.originalname, keep=(pytest.skip.Exception,))
+
+        def one(node: str):
+            try:
+                return check(node)
+            except pytest.skip.Exception as skipped:
+                return SkippedOn(skipped.msg)
+        outcomes = cluster.across_nodes(one, request.node.originalname)
         failed = {node: str(err) for node, err in outcomes.failed.items()}
+        skipped = {node: why for node, why in outcomes.items() if isinstance(why, SkippedOn)}
         request.node.user_properties.append(records.NodeOutcomes({
-            node: "failed" if node in failed else "passed" for node in outcomes}).as_property())
+            node: "failed" if node in failed else "skipped" if node in skipped else "passed"
+            for node in outcomes}).as_property())
         if len(failed) == 1:
             raise AssertionError(next(iter(failed.values())))
         if failed:
             raise AssertionError(f"{len(failed)} of {len(outcomes)} nodes failed:\n"
                                  + "\n".join(failed.values()))
+        if skipped and len(skipped) == len(outcomes):
+            pytest.skip("; ".join(dict.fromkeys(skipped.values())))
     return run
 
 
@@ -367,7 +383,7 @@ def delete_what_was_made(session: pytest.Session, settings: options.Settings) ->
             provider.delete()                           # keeps a --keep-cluster test bed
         except providers.TeardownError as err:
             left.append(str(err))
-    if not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput") and session.testscollected and not config.option.collectonly:
         try:
             providers.provider_for(settings).delete_leftovers(settings, config.stash[TOKEN])
         except providers.TeardownError as err:

@@ -13,7 +13,7 @@ import pytest
 from crigate.gate import engine
 from crigate.gate.apiretry import Retrier
 from crigate.gate.audit import manifests_audit, run_audit
-from crigate.gate.inventory import Unreachable
+from crigate.gate.inventory import Unreachable, reading_client
 from crigate.gate.verdict import Verdict
 from crigate.pytest_plugin import MANIFEST_OBJECTS
 from crigate.records import GateVerdict
@@ -33,7 +33,8 @@ def audit(runtime, crigate_settings, pytestconfig, request):
     hosts = ({n: cluster.host(n) for n in cluster.nodes} if crigate_settings.node_checks else None)
     try:
         retrier = Retrier(crigate_settings.api_retry_budget, crigate_settings.api_timeout)
-        return run_audit(cluster.kube.api_client, hosts, retrier)
+        kubeconfig, context = cluster.provider.kubeconfig()      # the CLI's client: retries its own
+        return run_audit(reading_client(kubeconfig, context), hosts, retrier)
     except Unreachable as err:          # every check errors with it: could not decide
         pytest.fail(f"[{cluster.runtime}] {err}", pytrace=False)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from crigate.testbed import cli, host, images, ocilayout, registry
 from crigate.testbed.images import WORKLOAD_IMAGES, image_in_repo
+from crigate.testbed.ports import free_port
 
 pytestmark = pytest.mark.testbed     # builds and pushes the test bed's images (skopeo, Go)
 
@@ -27,12 +27,6 @@ BOTH_PLATFORMS = {"linux/amd64", "linux/arm64"}
 # ELF e_machine values (System V gABI; Linux <elf.h>): EM_X86_64, EM_AARCH64.
 ELF_MACHINES = {"amd64": 62, "arm64": 183}
 PT_INTERP = 3          # program header naming a dynamic loader: absent from a static binary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clusters_cli(*args: str) -> subprocess.CompletedProcess:

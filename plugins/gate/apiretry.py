@@ -70,16 +70,24 @@ def causes(err: BaseException) -> list[BaseException]:
     found, todo = [], [err]
     while todo and len(found) < 12:
         e = todo.pop(0)
-        if e is None or any(e is f for f in found):
-            continue
+        if not isinstance(e, BaseException) or any(e is f for f in found):
+            continue            # None, or a reason given as text (ApiException's)
         found.append(e)
         todo += [getattr(e, "reason", None), e.__cause__, e.__context__,
                  *(a for a in e.args if isinstance(a, BaseException))]
-    return [e for e in found if isinstance(e, BaseException)]
+    return found
+
+
+def certificate_refused(err: BaseException) -> bool:
+    """The server's certificate was not trusted (wrong CA, name, expired)."""
+    return any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
+               for e in causes(err))
 
 
 def fault_of(err: BaseException) -> str | None:
     """The fault in words when err is worth another try; None when it is an answer."""
+    if certificate_refused(err):        # an answer, not a fault: trying again changes nothing
+        return None
     status = getattr(err, "status", None)
     if isinstance(status, int):
         if status == 0:                   # the kubernetes client's wrapping of TLS errors

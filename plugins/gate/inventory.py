@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .apiretry import GaveUp, Retrier
+from .apiretry import GaveUp, Retrier, fault_of
 from .findings import PodTemplate
 
+CONFIGZ_TIMEOUT_S = 10  # one node's kubelet config, one try
 RELISTS = 3             # lists started again after their continue token expired (HTTP 410)
 CONNECT_TIMEOUT_S = 10  # of a request's timeout, at most this long to connect
 
@@ -343,16 +344,24 @@ def node_as_read(node: dict) -> dict:
 
 def read_kubelet_configs(reader: Reader, inventory: Inventory) -> None:
     """Kubelet config through the API server's node proxy (/configz), where permitted.
-    Optional: nodes/proxy grants far more than reading, so the ClusterRole leaves it out."""
+    Optional: nodes/proxy grants far more than reading, so the ClusterRole leaves it out.
+    One try per node, no retries (a node that is down would spend the cluster's
+    retry budget): a node whose config cannot be read is named in the notes."""
     from kubernetes import client
+    unread = []
     for node in inventory.nodes:
         name = node["metadata"]["name"]
         try:
-            inventory.kubelet_configs[name] = reader.get(
-                f"/api/v1/nodes/{name}/proxy/configz", what=f"the kubelet config of node {name} "
-                "(get nodes/proxy configz)").get("kubeletconfig", {})
-        except (client.ApiException, Undecodable) as err:
-            reason = ("not permitted (get nodes/proxy)" if getattr(err, "status", 0) == 403
-                      else f"HTTP {err.status}" if hasattr(err, "status") else str(err))
-            inventory.notes.append(f"kubelet config of the nodes not read: {reason}")
-            return
+            inventory.kubelet_configs[name] = reader.get_once(
+                f"/api/v1/nodes/{name}/proxy/configz", None, CONFIGZ_TIMEOUT_S).get("kubeletconfig", {})
+        except client.ApiException as err:
+            if err.status == 403:
+                inventory.notes.append("kubelet config of the nodes not read: not permitted (get nodes/proxy)")
+                return
+            unread.append(f"{name} (HTTP {err.status})")
+        except Exception as err:        # a node down, a proxy timing out, an answer that is not JSON
+            unread.append(f"{name} ({fault_of(err) or type(err).__name__})")
+    if unread:
+        shown = ", ".join(unread[:10]) + (f" and {len(unread) - 10} more" if len(unread) > 10 else "")
+        inventory.notes.append(f"kubelet config not read on {len(unread)} of {len(inventory.nodes)} nodes: "
+                               f"{shown}; their kubelet flags are judged from node status alone")

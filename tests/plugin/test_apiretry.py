@@ -76,8 +76,14 @@ def test_faults_worth_another_try_are_named(err, fault):
     assert fault_of(err) == fault
 
 
+def untrusted_certificate() -> Exception:
+    from kubernetes.client import ApiException
+    return ApiException(status=0, reason="SSLError(SSLCertVerificationError(1, '[SSL: "
+                                         "CERTIFICATE_VERIFY_FAILED] certificate verify failed'))")
+
+
 @pytest.mark.parametrize("err", [http_error(401), http_error(403), http_error(404), http_error(410),
-                                 ValueError("a bug"), KeyError("name")])
+                                 ValueError("a bug"), KeyError("name"), untrusted_certificate()])
 def test_answers_and_bugs_are_not_retried(err):
     assert fault_of(err) is None
     policy, clock = retrier()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import socket
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 from crigate.gate import cli, fleet, outputs
 from crigate.gate.verdict import Kind, Verdict
+from crigate.testbed.ports import free_port
 
 from tests.plugin.test_gate_cli import check_against_schema
 from tests.plugin.test_gate_engine import DOCKER_NODE, SOCKET_DS, FakeApiServer
@@ -20,13 +20,6 @@ from tests.plugin.test_gate_engine import DOCKER_NODE, SOCKET_DS, FakeApiServer
 CONTAINERD_NODE = {"metadata": {"name": "n-clean"},
                    "status": {"nodeInfo": {"containerRuntimeVersion": "containerd://1.7.2"}}}
 NAMESPACES = [{"metadata": {"name": "mon"}}]
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: the API server of a cluster that is down."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kubeconfig(folder: Path, servers: dict[str, str]) -> Path:
@@ -51,7 +44,7 @@ def servers():
     clean = FakeApiServer({"/api/v1/nodes": [CONTAINERD_NODE], "/api/v1/namespaces": NAMESPACES})
     coupled = FakeApiServer({"/apis/apps/v1/daemonsets": [SOCKET_DS], "/api/v1/nodes": [DOCKER_NODE],
                              "/api/v1/namespaces": NAMESPACES})
-    yield {"clean": address(clean), "coupled": address(coupled), "down": f"http://127.0.0.1:{closed_port()}"}
+    yield {"clean": address(clean), "coupled": address(coupled), "down": f"http://127.0.0.1:{free_port()}"}
     clean.server.shutdown()
     coupled.server.shutdown()
 

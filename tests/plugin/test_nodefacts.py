@@ -75,13 +75,12 @@ def test_a_file_holding_the_marker_text_cannot_end_the_read_early(tree):
 
 
 def test_an_exec_status_gives_the_commands_exit_code_or_the_execs_failure():
-    from crigate.nodehost import EXEC_TIMEOUT_S, HostRootBackend, exit_status
-    assert exit_status("", False) == (0, "")
-    assert exit_status("metadata: {}\nstatus: Success\n", False) == (0, "")
+    from crigate.nodehost import HostRootBackend, exit_status
+    assert exit_status("metadata: {}\nstatus: Success\n") == (0, "")
     failed = ('{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":'
               '[{"reason":"ExitCode","message":"3"}]}}')
-    assert exit_status(failed, False) == (3, "")
+    assert exit_status(failed) == (3, "")
     broken = '{"status":"Failure","message":"OCI runtime exec failed: error adding pid 7 to cgroups"}'
-    assert exit_status(broken, False) == (HostRootBackend.EXEC_FAILED,
-                                          "OCI runtime exec failed: error adding pid 7 to cgroups")
-    assert exit_status("", True) == (HostRootBackend.EXEC_FAILED, f"no answer within {EXEC_TIMEOUT_S}s")
+    assert exit_status(broken) == (HostRootBackend.EXEC_FAILED,
+                                   "OCI runtime exec failed: error adding pid 7 to cgroups")
+    assert exit_status("") == (HostRootBackend.EXEC_FAILED, "the exec ended without a status (connection cut)")

@@ -76,3 +76,9 @@ def test_progress_is_said_as_nodes_answer_when_the_work_is_long(monkeypatch):
     said = []
     across_nodes([f"n{i}" for i in range(3)], lambda n: time.sleep(0.2), what="facts", progress=said.append)
     assert said and said[-1] == "crigate: facts: 3 of 3 nodes"
+
+
+def test_a_node_waiting_for_its_turn_is_not_timed_out():
+    results = across_nodes([f"n{i}" for i in range(12)], lambda n: time.sleep(0.1) or n, what="t",
+                           concurrency=3, timeout=0.35)
+    assert not results.failed and list(results.values()) == [f"n{i}" for i in range(12)]

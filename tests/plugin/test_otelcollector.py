@@ -82,8 +82,8 @@ def otlp_line(*records: tuple[str, dict]) -> str:
 
 
 def cri_ready_export() -> str:
-    return "\n".join(otlp_line((text + "\n" * (i == 0), {"log.iostream": stream}))
-                     for i, (stream, text) in enumerate(EXPECTED_LINES))
+    return "".join(otlp_line((text + "\n" * (i == 0), {"log.iostream": stream})) + "\n"
+                   for i, (stream, text) in enumerate(EXPECTED_LINES))
 
 
 def test_every_line_intact_passes():
@@ -96,7 +96,7 @@ def test_every_line_intact_passes():
 def test_raw_cri_lines_fail_with_counts():
     """What the Docker-era configuration exports on a CRI node: the file's lines unparsed."""
     raw = [f"2026-01-01T00:00:00.0Z {stream} F {text}" for stream, text in EXPECTED_LINES]
-    records = oc.exported_records("\n".join(otlp_line((line, {})) for line in raw))
+    records = oc.exported_records("".join(otlp_line((line, {})) + "\n" for line in raw))
     result = oc.delivery(EXPECTED_LINES, records, LONG_LINE)
     assert result.intact == 0 and len(result.missing) == 5
     with pytest.raises(AssertionError, match=r"5 records exported for 5 lines written, 0 intact"):
@@ -106,7 +106,7 @@ def test_raw_cri_lines_fail_with_counts():
 def test_a_long_line_in_chunks_fails():
     chunks = [LONG_LINE[:16384], LONG_LINE[16384:32768], LONG_LINE[32768:]]
     lines = [line for line in EXPECTED_LINES if line[1] != LONG_LINE] + [("stdout", c) for c in chunks]
-    records = oc.exported_records("\n".join(otlp_line((t, {"stream": s})) for s, t in lines))
+    records = oc.exported_records("".join(otlp_line((t, {"stream": s})) + "\n" for s, t in lines))
     result = oc.delivery(EXPECTED_LINES, records, LONG_LINE)
     assert result.intact == 4 and not result.long_line_whole
     with pytest.raises(AssertionError, match=r"long line whole: no"):
@@ -143,3 +143,20 @@ def test_the_corpus_covers_the_filelog_shapes_people_use():
         "container on /var/log/containers": some("type: container", "/var/log/containers/"),
     }
     assert all(shapes.values()), f"shapes without a corpus file: {[s for s, ok in shapes.items() if not ok]}"
+
+
+@pytest.mark.parametrize("pattern, selected", [
+    ("/var/log/pods/*/*/*.log", True),
+    ("/var/log/pods/*.log", False),                 # one level: reads nothing in /var/log/pods
+    ("/var/log/pods/**/*.log", True),
+    ("/var/log/pods/ns_pod_uid/*/*.log", False),
+    ("/var/log/pods/*/logger/0.lo?", True),
+])
+def test_an_include_glob_matches_one_segment_per_star(pattern, selected):
+    from crigate.otelcollector import glob_selects
+    assert glob_selects(pattern, "/var/log/pods/ns_logger_1234/logger/0.log") is selected
+
+
+def test_a_line_the_exporter_is_still_writing_is_left_for_later():
+    whole = cri_ready_export()
+    assert len(oc.exported_records(whole + whole[:40])) == len(oc.exported_records(whole))

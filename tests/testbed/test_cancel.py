@@ -52,12 +52,14 @@ class Run:
         kind.write_text(f"#!/bin/sh\nif [ \"$1\" = delete ]; then touch {self.marker}; sleep 4; fi\n"
                         f"exec {kindcluster.kind_bin()} \"$@\"\n")
         kind.chmod(0o755)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", *args, f"--runtime={RUNTIME}", "-n", "1",
-             "--max-worker-restart=0", f"--kind-bin={kind}", "-p", "no:cacheprovider",
-             f"--report-dir={tmp_path / 'report'}"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, env={**os.environ, "CRIGATE_RUN_TOKEN": self.token})
+        self.log = tmp_path / "run.log"       # a file, not a pipe: a pipe nobody reads fills and blocks the run
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", *args, f"--runtime={RUNTIME}", "-n", "1",
+                 "--max-worker-restart=0", f"--kind-bin={kind}", "-p", "no:cacheprovider",
+                 f"--report-dir={tmp_path / 'report'}"],
+                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, env={**os.environ, "CRIGATE_RUN_TOKEN": self.token})
 
     def wait_for(self, phase: str, reached) -> None:
         deadline = time.monotonic() + PHASE_TIMEOUT_S
@@ -90,12 +92,12 @@ class Run:
 
     def end(self) -> str:
         try:
-            out, _ = self.process.communicate(timeout=END_TIMEOUT_S)
+            self.process.wait(timeout=END_TIMEOUT_S)
+            return self.log.read_text(errors="replace")
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
-            out, _ = self.process.communicate()
-            out += f"\n(test: run still going after {END_TIMEOUT_S}s, killed)"
-        return out
+            self.process.wait()
+            return self.log.read_text(errors="replace") + f"\n(test: run still going after {END_TIMEOUT_S}s, killed)"
 
     def kube(self) -> Kube | None:
         path = kindcluster.default_kubeconfig(self.cluster)
@@ -146,7 +148,7 @@ def test_a_cancelled_run_leaves_nothing(how, phase, tmp_path):
     finally:
         if run.process.poll() is None:
             os.killpg(run.process.pid, signal.SIGKILL)
-            run.process.communicate()
+            run.process.wait()
     assert run.process.returncode != 0, f"a cancelled run exited 0:\n{out[-3000:]}"
     left = kindcluster.node_containers(run.cluster)
     strays = teardown.stray_commands(run.cluster)

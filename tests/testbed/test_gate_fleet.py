@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from crigate.testbed.images import BUSYBOX_IMAGE
+from crigate.testbed.ports import free_port
 
 from .gate_seeds import container, host_path, pod_spec, workload
 
@@ -23,12 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_testbed(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "crigate.testbed", *args], cwd=REPO, check=True, timeout=900)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def merged_kubeconfig(path: Path, named: dict[str, Path], down: str) -> Path:
@@ -44,7 +38,7 @@ def merged_kubeconfig(path: Path, named: dict[str, Path], down: str) -> Path:
         doc["users"].append({"name": name, "user": user["user"]})
         doc["contexts"].append({"name": name, "context": {"cluster": name, "user": name}})
     first = next(iter(named))
-    doc["clusters"].append({"name": down, "cluster": {"server": f"https://127.0.0.1:{closed_port()}",
+    doc["clusters"].append({"name": down, "cluster": {"server": f"https://127.0.0.1:{free_port()}",
                                                       "insecure-skip-tls-verify": True}})
     doc["contexts"].append({"name": down, "context": {"cluster": down, "user": first}})
     doc["current-context"] = first
@@ -66,8 +60,8 @@ def fleet(cluster, kubectl, tmp_path_factory):
     kubectl("create", "namespace", namespace)
     try:
         kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(seed))
-        run_testbed("up", "--runtime", "containerd", "--name", clean_name, "--kubeconfig", str(clean_config))
-        try:
+        try:            # a failed or killed `up` deletes what it made; `down` makes sure
+            run_testbed("up", "--runtime", "containerd", "--name", clean_name, "--kubeconfig", str(clean_config))
             config = merged_kubeconfig(folder / "fleet.kubeconfig",
                                        {"coupled": cluster.provider.kubeconfig()[0], "clean": clean_config},
                                        down="down")

@@ -27,8 +27,9 @@ def kwok(tmp_path_factory):
         kwokload.wait_settled(api, timeout=300, say=lambda line: None)
         yield cluster, filled
     finally:
+        started = dict(cluster.processes)      # stop() forgets them; they are looked at after it
         cluster.stop()
-        leftover = [name for name, p in cluster.processes.items() if p.poll() is None]
+        leftover = [name for name, p in started.items() if p.poll() is None]
         assert not leftover, f"kwok cluster: processes still running after stop(): {leftover}"
         assert not cluster.workdir.exists(), f"kwok cluster: {cluster.workdir} still there after stop()"
 

@@ -7,7 +7,6 @@ node against the runtime it reports."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from crigate.testbed import kindcluster, registry
 from crigate.testbed.engine import docker
+from crigate.testbed.ports import free_port
 from crigate.testbed.versions import kubernetes_release
 from crigate.waiting import until
 
@@ -29,12 +29,6 @@ pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
 NODE_REPO = f"{registry.NODE_ADDRESS}/crigate"
 WORKERS = ("docker", "cri-o")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

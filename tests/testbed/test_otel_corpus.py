@@ -19,6 +19,8 @@ The gate judges a move to a CRI runtime, so this runs where the node's pod
 logs are CRI files (not on the Docker baseline)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from crigate import otelcollector
 from crigate.kube import container_id
@@ -44,8 +46,30 @@ def logger_on_node(cluster, module_namespace):
     return pod.spec.node_name, files
 
 
+@pytest.fixture(scope="module")
+def wait_s(cluster, module_namespace, logger_on_node) -> float:
+    """The harness proven first: crigate's CRI-ready configuration, observed the
+    same way, returns every line intact (else no "not intact" below would mean
+    anything). A configuration that reads nothing is given three times as long
+    as this one took, at least NOTHING_ARRIVES_S."""
+    node, files = logger_on_node
+    observed = otelcollector.observed_config(
+        otelcollector.collector_config({"filelog": otelcollector.CRI_READY_RECEIVER}), files)
+    started = time.monotonic()
+    records = otelcollector.collect(
+        cluster.kube, cluster.host(node), module_namespace, "otelcol-harness", node, OTELCOL_IMAGE,
+        observed.config, otelcollector.host_dirs(False),
+        lambda r: otelcollector.logger_done(r, EXPECTED_LINES[-1][1]), timeout=120)
+    took = time.monotonic() - started
+    result = otelcollector.delivery(EXPECTED_LINES, records, LONG_LINE)
+    assert result.every_line and result.long_line_whole, (
+        f"node {node}: the harness itself: the CRI-ready configuration expected every line intact, "
+        f"observed {result.summary()}")
+    return max(NOTHING_ARRIVES_S, 3 * took)
+
+
 @pytest.mark.parametrize("case", OTEL_CASES, ids=lambda c: c.id)
-def test_gate_agrees_with_the_collector(cluster, module_namespace, logger_on_node, case):
+def test_gate_agrees_with_the_collector(cluster, module_namespace, logger_on_node, wait_s, case):
     node, files = logger_on_node
     flagged = sorted({f"{f['check']} ({f['severity']})" for f in offline_findings([case.path])})
     for i, found in enumerate(otelcollector.configs_in(case.path.read_text())):
@@ -53,7 +77,7 @@ def test_gate_agrees_with_the_collector(cluster, module_namespace, logger_on_nod
         records = otelcollector.collect(
             cluster.kube, cluster.host(node), module_namespace, f"otelcol-{i}-{case.path.stem}"[:63].rstrip("-"),
             node, OTELCOL_IMAGE, observed.config, otelcollector.host_dirs(False),
-            lambda r: otelcollector.logger_done(r, EXPECTED_LINES[-1][1]), timeout=NOTHING_ARRIVES_S)
+            lambda r: otelcollector.logger_done(r, EXPECTED_LINES[-1][1]), timeout=wait_s)
         result = otelcollector.delivery(EXPECTED_LINES, records, LONG_LINE)
         intact = result.every_line and result.long_line_whole
         assert intact != bool(flagged), (
