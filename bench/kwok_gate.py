@@ -97,6 +97,8 @@ def one_size(scale: float, before: str | None) -> dict:
 
 
 def main() -> int:
+    from crigate.cancel import sigterm_interrupts
+    sigterm_interrupts()          # SIGTERM stops the kwok cluster as Ctrl-C does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs=2, default=(0.2, 1.0),
                         help="two fractions of the full size (2,000 nodes, 50,000 pods, 20,000 ConfigMaps)")

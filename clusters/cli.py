@@ -180,7 +180,9 @@ def cmd_down(args) -> int:
 
 def cmd_kwok(args) -> int:
     """etcd, kube-apiserver and kwok on loopback (no Docker engine, no kind), filled
-    by kwokload; stopped and removed on Ctrl-C."""
+    by kwokload; stopped and removed on Ctrl-C or SIGTERM."""
+    from crigate.cancel import sigterm_interrupts
+    sigterm_interrupts()
     cluster = kwokcluster.up(kubernetes_release(args.k8s))
     try:
         from kubernetes import config as kube_config

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from . import gobuild, images
 from .ports import free_port
-from .progress import step
+from .progress import step, stop
 from .versions import KubernetesRelease, kubernetes_release
 
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")     # what kwok manages (its docs, above)
@@ -167,13 +166,7 @@ class KwokCluster:
     def stop(self, keep: bool = False) -> None:
         """End the processes this cluster started (newest first) and remove its folder."""
         for proc in reversed(list(self.processes.values())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, timeout=30)
         self.processes.clear()
         if not keep:
             shutil.rmtree(self.workdir, ignore_errors=True)

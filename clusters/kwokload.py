@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKET
+from crigate.gate.inventory import PAGE_SIZE
 from kubernetes import client
 
 from .kwokcluster import FAKE_NODE_ANNOTATION, FAKE_NODE_TAINT
@@ -325,7 +326,7 @@ def wait_settled(api_client: client.ApiClient, timeout: float = 1800,
 
 
 def _pages(reader, resource, field_selector: str):
-    params = {"limit": 500, "fieldSelector": field_selector}
+    params = {"limit": PAGE_SIZE, "fieldSelector": field_selector}
     while True:
         page = reader.get(resource.path(), params)
         yield page.get("items") or []

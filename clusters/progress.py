@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +15,18 @@ HEARTBEAT_SECONDS = 30
 
 class StepFailed(RuntimeError):
     pass
+
+
+def stop(proc: subprocess.Popen, signum: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Ask a child to end (signum), wait up to timeout, then kill it; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def say(message: str) -> None:

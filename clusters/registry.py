@@ -23,6 +23,7 @@ from crigate.facts import MANAGED_BY_SELECTOR
 from . import cache, images
 from .engine import docker, ensure_engine
 from .host import HostError
+from .progress import stop
 
 REGISTRY_BINARY = "docker-registry"      # Debian package docker-registry
 START_TIMEOUT_S = 30
@@ -83,12 +84,7 @@ def running(address: str = "127.0.0.1:5000", root: Path | None = None):
             time.sleep(0.2)
         yield address
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop(daemon)
 
 
 def image_spec() -> images.ImageSpec:

@@ -17,6 +17,7 @@ import yaml
 
 from . import gobuild
 from .ports import free_port
+from .progress import stop
 
 PROXY = "crigate-api"
 
@@ -58,13 +59,8 @@ class Toxiproxy:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop(self.process)
 
     def add(self, kind: str, stream: str = "downstream", toxicity: float = 1.0, **attributes) -> None:
         """One toxic (README "Toxics": latency, bandwidth, timeout, reset_peer, limit_data, slicer...)."""

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from crigate.facts import MANAGED_BY_SELECTOR
+from crigate.gate.inventory import PAGE_SIZE
 from crigate.testbed.faultproxy import Fault, FaultProxy, Upstream
 from crigate.testbed.toxiproxy import Toxiproxy, api_address, kubeconfig_through
 
 from .gate_seeds import seeds
 
 REPO = Path(__file__).resolve().parents[2]
-PAGED_CONFIG_MAPS = 700         # > 500 (the gate's page): the ConfigMap list comes in two pages
+PAGED_CONFIG_MAPS = PAGE_SIZE + 200     # more than the gate's page: the ConfigMap list comes in two pages
 CLEAN, UNDECIDED = "clean", "could not decide"
 # What crigate may create in a cluster carries the managed-by label (crigate.facts);
 # after every run none of these may hold one.
@@ -179,7 +180,7 @@ class Bed:
 
     def answer_sizes(self) -> dict:
         """Bytes of the largest answers the gate reads (for limit_data)."""
-        sizes = {path: len(self.kubectl("get", "--raw", f"{path}?limit=500"))
+        sizes = {path: len(self.kubectl("get", "--raw", f"{path}?limit={PAGE_SIZE}"))
                  for path in ("/api/v1/pods", "/api/v1/configmaps", "/api/v1/events", "/api/v1/nodes")}
         return {"largest": max(sizes.values()), **sizes}
 
