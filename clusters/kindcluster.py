@@ -233,6 +233,10 @@ def crigate_clusters() -> list[dict]:
     return found
 
 
+# Docker's answer to `rm` while another removal of the container runs (a stopped
+# run's `kind delete` still going): wait for that one instead of failing.
+REMOVAL_UNDER_WAY = "is already in progress"
+REMOVAL_WAIT_S = 60.0
 STRAY_SETTLE_S = 5.0      # after an interrupted create: no node container may appear for this long
 
 
@@ -261,7 +265,11 @@ def _remove_nodes(name: str) -> None:
     """Remove every node container of the cluster; a frozen cgroup (v1) is
     thawed and the removal tried again; what still stands is named."""
     for node in node_containers(name):
-        if docker("rm", "-f", "-v", node, check=False).returncode == 0:
+        removed = docker("rm", "-f", "-v", node, check=False)
+        if removed.returncode == 0:
+            continue
+        if REMOVAL_UNDER_WAY in removed.stderr:      # another delete (a stopped run's) is removing it
+            _wait_removed(node)
             continue
         ident = docker("inspect", "-f", "{{.Id}}", node, check=False).stdout.strip()
         if ident and teardown.thaw(ident):
@@ -271,6 +279,13 @@ def _remove_nodes(name: str) -> None:
         raise ClusterError(f"cluster {name}: node container(s) {', '.join(left)} could not be removed; "
                            f"see `docker inspect {left[0]}`, then `docker rm -f {' '.join(left)}` "
                            "(on cgroup v1, write THAWED to its frozen freezer.state files first)")
+
+
+def _wait_removed(node: str, timeout: float = REMOVAL_WAIT_S) -> None:
+    """Until Docker has finished removing node (up to timeout; what stands after is named by the caller)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and docker("inspect", node, check=False).returncode == 0:
+        time.sleep(0.5)
 
 
 def _remove_idle_network() -> None:

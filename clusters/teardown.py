@@ -18,6 +18,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 CLUSTER_COMMANDS = {"kind", "docker"}      # what `kind create` runs for a cluster
+SHELLS = {"sh", "bash", "dash", "zsh"}
 FREEZER_V1 = Path("/sys/fs/cgroup/freezer")
 CGROUP_V2 = Path("/sys/fs/cgroup")
 
@@ -35,6 +36,15 @@ def _ancestors() -> set[int]:
     return found
 
 
+def command_name(argv: list[str]) -> str:
+    """The command a process runs: its program, or the script a shell runs
+    (a `kind` wrapper or version-manager shim is `sh /path/to/kind ...`)."""
+    program = Path(argv[0]).name
+    if program in SHELLS and len(argv) > 1 and not argv[1].startswith("-"):
+        return Path(argv[1]).name
+    return program
+
+
 def stray_commands(name: str, proc: Path = PROC) -> list[int]:
     """kind and docker processes whose arguments name cluster `name` (its
     nodes are `name-control-plane`, `name-worker`, ...)."""
@@ -47,7 +57,7 @@ def stray_commands(name: str, proc: Path = PROC) -> list[int]:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if Path(argv[0]).name in CLUSTER_COMMANDS and any(
+        if command_name(argv) in CLUSTER_COMMANDS and any(
                 a == name or a.startswith(f"{name}-") or a.endswith(f"={name}") for a in argv[1:]):
             found.append(int(entry.name))
     return sorted(found)

@@ -19,8 +19,11 @@ def test_commands_naming_the_clusters_nodes_are_strays(tmp_path):
     fake_process(tmp_path, 103, "/usr/bin/docker", "run", "--name", "crigate-containerd-ab123-control-plane")
     fake_process(tmp_path, 104, "/usr/bin/python3", "-m", "crigate.testbed", "up",
                  "--name", "crigate-containerd-ab12")        # not kind or docker: never stopped
+    fake_process(tmp_path, 105, "/bin/sh", "/home/u/.asdf/shims/kind", "delete", "cluster",
+                 "--name", "crigate-containerd-ab12")       # a shim or wrapper script: the kind it runs
+    fake_process(tmp_path, 106, "/bin/sh", "-c", "echo crigate-containerd-ab12")   # a shell, not kind
     fake_process(tmp_path, os.getpid(), "/usr/bin/docker", "crigate-containerd-ab12")   # this process
-    assert teardown.stray_commands("crigate-containerd-ab12", tmp_path) == [101, 102]
+    assert teardown.stray_commands("crigate-containerd-ab12", tmp_path) == [101, 102, 105]
 
 
 def test_frozen_cgroups_of_a_container_are_found_and_thawed(tmp_path, monkeypatch):

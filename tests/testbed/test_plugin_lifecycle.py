@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from crigate.pytest_plugin import TOKEN
+from crigate.providers import cluster_name
 from crigate.testbed import kindcluster
 from crigate.testbed.images import BUSYBOX_IMAGE
 
@@ -23,17 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 REAL_HOME = os.path.expanduser("~")
 
 
-def crigate_clusters(runtime: str) -> set[str]:
-    prefix = f"{kindcluster.CLUSTER_PREFIX}-{runtime}-"
-    return {c for c in kindcluster.existing_clusters() if c.startswith(prefix)}
+def own_run() -> tuple[dict, str]:
+    """An environment naming a child run by its own token, and the cluster it makes:
+    the test watches that cluster alone (other tests' runs go side by side)."""
+    token = secrets.token_hex(4)
+    return {**os.environ, "CRIGATE_RUN_TOKEN": token}, cluster_name("containerd", token)
 
 
-@pytest.fixture
-def other_runs_clusters(pytestconfig):
-    """crigate clusters of runs started by the test, not this session's own
-    (which another worker may be creating right now)."""
-    own = f"-{pytestconfig.stash[TOKEN]}"
-    return lambda: {c for c in crigate_clusters("containerd") if not c.endswith(own)}
+def cluster_stands(name: str) -> bool:
+    return name in kindcluster.existing_clusters() or bool(kindcluster.node_containers(name))
 
 
 def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
@@ -55,44 +54,39 @@ def test_existing_cluster_mode_checks_through_debug_pods(cluster, tmp_path):
     assert not left, f"debug pods left behind: {[p.metadata.name for p in left]}"
 
 
-# Both runs below watch the set of crigate clusters: keep them off each other's way.
-@pytest.mark.xdist_group("cluster-lifecycle")
-def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(other_runs_clusters, tmp_path):
-    before = other_runs_clusters()
+def test_ctrl_c_while_a_cluster_is_created_leaves_no_cluster(tmp_path):
+    env, cluster = own_run()
     with reaped([sys.executable, "-m", "pytest", "suites/test_sockets.py", "--runtime=containerd",
-                 "-p", "no:cacheprovider", "-q", f"--report-dir={tmp_path}"], cwd=REPO) as run:
+                 "-p", "no:cacheprovider", "-q", f"--report-dir={tmp_path}"], cwd=REPO, env=env) as run:
         deadline = time.monotonic() + 120
-        while not (created := other_runs_clusters() - before):
+        while not kindcluster.node_containers(cluster):
             assert run.poll() is None and time.monotonic() < deadline, "no cluster was being created"
             time.sleep(0.5)
         time.sleep(3)                              # kind is now inside `create cluster`
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=120)
     assert run.returncode != 0, output[-2000:]
-    left = created & other_runs_clusters()
-    assert not left, f"cluster {left} left after Ctrl-C:\n{output[-2000:]}"
+    assert not cluster_stands(cluster), f"cluster {cluster} left after Ctrl-C:\n{output[-2000:]}"
 
 
-@pytest.mark.xdist_group("cluster-lifecycle")
-def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch, other_runs_clusters):
+def test_crashed_worker_leaves_no_cluster(pytester, monkeypatch):
     monkeypatch.setenv("HOME", REAL_HOME)
     pytester.makepyfile(test_crash="""
         import os
         def test_crash(cluster):
             os._exit(3)      # the worker dies holding a cluster
     """)
-    before = other_runs_clusters()
-    created: set[str] = set()
+    env, cluster = own_run()
+    made = False
     with reaped([sys.executable, "-m", "pytest", "--runtime=containerd", "-n", "1",
-                 "--max-worker-restart=0", "-p", "no:cacheprovider"], cwd=pytester.path) as run:
+                 "--max-worker-restart=0", "-p", "no:cacheprovider"], cwd=pytester.path, env=env) as run:
         deadline = time.monotonic() + 600         # a cluster created and deleted on 2 busy cores
-        while run.poll() is None:                  # note every cluster the run makes
-            created |= other_runs_clusters() - before
+        while run.poll() is None:                  # note whether the run made its cluster
+            made = made or bool(kindcluster.node_containers(cluster))
             assert time.monotonic() < deadline, "the crashed run did not finish in 600s"
             time.sleep(0.5)
         output = run.stdout.read()
     assert "worker 'gw0' crashed while running" in output, output[-2000:]
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-2000:]
-    assert created, f"the worker created no cluster:\n{output[-2000:]}"
-    left = created & other_runs_clusters()
-    assert not left, f"the crashed worker's cluster {left} was left behind:\n{output[-2000:]}"
+    assert made, f"the worker created no cluster {cluster}:\n{output[-2000:]}"
+    assert not cluster_stands(cluster), f"the crashed worker's cluster {cluster} was left behind:\n{output[-2000:]}"
