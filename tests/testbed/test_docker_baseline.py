@@ -5,7 +5,9 @@ observed; the checks that hold for any runtime still pass there."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import subprocess
 import sys
 import uuid
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from crigate.facts import DOCKER_DATA, DOCKER_SOCKET, MANAGED_BY_SELECTOR
+from crigate.providers import cluster_name
 from crigate.testbed import kindcluster
 from crigate.testbed.images import BUSYBOX_IMAGE
 from crigate.testbed.versions import kubernetes_release
@@ -76,21 +79,20 @@ def docker_run(tmp_path_factory, pytestconfig):
     the gate test below and deleted afterwards."""
     out = tmp_path_factory.mktemp("docker-baseline")
     k8s = pytestconfig.getoption("--k8s-version")
-    before = set(kindcluster.existing_clusters())
+    token = secrets.token_hex(4)          # the run's own cluster, known by name
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "suites", "--runtime=docker", f"--k8s-version={k8s}",
              "-m", "sockets or logs or namespaces", f"--report-dir={out}", "--keep-cluster",
              "-p", "no:cacheprovider", "-q"],
-            cwd=REPO, capture_output=True, text=True, timeout=900)
+            cwd=REPO, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "CRIGATE_RUN_TOKEN": token})
         assert (out / "results.json").exists(), f"no results.json; pytest said:\n{done.stdout[-4000:]}"
         doc = json.loads((out / "results.json").read_text())
         doc["returncode"], doc["output"] = done.returncode, done.stdout[-4000:]
         yield doc
     finally:
-        for name in set(kindcluster.existing_clusters()) - before:
-            if name.startswith(f"{kindcluster.CLUSTER_PREFIX}-docker-"):
-                kindcluster.delete(name)
+        kindcluster.delete(cluster_name("docker", token))
 
 
 def outcomes(doc: dict) -> dict[str, dict]:
