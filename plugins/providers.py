@@ -31,7 +31,7 @@ from .nodehost import DEBUG_IMAGE, DEBUG_NAMESPACE, DebugPodError, DebugPodHost
 from .nodereads import across_nodes
 
 DOCKER_EXEC = "docker exec"       # nodes are containers on this machine (testinfra docker://)
-DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (testinfra kubectl://)
+DEBUG_POD = "debug pod"           # nodes are reached through a privileged pod (commands exec'd through the API)
 
 
 @dataclass(frozen=True)
