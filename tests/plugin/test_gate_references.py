@@ -229,24 +229,14 @@ def test_what_is_not_a_setting_that_picks_docker(text):
 
 def test_every_format_says_how_certain_a_finding_is(tmp_path):
     import json
-    import subprocess
-    import sys
+
+    from tests.plugin.test_gate_cli import SOCKET_DS, gate
     manifest = tmp_path / "agent.yaml"
-    manifest.write_text("""apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent, namespace: mon}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers: [{name: main, image: example.org/agent:1, volumeMounts: [{name: s, mountPath: /var/run/docker.sock}]}]
-      volumes: [{name: s, hostPath: {path: /var/run/docker.sock, type: Socket}}]
-""")
+    manifest.write_text(SOCKET_DS.replace("hostPath: {path: /var/run/docker.sock}",
+                                          "hostPath: {path: /var/run/docker.sock, type: Socket}"))
     for fmt, probe in (("text", "certainty: certain"), ("json", None), ("sarif", "Certainty: certain"),
                        ("junit", "Certainty: certain"), ("markdown", "(certainty: certain")):
-        done = subprocess.run([sys.executable, "-m", "crigate.gate.cli", "--manifests", str(manifest), "-o", fmt,
-                               "--report-dir", str(tmp_path / fmt)], capture_output=True, text=True, timeout=60)
+        done = gate("--manifests", str(manifest), "-o", fmt, "--report-dir", str(tmp_path / fmt))
         assert done.returncode == 1, done.stderr
         if probe:
             assert probe in done.stdout, (fmt, done.stdout[-1500:])
