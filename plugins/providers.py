@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import testinfra
-from crigate.testbed import kindcluster
+from crigate.testbed import engine, kindcluster
 from crigate.testbed.engine import docker
 from crigate.testbed.progress import say
 from crigate.testbed.runtimes import RuntimeProfile
@@ -135,12 +135,18 @@ class TestBedProvider:
         its cluster after the fact: stopped first, then the cluster deleted."""
         if settings.keep_cluster or not kindcluster.kind_is_built(settings.kind_bin):
             return
-        listed = kindcluster.existing_clusters(settings.kind_bin)
-        for runtime in settings.runtimes:
-            name = cluster_name(runtime, token)
-            if kindcluster.teardown.stop_stray_commands(name) or name in listed \
-                    or kindcluster.node_containers(name):
-                kindcluster.delete(name, settings.kind_bin, settle_s=kindcluster.STRAY_SETTLE_S)
+        stopped = [name for name in (cluster_name(runtime, token) for runtime in settings.runtimes)
+                   if kindcluster.teardown.stop_stray_commands(name)]
+        if engine.server_version() is None:      # no engine, no node containers (a unit-test run)
+            return
+        try:
+            listed = kindcluster.existing_clusters(settings.kind_bin)
+            for runtime in settings.runtimes:
+                name = cluster_name(runtime, token)
+                if name in stopped or name in listed or kindcluster.node_containers(name):
+                    kindcluster.delete(name, settings.kind_bin, settle_s=kindcluster.STRAY_SETTLE_S)
+        except engine.DockerCommandError as err:
+            raise TeardownError(f"this run's kind clusters could not be listed or deleted: {err}") from err
 
     def __init__(self, runtime: str, k8s_minor: str, session_token: str, *, keep: bool = False,
                  kind_bin: Path | None = None, node_image: str | None = None,
