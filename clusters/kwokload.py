@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crigate.facts import DOCKER_CONTAINER_LOGS, DOCKER_SOCKET
-from crigate.gate.inventory import PAGE_SIZE
 from kubernetes import client
 
 from .kwokcluster import FAKE_NODE_ANNOTATION, FAKE_NODE_TAINT
@@ -311,7 +310,7 @@ def wait_settled(api_client: client.ApiClient, timeout: float = 1800,
     reader, started = Reader(api_client), time.monotonic()
     pods = Resource("v1", "pods")
     while True:
-        pending = sum(len(page) for page in _pages(reader, pods, "status.phase=Pending,spec.nodeName!="))
+        pending = sum(len(page) for page in reader.pages(pods, field_selector="status.phase=Pending,spec.nodeName!="))
         unready = sum(1 for page in reader.pages(Resource("v1", "nodes", False)) for n in page
                       if not any(c.get("type") == "Ready" and c.get("status") == "True"
                                  for c in (n.get("status") or {}).get("conditions") or []))
@@ -323,14 +322,3 @@ def wait_settled(api_client: client.ApiClient, timeout: float = 1800,
         say(f"kwok: {unready} nodes not Ready, {pending} bound pods Pending "
             f"({time.monotonic() - started:.0f} s)")
         time.sleep(10)
-
-
-def _pages(reader, resource, field_selector: str):
-    params = {"limit": PAGE_SIZE, "fieldSelector": field_selector}
-    while True:
-        page = reader.get(resource.path(), params)
-        yield page.get("items") or []
-        token = page.get("metadata", {}).get("continue")
-        if not token:
-            return
-        params["continue"] = token

@@ -18,7 +18,7 @@ from crigate.testbed.versions import (
 
 from . import nodehost
 from .gate import family, suppress
-from .gate.apiretry import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
+from .gate.apiretry import BUDGET_HELP, DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S, TIMEOUT_HELP
 from .gate.platform import choices as platform_choices
 from .gate.platform import minor_text as platform_minor_text
 from .nodehost import DEBUG_IMAGE
@@ -175,11 +175,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="gate: the Kubernetes minor the nodes run after the switch, where platform facts "
                          "are judged (default: the nodes' own, at least 1.24)")
     group.addoption("--api-retry-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
-                    help="gate: time the reads of one cluster may lose to API faults (429, 5xx, resets, "
-                         f"timeouts), retried; then could not decide (default {DEFAULT_BUDGET_S:g})")
+                    help=f"gate: {BUDGET_HELP}")
     group.addoption("--api-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                    help="gate: one API request: to connect, and each wait on its answer's bytes "
-                         f"(default {DEFAULT_TIMEOUT_S:g})")
+                    help=f"gate: {TIMEOUT_HELP}")
     group.addoption("--node-image", action="append", default=[], metavar="RUNTIME=IMAGE",
                     help="node image for a runtime instead of the test bed's (repeatable)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",

@@ -1,6 +1,11 @@
 """One look at the kubeconfig and the API server before anything runs, so a
 wrong path, context or address is one line that says what to do, not the
-same connection error in every check."""
+same connection error in every check.
+
+A server that answered but failed (HTTP 429 or 5xx, a connection reset or cut
+mid-answer: a restarting apiserver, a busy one, a load balancer between
+backends) is asked again within a short budget; nothing answering at all
+(refused, no such host, no answer in TIMEOUT_S) fails at once."""
 from __future__ import annotations
 
 import ssl
@@ -10,7 +15,11 @@ import urllib3
 import yaml
 from kubernetes import client, config
 
+from .gate.apiretry import DEFAULT_BUDGET_S, GaveUp, Retrier
+
 TIMEOUT_S = 5
+RETRY_BUDGET_S = 10.0     # at most; a smaller --api-retry-budget is the cap
+ANSWERED_FAULTS = ("HTTP ", "connection reset", "connection closed mid-answer")
 
 
 class PreflightError(RuntimeError):
@@ -35,11 +44,13 @@ def _contexts(path: Path) -> tuple[list[str], str | None]:
     return [n for n in names if n], doc.get("current-context") or None
 
 
-def check(kubeconfig: Path, context: str | None = None) -> str:
+def check(kubeconfig: Path, context: str | None = None, *, retry_budget_s: float = DEFAULT_BUDGET_S) -> str:
     """Raise PreflightError naming what is wrong and how to fix it; return the
     API server's address when it answers. Nothing is kept: each call asks
     (one per run; a cluster read again is read afresh)."""
-    return _ask(_existing(kubeconfig), context)
+    retrier = Retrier(min(retry_budget_s, RETRY_BUDGET_S), TIMEOUT_S,
+                      retry_if=lambda fault: fault.startswith(ANSWERED_FAULTS))
+    return _ask(_existing(kubeconfig), context, retrier)
 
 
 def _existing(kubeconfig: Path) -> Path:
@@ -55,7 +66,7 @@ def contexts(kubeconfig: Path) -> list[str]:
     return _contexts(_existing(kubeconfig))[0]
 
 
-def _ask(kubeconfig: Path, context: str | None) -> str:
+def _ask(kubeconfig: Path, context: str | None, retrier: Retrier) -> str:
     names, current = _contexts(kubeconfig)
     if context and context not in names:
         raise PreflightError(f"kubeconfig {kubeconfig}: no context {context!r}; it has "
@@ -66,14 +77,18 @@ def _ask(kubeconfig: Path, context: str | None) -> str:
     try:
         settings = client.Configuration()
         config.load_kube_config(str(kubeconfig), context, client_configuration=settings)
-        settings.retries = 0          # one try, TIMEOUT_S long: a dead address answers in seconds
+        settings.retries = 0          # the retrier's tries only, TIMEOUT_S long each
         api = client.ApiClient(settings)
     except Exception as err:       # exec plugins (aws, gke-gcloud-auth-plugin) missing, bad certs
         raise PreflightError(f"kubeconfig {kubeconfig} (context {context or current}): cannot load "
                              f"credentials: {str(err).splitlines()[0][:200]}") from None
     host = api.configuration.host
     try:
-        client.VersionApi(api).get_code(_request_timeout=TIMEOUT_S)
+        retrier.call(lambda timeout_s: client.VersionApi(api).get_code(_request_timeout=timeout_s))
+    except GaveUp as err:
+        raise PreflightError(f"API server {host} (context {context or current}) kept failing: {err}; "
+                             "it may be restarting or overloaded: try again, or raise "
+                             "--api-retry-budget") from None
     except client.ApiException as err:
         if err.status in (401, 403):
             raise PreflightError(f"API server {host} refused the credentials of context "

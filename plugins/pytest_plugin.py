@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", None)
     if providers.capabilities_of(settings).exists_before_run and not worker_input:
         try:                  # once, up front: one line instead of a failure per check
-            preflight.check(settings.kubeconfig, settings.context)
+            preflight.check(settings.kubeconfig, settings.context, retry_budget_s=settings.api_retry_budget)
         except preflight.PreflightError as err:      # 2: could not decide, as crigate-gate
             pytest.exit(f"crigate: {err}", returncode=report.GATE_UNDECIDED_EXIT)
     if settings.manifests:

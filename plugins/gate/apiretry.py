@@ -36,6 +36,12 @@ DEFAULT_TIMEOUT_S = 30.0       # one read: connect, and each wait for bytes of t
 FIRST_BACKOFF_S = 0.5          # the first wait without a Retry-After; doubles each try
 MAX_BACKOFF_S = 8.0            # the longest such wait
 
+BUDGET_HELP = ("time the reads of one cluster may lose to API faults (HTTP 429 and 5xx, resets, "
+               "timeouts), retried with backoff and Retry-After; a read still failing then "
+               f"means could not decide (default {DEFAULT_BUDGET_S:g})")
+TIMEOUT_HELP = ("one API request: to connect, and for each wait on its answer's bytes "
+                f"(default {DEFAULT_TIMEOUT_S:g})")
+
 
 class GaveUp(RuntimeError):
     """A read that failed each time until the budget had no room for another try."""
@@ -122,8 +128,9 @@ class Retrier:
 
     def __init__(self, budget_s: float = DEFAULT_BUDGET_S, timeout_s: float = DEFAULT_TIMEOUT_S, *,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 jitter: Callable[[], float] = random.random):
-        self.budget_s, self.timeout_s = budget_s, timeout_s
+                 jitter: Callable[[], float] = random.random,
+                 retry_if: Callable[[str], bool] = lambda fault: True):
+        self.budget_s, self.timeout_s, self.retry_if = budget_s, timeout_s, retry_if
         self.sleep, self.clock, self.jitter = sleep, clock, jitter
         self.lost_s = 0.0
         self.met: Counter[str] = Counter()       # fault in words -> times met
@@ -138,7 +145,8 @@ class Retrier:
 
     def call(self, read: Callable[[float], T]) -> T:
         """read(timeout_s) until it returns, or raise GaveUp; answers that are
-        not faults (fault_of is None) are raised as they came."""
+        not faults (fault_of is None), and faults retry_if declines, are raised
+        as they came."""
         tries = 0
         while True:
             tries += 1
@@ -147,7 +155,7 @@ class Retrier:
                 return read(self.timeout_s)
             except Exception as err:
                 fault = fault_of(err)
-                if fault is None:
+                if fault is None or not self.retry_if(fault):
                     raise
                 self.lost_s += self.clock() - started
                 self.met[fault] += 1

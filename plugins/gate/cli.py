@@ -90,12 +90,9 @@ def parser() -> argparse.ArgumentParser:
                    "(filled by `python -m crigate.testbed images push --registry REPO`); the debug "
                    "pod's image comes from there unless --debug-image is given")
     p.add_argument("--api-retry-budget", type=seconds, default=apiretry.DEFAULT_BUDGET_S, metavar="SECONDS",
-                   help="time the reads of one cluster may lose to API faults (HTTP 429 and 5xx, resets, "
-                   "timeouts), retried with backoff and Retry-After; a read still failing then "
-                   f"means could not decide (default {apiretry.DEFAULT_BUDGET_S:g})")
+                   help=apiretry.BUDGET_HELP)
     p.add_argument("--api-timeout", type=seconds, default=apiretry.DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                   help="one API request: to connect, and for each wait on its answer's bytes "
-                   f"(default {apiretry.DEFAULT_TIMEOUT_S:g})")
+                   help=apiretry.TIMEOUT_HELP)
     p.add_argument("--report-dir", default="reports/gate",
                    help="where junit.xml, results.json, report.md and report.html go")
     p.add_argument("--print-rbac", action="store_true",
@@ -168,7 +165,7 @@ def cluster_verdict(args: argparse.Namespace, context: str | None, target: str, 
 
     kubeconfig = Path(args.kubeconfig).expanduser()
     try:
-        preflight.check(kubeconfig, context)
+        preflight.check(kubeconfig, context, retry_budget_s=args.api_retry_budget)
         repo = nodehost.image_repo(args.image_repo)
     except (preflight.PreflightError, ValueError) as err:
         raise InputError(str(err)) from None

@@ -163,19 +163,23 @@ class Reader:
         except ValueError as err:
             raise Undecodable(f"GET {path}: the answer is not JSON ({err})") from None
 
-    def pages(self, resource: Resource, namespace: str | None = None) -> Iterator[list]:
+    def pages(self, resource: Resource, namespace: str | None = None, *,
+              field_selector: str | None = None) -> Iterator[list]:
         """The list's items a page (PAGE_SIZE objects) at a time: the caller keeps
         what it needs of each page before the next is read, so memory follows the
         page and what is kept, not the size of the cluster. A continue token that
         expired (HTTP 410) starts the list again from its first page, as the API
         concepts doc says a client wanting a whole list must
         (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks);
-        objects already given (by uid) are not given twice."""
+        objects already given (by uid) are not given twice. field_selector
+        narrows the list on the server (status.phase=Pending)."""
         from kubernetes import client
         what = resource.rbac(namespace)
         given: set[str] = set()
         for _ in range(RELISTS + 1):
             params, number = {"limit": PAGE_SIZE}, 0
+            if field_selector:
+                params["fieldSelector"] = field_selector
             try:
                 while True:
                     number += 1

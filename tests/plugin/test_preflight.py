@@ -15,14 +15,17 @@ VERSION = {"major": "1", "minor": "37", "gitVersion": "v1.37.2", "gitCommit": "0
            "compiler": "gc", "platform": "linux/amd64"}
 
 
-@pytest.fixture
-def api_server():
-    """A local HTTP server answering /version, counting the requests."""
+def serving(failures: list[int]):
+    """A local HTTP server answering /version, counting the requests; it answers
+    the statuses in failures first, in order (503: an apiserver restarting)."""
     asked = []
 
     class Version(BaseHTTPRequestHandler):
         def do_GET(self):
             asked.append(self.path)
+            if failures:
+                self.send_error(failures.pop(0))
+                return
             body = json.dumps(VERSION).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -35,7 +38,21 @@ def api_server():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Version)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    return server, f"http://127.0.0.1:{server.server_address[1]}", asked
+
+
+@pytest.fixture
+def api_server():
+    server, address, asked = serving([])
+    yield address, asked
+    server.shutdown()
+
+
+@pytest.fixture
+def failing_api_server(request):
+    """serving() with the failures the test's parameter names."""
+    server, address, asked = serving(list(request.param))
+    yield address, asked
     server.shutdown()
 
 
@@ -63,3 +80,32 @@ def test_a_missing_context_is_named(tmp_path, api_server):
     with pytest.raises(preflight.PreflightError, match="no context 'y'"):
         preflight.check(kubeconfig, "y")
     assert asked == []
+
+
+@pytest.mark.parametrize("failing_api_server", [[503, 429]], indirect=True)
+def test_a_server_that_answers_with_a_fault_is_asked_again(tmp_path, failing_api_server):
+    server, asked = failing_api_server
+    assert preflight.check(kubeconfig_for(tmp_path, server)) == server
+    assert len(asked) == 3, asked
+
+
+@pytest.mark.parametrize("failing_api_server", [[503] * 50], indirect=True)
+def test_a_server_that_keeps_failing_is_one_line_within_the_budget(tmp_path, failing_api_server):
+    server, asked = failing_api_server
+    with pytest.raises(preflight.PreflightError, match=r"kept failing: HTTP 503 \(\d+ tries.*--api-retry-budget"):
+        preflight.check(kubeconfig_for(tmp_path, server), retry_budget_s=1.0)
+    assert 2 <= len(asked) < 50, asked
+
+
+@pytest.mark.parametrize("failing_api_server", [[401]], indirect=True)
+def test_refused_credentials_are_not_asked_again(tmp_path, failing_api_server):
+    server, asked = failing_api_server
+    with pytest.raises(preflight.PreflightError, match="refused the credentials"):
+        preflight.check(kubeconfig_for(tmp_path, server))
+    assert len(asked) == 1
+
+
+def test_an_address_where_nothing_listens_fails_at_once(tmp_path):
+    from crigate.testbed.ports import free_port
+    with pytest.raises(preflight.PreflightError, match="unreachable"):
+        preflight.check(kubeconfig_for(tmp_path, f"http://127.0.0.1:{free_port()}"))
