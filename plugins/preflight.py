@@ -86,7 +86,8 @@ def _ask(kubeconfig: Path, context: str | None, retrier: Retrier) -> str:
     try:
         retrier.call(lambda timeout_s: client.VersionApi(api).get_code(_request_timeout=timeout_s))
     except GaveUp as err:
-        raise PreflightError(f"API server {host} (context {context or current}) kept failing: {err}; "
+        state = "kept failing" if err.fault.startswith("HTTP ") else "is unreachable"
+        raise PreflightError(f"API server {host} (context {context or current}) {state}: {err}; "
                              "it may be restarting or overloaded: try again, or raise "
                              "--api-retry-budget") from None
     except client.ApiException as err:

@@ -109,3 +109,31 @@ def test_an_address_where_nothing_listens_fails_at_once(tmp_path):
     from crigate.testbed.ports import free_port
     with pytest.raises(preflight.PreflightError, match="unreachable"):
         preflight.check(kubeconfig_for(tmp_path, f"http://127.0.0.1:{free_port()}"))
+
+
+def test_a_server_that_resets_every_connection_is_unreachable_after_the_budget(tmp_path):
+    """Connections accepted, then reset (SO_LINGER 0): asked again, then named unreachable."""
+    import socket
+    import struct
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def reset_each():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.recv(4096)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=reset_each, daemon=True).start()
+    try:
+        server = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(preflight.PreflightError, match=r"is unreachable: connection .*tries"):
+            preflight.check(kubeconfig_for(tmp_path, server), retry_budget_s=1.0)
+        assert len(accepted) >= 2
+    finally:
+        listener.close()
