@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
-from . import shapes
+from . import embedded, shapes
+from .findings import PodTemplate
 from .inventory import WORKLOADS, Inventory, pod_templates, templates_from
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -27,6 +28,8 @@ HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S+)")
 # anchors reuse a few blocks; far below this.
 MAX_ALIAS_NODES = 100_000          # nodes that aliases add to one document
 MAX_FILE_BYTES = 64 * 2**20        # one manifest file (or stdin)
+# kinds whose fields are never read as pods: Secrets are never read at all
+NOT_POD_HOLDERS = {"Secret", "ConfigMap", "Node", "RuntimeClass", "CustomResourceDefinition", "Event"}
 
 
 class ManifestError(ValueError):
@@ -192,7 +195,8 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
     objects without metadata.namespace land in `namespace`, as with kubectl."""
     inventory = Inventory()
     objects = readable(objects, namespace, inventory.unreadable)
-    objects = list({_identity(o.obj, namespace): o for o in objects}.values())   # kubectl: the last wins
+    objects = definitions(objects, namespace, inventory.notes)
+    held_pods: list[str] = []
     for located in objects:
         obj, kind = located.obj, str(located.obj.get("kind", ""))
         meta = obj.get("metadata") or {}
@@ -213,9 +217,91 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
         elif kind in ("Node", "RuntimeClass"):       # cluster-scoped
             (inventory.nodes if kind == "Node" else inventory.runtime_classes).append(obj)
             inventory.locations[f"{kind}/{meta['name']}"] = located.where
-        # anything else (Secrets: never read; Services, CRDs...) holds nothing the rules read
+        elif kind not in NOT_POD_HOLDERS and (made := embedded_templates(located, obj, inventory.unreadable)):
+            inventory.templates.extend(made)
+            inventory.locations[made[0].ref] = located.where
+            held_pods.append(made[0].ref)
+        # anything else (Secrets: never read; Services...) holds nothing the rules read
+    if held_pods:
+        inventory.notes.append(f"read as pods: the containers inside {', '.join(held_pods[:5])}"
+                               + (f" and {len(held_pods) - 5} more" if len(held_pods) > 5 else "")
+                               + " (objects of other kinds that describe pods: crigate.gate.embedded)")
     inventory.notes.append("read from manifests: no nodes, events or kubelet configs unless given")
     return inventory
+
+
+def embedded_templates(located: Located, obj: dict, unreadable: list[str]) -> list[PodTemplate]:
+    """The pods an object of another kind describes (embedded.pod_specs); a
+    spec whose fields have other types is named in unreadable, not read."""
+    meta, kind = obj["metadata"], str(obj.get("kind"))
+    made = []
+    for field_path, spec in embedded.pod_specs(obj):
+        found = shapes.problems({"spec": spec}, "Pod")
+        if found:
+            unreadable.append(f"{located.where}: {shapes.described(shapes.ref_of(obj), found)} "
+                              f"(the pod described at {field_path})")
+            continue
+        made.append(PodTemplate(kind, meta["namespace"], meta["name"], spec, meta.get("labels") or {},
+                                meta.get("annotations") or {}))
+    return made
+
+
+def definitions(objects: list[Located], namespace: str, notes: list[str]) -> list[Located]:
+    """Each object once; one defined twice the same way is read once (the
+    last, as kubectl applies it). One defined in different ways (two renders,
+    a kustomize base and its overlay) is read in every way, so the verdict does
+    not hang on the order of the files: the last keeps its name, each earlier
+    one is read as NAME@N, and a note names them all. A pod's ConfigMap is the
+    one defined beside it (same directory: the same render) where that is one
+    of the ways."""
+    by_identity: dict[tuple, list[Located]] = {}
+    for located in objects:
+        by_identity.setdefault(_identity(located.obj, namespace), []).append(located)
+    kept, renamed = [], {}          # (directory, namespace, ConfigMap name) -> the name it is read as
+    for (kind, ns, name, _), found in by_identity.items():
+        ways = []
+        for located in found:
+            ways = [w for w in ways if w.obj != located.obj] + [located]
+        if len(ways) == 1:
+            kept.append(ways[0])
+            continue
+        names = [f"{name}@{n}" for n in range(1, len(ways))] + [name]
+        for way, read_as in zip(ways, names, strict=True):
+            kept.append(replace(way, obj={**way.obj, "metadata": {**way.obj["metadata"], "name": read_as}}))
+            if kind == "ConfigMap":
+                key = (str(Path(way.path).parent), ns, name)
+                renamed[key] = None if key in renamed else read_as     # two ways in one directory: by name
+        notes.append(f"{kind}/{ns}/{name} is defined {len(ways)} ways ("
+                     + ", ".join(f"{n}: {w.where}" for n, w in zip(names, ways, strict=True))
+                     + "); each is read, and the cluster holds the one applied last")
+    return [with_config_maps(located, renamed, namespace) for located in kept]
+
+
+def with_config_maps(located: Located, renamed: dict, namespace: str) -> Located:
+    """The object with its pods' ConfigMap names as read beside it (definitions)."""
+    meta = located.obj.get("metadata") or {}
+    ns = meta.get("namespace") or namespace
+    directory = str(Path(located.path).parent)
+    names = {name: read_as for (d, n, name), read_as in renamed.items()
+             if d == directory and n == ns and read_as and read_as != name}
+    if not names or located.obj.get("kind") == "ConfigMap":
+        return located
+    return replace(located, obj=renamed_refs(located.obj, names))
+
+
+def renamed_refs(node, names: dict[str, str]):
+    """A copy of node with each ConfigMap reference (volume, projected source,
+    envFrom, env valueFrom) to a name in names made to the name it maps to."""
+    if isinstance(node, list):
+        return [renamed_refs(item, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {k: renamed_refs(v, names) for k, v in node.items()}
+    for key in ("configMap", "configMapRef", "configMapKeyRef"):
+        ref = copy.get(key)
+        if isinstance(ref, dict) and ref.get("name") in names:
+            copy[key] = {**ref, "name": names[ref["name"]]}
+    return copy
 
 
 def readable(objects: list[Located], namespace: str, unreadable: list[str]) -> list[Located]:

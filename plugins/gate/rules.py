@@ -144,6 +144,18 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
     return findings
 
 
+def config_map_users(inventory: Inventory, namespace: str, name: str) -> list[str]:
+    """The templates that mount or read the ConfigMap; for one of several
+    definitions read from manifests (NAME@N, manifests.definitions) that none
+    names, those that name NAME."""
+    for wanted in dict.fromkeys((name, name.split("@", 1)[0])):
+        users = [t.ref for t in inventory.templates if t.namespace == namespace
+                 and any(wanted in t.configmap_names(c) for c in t.containers())]
+        if users:
+            return users
+    return []
+
+
 def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     for (namespace, name), data in sorted(inventory.config_maps.items()):
@@ -151,8 +163,7 @@ def log_shippers(inventory: Inventory, runtime: str) -> list[Finding]:
         for key, value in sorted(data.items()):
             for problem in logconfig.problems(value):
                 if users is None:
-                    users = [t.ref for t in inventory.templates if t.namespace == namespace
-                             and any(name in t.configmap_names(c) for c in t.containers())]
+                    users = config_map_users(inventory, namespace, name)
                 used = f" (used by {', '.join(users)})" if users else ""
                 findings.append(family(problem.check).finding(
                     f"ConfigMap/{namespace}/{name}[{key}]{used}", problem.depends_on,

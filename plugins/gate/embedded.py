@@ -1,0 +1,78 @@
+"""Pods described inside objects of other kinds: CI tasks, workflow templates,
+operators' custom resources. A Tekton Task's `steps`, an Argo Workflow
+template's `container` or `script`, a Knative Service's or an operator's
+embedded PodSpec all become containers the same way, and mount the node the
+same way, so the gate finds them by shape, not by kind:
+
+- a container is a mapping with a string `image` and one of a container's
+  fields (name, command, args, script, source, env, volumeMounts, workingDir);
+- a mapping that holds containers (a list of them, or one) is read as a pod
+  spec: those containers, its own fields (hostNetwork, runtimeClassName, ...),
+  and the nearest `volumes` list, its own or an enclosing mapping's (Tekton's
+  and Argo's volumes sit beside the steps or the templates).
+
+A `script` or `source` (Tekton steps, Argo script templates) is the program
+the container runs, so it is read as `sh -c <script>` when no command is given.
+Sources: Tekton Task spec (steps, sidecars, volumes, script)
+https://tekton.dev/docs/pipelines/tasks/; Argo Workflows templates (container,
+script.source, spec.volumes) https://argo-workflows.readthedocs.io/en/latest/fields/.
+"""
+from __future__ import annotations
+
+CONTAINER_FIELDS = ("name", "command", "args", "script", "source", "env", "volumeMounts", "workingDir")
+PROGRAM_FIELDS = ("script", "source")
+MAX_DEPTH = 40          # objects nest far less; deeper input is not walked
+
+
+def is_container(node) -> bool:
+    return (isinstance(node, dict) and isinstance(node.get("image"), str)
+            and any(k in node for k in CONTAINER_FIELDS))
+
+
+def as_container(node: dict, fallback_name: str) -> dict:
+    """The container as a PodSpec holds it: a name, a program as a command."""
+    container = {**node, "name": node.get("name") if isinstance(node.get("name"), str) else fallback_name}
+    program = next((node[k] for k in PROGRAM_FIELDS if isinstance(node.get(k), str)), None)
+    if program is not None and not node.get("command"):
+        container["command"] = ["sh", "-c", program]
+    return container
+
+
+def held_containers(node: dict) -> dict[str, list[dict]]:
+    """field -> the containers right under it (a list of them, or one)."""
+    held = {}
+    for key, value in node.items():
+        items = value if isinstance(value, list) else [value]
+        containers = [item for item in items if is_container(item)]
+        if containers:
+            held[str(key)] = containers
+    return held
+
+
+def pod_specs(obj: dict) -> list[tuple[str, dict]]:
+    """(field path, pod spec) for each mapping in obj that holds containers."""
+    found: list[tuple[str, dict]] = []
+
+    def visit(node, where: str, volumes, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                visit(item, f"{where}[{i}]", volumes, depth + 1)
+            return
+        if not isinstance(node, dict):
+            return
+        if isinstance(node.get("volumes"), list):
+            volumes = node["volumes"]
+        held = held_containers(node)
+        if held:
+            owner = node.get("name") if isinstance(node.get("name"), str) else ""
+            containers = [as_container(c, owner or key) for key, cs in held.items() for c in cs]
+            spec = {k: v for k, v in node.items() if k not in held}
+            found.append((where or "(top)", {**spec, "containers": containers, "volumes": volumes or []}))
+        for key, value in node.items():
+            if key not in held and key != "volumes":
+                visit(value, f"{where}.{key}" if where else str(key), volumes, depth + 1)
+
+    visit({k: v for k, v in obj.items() if k not in ("metadata", "status")}, "", None, 0)
+    return found

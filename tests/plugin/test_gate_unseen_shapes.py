@@ -1,0 +1,235 @@
+"""Shapes a blind test found the gate missing (products its authors had not
+read, written from their public docs by someone who had not read the gate),
+each judged by what makes it break: a pod described by a custom resource, an
+Elastic Agent stream, an unknown shipper decoding CRI lines as JSON, and one
+object defined twice across the files given. Names below are made up."""
+from __future__ import annotations
+
+import pytest
+from crigate.gate import engine, logconfig, manifests
+from crigate.gate.audit import manifests_audit
+from crigate.gate.findings import BREAKS, REVIEW
+from crigate.gate.verdict import Kind
+
+# a CI system's task kind (Tekton's shape: steps with a script, volumes beside them)
+BUILD_TASK = """\
+apiVersion: ci.example.org/v1
+kind: BuildTask
+metadata: {name: image-publish, namespace: ci}
+spec:
+  steps:
+  - name: publish
+    image: example.org/tools/docker-cli:24
+    script: |
+      docker build -t registry.example.org/app:$(git rev-parse HEAD) .
+      docker push registry.example.org/app
+    volumeMounts: [{name: engine, mountPath: /var/run/docker.sock}]
+  volumes:
+  - name: engine
+    hostPath: {path: /var/run/docker.sock, type: Socket}
+"""
+# its CRI-ready twin: a Docker daemon in a sidecar, reached over the pod's loopback
+BUILD_TASK_DIND = """\
+apiVersion: ci.example.org/v1
+kind: BuildTask
+metadata: {name: image-publish, namespace: ci}
+spec:
+  steps:
+  - name: publish
+    image: example.org/tools/docker-cli:24
+    env: [{name: DOCKER_HOST, value: "tcp://localhost:2376"}]
+    script: docker build -t registry.example.org/app . && docker push registry.example.org/app
+  sidecars:
+  - name: engine
+    image: example.org/tools/docker-dind:24
+    securityContext: {privileged: true}
+"""
+# a workflow kind whose templates hold one unnamed container each (Argo's shape)
+WORKFLOW = """\
+apiVersion: flows.example.org/v1
+kind: FlowTemplate
+metadata: {name: nightly, namespace: batch}
+spec:
+  templates:
+  - name: prune
+    container:
+      image: example.org/tools/docker-cli:24
+      command: [docker, system, prune, -af]
+      volumeMounts: [{name: run, mountPath: /host/run}]
+  volumes: [{name: run, hostPath: {path: /var/run}}]
+"""
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: buildtasks.ci.example.org}
+spec:
+  group: ci.example.org
+  names: {kind: BuildTask, plural: buildtasks}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            properties:
+              steps:
+                items:
+                  properties:
+                    image: {type: string}
+                    name: {type: string}
+"""
+
+
+def verdict_of(tmp_path, *files: tuple[str, str]):
+    paths = []
+    for name, text in files:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        paths.append(str(path))
+    return engine.decide(manifests_audit(manifests.read_objects(paths), []), "containerd")
+
+
+def checks(verdict) -> set[tuple[str, str, str]]:
+    return {(f.check, f.severity, f.object) for f in verdict.findings}
+
+
+def test_a_custom_resource_that_describes_a_pod_is_read_as_one(tmp_path):
+    verdict = verdict_of(tmp_path, ("task.yaml", BUILD_TASK))
+    assert verdict.kind is Kind.NO_GO
+    assert ("docker-socket-mount", BREAKS, "BuildTask/ci/image-publish/publish") in checks(verdict)
+    assert any(f.check == "docker-cli" for f in verdict.findings), checks(verdict)
+    assert any("read as pods: the containers inside BuildTask/ci/image-publish" in n for n in verdict.notes)
+    assert verdict.findings[0].location.endswith("task.yaml:1")
+
+
+def test_its_twin_with_a_docker_daemon_in_a_sidecar_is_go(tmp_path):
+    verdict = verdict_of(tmp_path, ("task.yaml", BUILD_TASK_DIND))
+    assert verdict.kind is Kind.GO, checks(verdict)
+
+
+def test_an_unnamed_container_of_a_template_takes_the_templates_name(tmp_path):
+    verdict = verdict_of(tmp_path, ("flow.yaml", WORKFLOW))
+    assert verdict.kind is Kind.NO_GO
+    assert {f.object for f in verdict.findings} >= {"FlowTemplate/batch/nightly/prune"}, checks(verdict)
+
+
+def test_a_schema_that_names_image_is_no_pod(tmp_path):
+    verdict = verdict_of(tmp_path, ("crd.yaml", CRD))
+    assert verdict.kind is Kind.GO and not verdict.findings
+    assert not any("read as pods" in n for n in verdict.notes)
+
+
+def test_a_described_pod_with_fields_of_other_types_is_named_not_read(tmp_path):
+    hostile = BUILD_TASK.replace("volumeMounts: [{name: engine, mountPath: /var/run/docker.sock}]",
+                                 "volumeMounts: /var/run/docker.sock")
+    verdict = verdict_of(tmp_path, ("task.yaml", hostile))
+    assert verdict.kind is Kind.UNDECIDED
+    assert any("BuildTask/ci/image-publish" in r and "volumeMounts" in r and "spec" in r
+               for r in verdict.unread), verdict.unread
+
+
+AGENT_POLICY = """\
+inputs:
+  - id: container-logs
+    type: {input_type}
+    streams:
+      - id: container-logs-${{kubernetes.container.id}}
+        paths: ['/var/log/containers/*${{kubernetes.container.id}}.log']
+{parsing}
+"""
+
+
+@pytest.mark.parametrize("input_type, parsing, check", [
+    ("filestream", "        parsers:\n          - container: {stream: all, format: docker}", "filebeat-docker-format"),
+    ("logfile", "        json.keys_under_root: true\n        json.message_key: log", "filebeat-json-decoding"),
+    ("filestream", "        parsers:\n          - container: {stream: all, format: auto}", None),
+    ("filestream", "        parsers:\n          - container: {stream: all}\n          - ndjson: {target: app}", None),
+])
+def test_an_elastic_agent_stream_is_an_input_of_its_inputs_type(input_type, parsing, check):
+    text = AGENT_POLICY.format(input_type=input_type, parsing=parsing)
+    assert [p.check for p in logconfig.problems(text)] == ([check] if check else [])
+
+
+@pytest.mark.parametrize("config, severity", [
+    # an unknown shipper's TOML taking Docker's keys from JSON lines: breaks
+    ('[input]\npaths = ["/var/log/containers/*.log"]\ndecoder = "json"\nmessage_field = "log"\n', BREAKS),
+    # JSON decoding named, Docker's keys not: for review
+    ('{"watch": ["/var/log/pods/*/*/*.log"], "line_format": "json"}', REVIEW),
+    # INI, the decoder behind a colon
+    ("[tail]\nglob: /var/log/containers/*.log\nparser: ndjson\ntimestamp_key: time\n", BREAKS),
+])
+def test_an_unknown_shipper_decoding_cri_lines_as_json(config, severity):
+    [problem] = logconfig.problems(config)
+    assert (problem.check, problem.severity) == ("json-decoded-container-logs", severity), problem
+
+
+@pytest.mark.parametrize("config", [
+    '[input]\npaths = ["/var/log/containers/*.log"]\ndecoder = "cri"\n',           # CRI parsing
+    '[input]\npaths = ["/var/log/pods/*/*/*.log"]\nformat = "containerd"\n'
+    '[output]\nencoding.codec = "json"\n',                                         # JSON written, not read
+    '[input]\npaths = ["/var/log/containers/*.log"]\nregex = "^(?P<time>\\\\S+) (?P<stream>stdout|stderr) '
+    '(?P<tag>[PF]) (?P<msg>.*)$"\n[transform]\ndecoder = "json"\nsource = "msg"\n',   # CRI regex, then JSON
+    '# paths = ["/var/log/containers/*.log"] with decoder = "json" was the Docker setup\n'
+    'paths = ["/var/log/app/*.log"]\ndecoder = "json"\n',                          # not container logs
+])
+def test_what_an_unknown_shipper_does_right_is_not_a_problem(config):
+    assert logconfig.problems(config) == []
+
+
+def test_an_unknown_config_naming_dockers_log_directory_is_for_review():
+    [problem] = logconfig.problems('sources = ["/var/lib/docker/containers/*/*-json.log"]\n')
+    assert (problem.check, problem.severity) == ("docker-log-path", REVIEW)
+
+
+COUPLED_RENDER = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: agent-config, namespace: logs}
+data:
+  agent.toml: |
+    paths = ["/var/log/containers/*.log"]
+    decoder = "json"
+    message_field = "log"
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: logs}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - name: agent
+        image: example.org/agent:2
+        volumeMounts: [{name: config, mountPath: /etc/agent}, {name: logs, mountPath: /var/log}]
+      volumes:
+      - {name: config, configMap: {name: agent-config}}
+      - {name: logs, hostPath: {path: /var/log}}
+"""
+CLEAN_RENDER = COUPLED_RENDER.replace('decoder = "json"', 'decoder = "cri"').replace(
+    'message_field = "log"', 'message_field = "message"')
+
+
+@pytest.mark.parametrize("order", ["coupled first", "clean first"])
+def test_an_object_defined_two_ways_is_read_both_ways_whatever_the_order(tmp_path, order):
+    renders = [("old/agent.yaml", COUPLED_RENDER), ("new/agent.yaml", CLEAN_RENDER)]
+    verdict = verdict_of(tmp_path, *(renders if order == "coupled first" else renders[::-1]))
+    assert verdict.kind is Kind.NO_GO
+    [finding] = verdict.findings
+    assert finding.check == "json-decoded-container-logs"
+    assert finding.location.startswith(str(tmp_path / "old/agent.yaml"))
+    # the DaemonSet read with its own render's ConfigMap: the coupled one's user is named
+    assert "used by DaemonSet/logs/agent" in finding.object
+    [said] = [n for n in verdict.notes if "defined 2 ways" in n]     # the DaemonSets are the same
+    assert said.startswith("ConfigMap/logs/agent-config") and "old/agent.yaml" in said and "new/agent.yaml" in said
+
+
+def test_an_object_given_twice_the_same_way_is_read_once(tmp_path):
+    verdict = verdict_of(tmp_path, ("a/agent.yaml", COUPLED_RENDER), ("b/agent.yaml", COUPLED_RENDER))
+    assert len(verdict.findings) == 1 and not any("ways" in n for n in verdict.notes)
