@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -102,7 +103,11 @@ def config_enables(template: PodTemplate, inventory: Inventory, text: str) -> bo
     return any(text in t.text for c in template.containers() for t in container_texts(template, c, inventory))
 
 
-def node_agents(inventory: Inventory, runtime: str, table: tuple[Agent, ...] | None = None) -> list[Finding]:
+def node_agents(inventory: Inventory, runtime: str, table: tuple[Agent, ...] | None = None,
+                set_for_cri: Callable[[PodTemplate, Inventory], bool] | None = None) -> list[Finding]:
+    """Known agents not known to be CRI-ready; one whose version says nothing
+    is left out when set_for_cri finds it already pointed at a CRI socket
+    (sockets.set_for_cri: named through a mount, Docker's named nowhere)."""
     findings = []
     for t in inventory.templates:
         found = match(t, table)
@@ -111,6 +116,8 @@ def node_agents(inventory: Inventory, runtime: str, table: tuple[Agent, ...] | N
         agent = found.agent
         enabled = agent.breaks_when_config_has and config_enables(t, inventory, agent.breaks_when_config_has)
         if found.ready and not enabled:
+            continue
+        if found.ready is None and not enabled and set_for_cri and set_for_cri(t, inventory):
             continue
         severity, depends = agent.severity, f"{agent.vendor} ({found.image}), an agent that needed changes"
         if found.ready is False:

@@ -25,7 +25,8 @@ AREAS: dict[str, tuple[Rule, ...]] = {
                    lambda audit, target: sockets.runtime_settings(audit.inventory)),
     "docker_cli": (_on_inventory(rules.docker_cli),),
     "log_shippers": (_on_inventory(rules.log_shippers), _on_inventory(shipper_env.find)),
-    "node_agents": (_on_inventory(agents.node_agents),),
+    "node_agents": (lambda audit, target: agents.node_agents(
+        audit.inventory, target, set_for_cri=sockets.set_for_cri),),
     "runtime_configured_pods": tuple(_on_inventory(r) for r in configured.RULES),
     "nodes": (_on_inventory(rules.node_runtime),),
     "gpu": (lambda audit, target: rules.gpu_runtime(audit.inventory, target, audit.node_handlers),),

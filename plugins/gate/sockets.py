@@ -73,12 +73,24 @@ def docker_uses(template: PodTemplate, container: dict, texts: list[Text]) -> li
 class CriReach:
     words: str = ""         # the CRI socket in reach, in words ("" when none)
     explicit: bool = False  # mounted on its own or named through a mount: not only inside /run
+    named: bool = False     # named by the container's command, env or config, through a mount
 
     def __bool__(self) -> bool:
         return bool(self.words)
 
 
 CRI_NAMED = re.compile(r"(?:/[\w.@+-]+)*/(?:" + "|".join(re.escape(n) for n in CRI_SOCKET_NAMES) + r")\b")
+
+
+def under_host_root(template: PodTemplate, container: dict, path: str) -> Landing | None:
+    """Where a node path named as such (`--cri /run/containerd/containerd.sock`)
+    lands when the program adds its host-root prefix (Falco's HOST_ROOT=/host,
+    an agent's /hostfs): a mount at PREFIX + path."""
+    for _, mount in template.host_paths(container):
+        mounted = str(mount.get("mountPath", "")).rstrip("/")
+        if mounted != path and mounted.endswith(path) and mounted[:-len(path)].count("/") == 1:
+            return landing(template, container, mounted)
+    return None
 
 
 def is_cri_socket(host_path: str) -> bool:
@@ -93,9 +105,10 @@ def cri_in_reach(template: PodTemplate, container: dict, texts: list[Text]) -> C
     one only inside a directory that holds Docker's too (not explicit)."""
     for text in texts:
         for named in CRI_NAMED.finditer(text.code):
-            land = landing(template, container, named.group(0))
+            land = landing(template, container, named.group(0)) or under_host_root(template, container,
+                                                                                 named.group(0))
             if land and is_cri_socket(land.host_path):
-                return CriReach(f"{text.origin} (names {named.group(0)})", True)
+                return CriReach(f"{text.origin} (names {named.group(0)})", True, True)
     reach = CriReach()
     for host_path, _ in template.host_paths(container):
         path = normalize(host_path)
@@ -106,6 +119,18 @@ def cri_in_reach(template: PodTemplate, container: dict, texts: list[Text]) -> C
             own = not any(is_under(d, path) for d in DOCKER_SOCKET_PATHS)
             reach = CriReach(f"hostPath {host_path} (holds {held[0]})", own) if own or not reach else reach
     return reach
+
+
+def set_for_cri(template: PodTemplate, inventory: Inventory) -> bool:
+    """A container of the template names a CRI socket that reaches the node's
+    through a mount, and none names Docker's: the program is set to use CRI."""
+    named = False
+    for container in template.containers():
+        texts = container_texts(template, container, inventory)
+        if docker_uses(template, container, texts):
+            return False
+        named = named or cri_in_reach(template, container, texts).named
+    return named
 
 
 def hostpath_type(template: PodTemplate, mount: dict) -> str:

@@ -172,6 +172,31 @@ def test_agents_are_matched_by_image_repository_and_version(image, reported):
     assert bool(found) is reported, (image, [f.depends_on for f in found])
 
 
+FALCO = "falcosecurity/falco-no-driver:0.32.1"      # agents.toml knows no CRI-ready version of it
+
+
+@pytest.mark.parametrize("args, mounted, reported", [
+    # the CRI socket named under the program's host-root prefix (Falco's HOST_ROOT=/host): set for CRI
+    (["--cri", "/run/containerd/containerd.sock"],
+     [("crisock", "/run/containerd/containerd.sock", "/host/run/containerd/containerd.sock")], False),
+    # named where it is mounted
+    (["--cri", "/var/run/crio/crio.sock"], [("crisock", "/var/run/crio/crio.sock", "/var/run/crio/crio.sock")], False),
+    # mounted but not named: which socket it reads is the program's choice
+    ([], [("crisock", "/run/containerd/containerd.sock", "/host/run/containerd/containerd.sock")], True),
+    # named but not mounted: nothing to reach
+    (["--cri", "/run/containerd/containerd.sock"], [], True),
+    # Docker's named too
+    (["--cri", "/run/containerd/containerd.sock", "--docker", "/host/var/run/docker.sock"],
+     [("crisock", "/run/containerd/containerd.sock", "/host/run/containerd/containerd.sock"),
+      ("dockersock", "/var/run/docker.sock", "/host/var/run/docker.sock")], True),
+])
+def test_an_agent_already_pointed_at_a_cri_socket_is_not_reviewed(args, mounted, reported):
+    t = template("falco", [c(image=FALCO, args=args, volumeMounts=[mount(v, at) for v, _, at in mounted])],
+                 [hostpath(v, path) for v, path, _ in mounted], kind="DaemonSet")
+    found = agents.node_agents(inventory(t), "containerd", set_for_cri=sockets.set_for_cri)
+    assert bool(found) is reported, [f.depends_on for f in found]
+
+
 def node(name, runtime="docker://20.10.17", annotations=None, handlers=None) -> dict:
     status = {"nodeInfo": {"containerRuntimeVersion": runtime}}
     if handlers is not None:
