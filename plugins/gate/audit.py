@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from crigate.facts import MANAGED_BY_KEY, MANAGED_BY_SELECTOR, MANAGED_BY_VALUE
 
-from . import nodecheck, suppress
+from . import customresources, nodecheck, suppress
 from .apiretry import Retrier
 from .findings import Finding
 from .inventory import NAMESPACES, Inventory, Reader, read_inventory
@@ -51,6 +51,7 @@ def run_audit(api_client, hosts: dict | None = None, retrier: Retrier | None = N
     retrier: how the reads survive faults (default: apiretry's budget)."""
     reader = Reader(api_client, retrier)
     inventory = read_inventory(api_client, reader)
+    customresources.read(reader, inventory)
     drop_crigate_objects(inventory, crigate_namespaces(reader))
     if said := reader.retrier.summary():        # the faults met, in the verdict's notes
         inventory.notes.append(said)

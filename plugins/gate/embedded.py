@@ -19,6 +19,9 @@ script.source, spec.volumes) https://argo-workflows.readthedocs.io/en/latest/fie
 """
 from __future__ import annotations
 
+from . import shapes
+from .findings import PodTemplate
+
 CONTAINER_FIELDS = ("name", "command", "args", "script", "source", "env", "volumeMounts", "workingDir")
 PROGRAM_FIELDS = ("script", "source")
 MAX_DEPTH = 40          # objects nest far less; deeper input is not walked
@@ -76,3 +79,19 @@ def pod_specs(obj: dict) -> list[tuple[str, dict]]:
 
     visit({k: v for k, v in obj.items() if k not in ("metadata", "status")}, "", None, 0)
     return found
+
+
+def templates(obj: dict) -> tuple[list[PodTemplate], list[str]]:
+    """The pods obj describes as PodTemplates of its kind and name (metadata
+    with its namespace filled in), and, in words, each described pod whose
+    fields have other types than Kubernetes gives them (not read)."""
+    meta, kind = obj["metadata"], str(obj.get("kind"))
+    made, unreadable = [], []
+    for field_path, spec in pod_specs(obj):
+        found = shapes.problems({"spec": spec}, "Pod")
+        if found:
+            unreadable.append(f"{shapes.described(shapes.ref_of(obj), found)} (the pod described at {field_path})")
+            continue
+        made.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"], spec,
+                                meta.get("labels") or {}, meta.get("annotations") or {}))
+    return made, unreadable

@@ -59,6 +59,7 @@ RUNTIME_CLASSES = Resource("node.k8s.io/v1", "runtimeclasses", namespaced=False)
 PODS = Resource("v1", "pods")
 CONFIG_MAPS = Resource("v1", "configmaps")
 EVENTS = Resource("v1", "events")
+CRDS = Resource("apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
 WORKLOADS = {           # kind -> resource, and where its pod spec sits
     "Deployment": (Resource("apps/v1", "deployments"), ("spec", "template", "spec")),
     "StatefulSet": (Resource("apps/v1", "statefulsets"), ("spec", "template", "spec")),
@@ -78,7 +79,7 @@ SANDBOX_FAILURES = ("FailedCreatePodSandBox", "FailedCreatePodSandbox")   # even
 PAGE_SIZE = 500
 # Node status fields no rule reads, which grow with what ran on the node.
 NODE_FIELDS_UNREAD = ("images", "volumesInUse", "volumesAttached")
-READ_ONLY_RESOURCES = [NAMESPACES, NODES, RUNTIME_CLASSES, PODS, CONFIG_MAPS, EVENTS,
+READ_ONLY_RESOURCES = [NAMESPACES, NODES, RUNTIME_CLASSES, PODS, CONFIG_MAPS, EVENTS, CRDS,
                        *(r for r, _ in WORKLOADS.values())]
 
 

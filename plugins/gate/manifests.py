@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 
 from . import embedded, shapes
-from .findings import PodTemplate
 from .inventory import WORKLOADS, Inventory, pod_templates, templates_from
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -217,10 +216,13 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
         elif kind in ("Node", "RuntimeClass"):       # cluster-scoped
             (inventory.nodes if kind == "Node" else inventory.runtime_classes).append(obj)
             inventory.locations[f"{kind}/{meta['name']}"] = located.where
-        elif kind not in NOT_POD_HOLDERS and (made := embedded_templates(located, obj, inventory.unreadable)):
-            inventory.templates.extend(made)
-            inventory.locations[made[0].ref] = located.where
-            held_pods.append(made[0].ref)
+        elif kind not in NOT_POD_HOLDERS:
+            made, unreadable = embedded.templates(obj)
+            inventory.unreadable.extend(f"{located.where}: {said}" for said in unreadable)
+            if made:
+                inventory.templates.extend(made)
+                inventory.locations[made[0].ref] = located.where
+                held_pods.append(made[0].ref)
         # anything else (Secrets: never read; Services...) holds nothing the rules read
     if held_pods:
         inventory.notes.append(f"read as pods: the containers inside {', '.join(held_pods[:5])}"
@@ -228,22 +230,6 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
                                + " (objects of other kinds that describe pods: crigate.gate.embedded)")
     inventory.notes.append("read from manifests: no nodes, events or kubelet configs unless given")
     return inventory
-
-
-def embedded_templates(located: Located, obj: dict, unreadable: list[str]) -> list[PodTemplate]:
-    """The pods an object of another kind describes (embedded.pod_specs); a
-    spec whose fields have other types is named in unreadable, not read."""
-    meta, kind = obj["metadata"], str(obj.get("kind"))
-    made = []
-    for field_path, spec in embedded.pod_specs(obj):
-        found = shapes.problems({"spec": spec}, "Pod")
-        if found:
-            unreadable.append(f"{located.where}: {shapes.described(shapes.ref_of(obj), found)} "
-                              f"(the pod described at {field_path})")
-            continue
-        made.append(PodTemplate(kind, meta["namespace"], meta["name"], spec, meta.get("labels") or {},
-                                meta.get("annotations") or {}))
-    return made
 
 
 def definitions(objects: list[Located], namespace: str, notes: list[str]) -> list[Located]:

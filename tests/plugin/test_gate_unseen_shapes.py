@@ -233,3 +233,35 @@ def test_an_object_defined_two_ways_is_read_both_ways_whatever_the_order(tmp_pat
 def test_an_object_given_twice_the_same_way_is_read_once(tmp_path):
     verdict = verdict_of(tmp_path, ("a/agent.yaml", COUPLED_RENDER), ("b/agent.yaml", COUPLED_RENDER))
     assert len(verdict.findings) == 1 and not any("ways" in n for n in verdict.notes)
+
+
+def crd(group: str, plural: str, schema: dict | None, scope: str = "Namespaced") -> dict:
+    version = {"name": "v1", "served": True, "storage": True}
+    if schema is not None:
+        version["schema"] = {"openAPIV3Schema": schema}
+    return {"spec": {"group": group, "names": {"plural": plural, "kind": plural.title()},
+                     "scope": scope, "versions": [version]}}
+
+
+def test_which_custom_resources_may_describe_pods_is_read_from_their_schemas():
+    from crigate.gate.customresources import pod_describing_resources
+    kept_unknown = {"type": "object", "properties": {"spec": {"type": "object",
+                                                              "x-kubernetes-preserve-unknown-fields": True}}}
+    with_containers = {"type": "object", "properties": {"spec": {"properties": {"runners": {
+        "type": "array", "items": {"properties": {"image": {"type": "string"},
+                                                  "command": {"type": "array"}}}}}}}}
+    image_alone = {"type": "object", "properties": {"spec": {"properties": {
+        "image": {"type": "string"}, "replicas": {"type": "integer"}}}}}
+    image_object = {"type": "object", "properties": {"spec": {"properties": {
+        "image": {"type": "object", "properties": {"repository": {"type": "string"}}},
+        "name": {"type": "string"}}}}}
+    found = pod_describing_resources([
+        crd("ci.example.org", "buildtasks", kept_unknown),
+        crd("ops.example.org", "runnersets", with_containers, scope="Cluster"),
+        crd("db.example.org", "databases", image_alone),
+        crd("apps.example.org", "charts", image_object),
+        crd("old.example.org", "legacies", None),          # no schema: anything goes
+    ])
+    assert [(r.path(), r.namespaced) for r in found] == [
+        ("/apis/ci.example.org/v1/buildtasks", True), ("/apis/ops.example.org/v1/runnersets", False),
+        ("/apis/old.example.org/v1/legacies", True)]

@@ -1,0 +1,100 @@
+"""Custom resources that describe pods, read from a cluster: a CI system's
+tasks, a workflow engine's templates, an operator's pod templates. Their pods
+exist only while they run, so the pods the gate lists miss a task that mounts
+docker.sock unless it runs during the audit; the task itself does not.
+
+Which kinds may describe pods is read from their CustomResourceDefinitions,
+not from a list of products: a served version whose schema keeps unknown
+fields (Tekton's and Argo's CRDs do) or holds a string `image` beside a
+container's fields (embedded.CONTAINER_FIELDS). Their objects are read by
+shape (embedded.py), as from manifests.
+
+Permissions: listing CRDs is in the shipped ClusterRole (they hold schemas, no
+data). Listing a custom resource is not (RBAC cannot grant "every kind but
+Secrets"): where it is not permitted, a note names the kinds and the rule to
+grant; it is a note, not a could-not-decide, as the workloads that run them
+are read either way.
+"""
+from __future__ import annotations
+
+from .embedded import CONTAINER_FIELDS, templates
+from .inventory import CRDS, Inventory, Reader, Resource
+
+MAX_SCHEMA_DEPTH = 64
+MAX_NAMED = 8          # kinds named in a note
+
+
+def may_describe_pods(schema, depth: int = 0) -> bool:
+    """An OpenAPI v3 schema with room for containers."""
+    if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
+        return False
+    if schema.get("x-kubernetes-preserve-unknown-fields") is True:
+        return True
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    image = properties.get("image")
+    if isinstance(image, dict) and image.get("type") == "string" and any(
+            k in properties for k in CONTAINER_FIELDS):
+        return True
+    children = [*properties.values(), schema.get("items"), schema.get("additionalProperties"),
+                *(schema.get("allOf") or []), *(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]
+    return any(may_describe_pods(child, depth + 1) for child in children)
+
+
+def pod_describing_resources(crds: list[dict]) -> list[Resource]:
+    """The served version of each CRD whose schema may describe pods (the
+    storage version where it is served)."""
+    found = []
+    for crd in crds:
+        spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
+        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        versions = [v for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("served")]
+        if not versions or not names.get("plural") or not spec.get("group"):
+            continue
+        version = next((v for v in versions if v.get("storage")), versions[0])
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        if schema is None or may_describe_pods(schema):
+            found.append(Resource(f"{spec['group']}/{version.get('name')}", names["plural"],
+                                  spec.get("scope") != "Cluster"))
+    return found
+
+
+def read(reader: Reader, inventory: Inventory) -> None:
+    """Add the pods that custom resources describe to the inventory; notes for
+    what could not be read."""
+    from kubernetes import client
+    try:
+        crds = reader.list_all(CRDS)
+    except client.ApiException as err:
+        if err.status not in (403, 404):
+            raise
+        inventory.notes.append("custom resources not looked at: not permitted "
+                               f"({CRDS.rbac(None)}); tasks and templates that describe pods are "
+                               "judged only while their pods run")
+        return
+    denied, described = [], []
+    for resource in pod_describing_resources(crds):
+        try:
+            for page in reader.pages(resource):
+                for obj in page:
+                    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict) \
+                            or not obj["metadata"].get("name"):
+                        continue
+                    made, unreadable = templates(obj)
+                    inventory.templates.extend(made)
+                    inventory.unreadable.extend(f"{said} (as the API returned it)" for said in unreadable)
+                    described += [made[0].ref] if made else []
+        except client.ApiException as err:
+            if err.status not in (403, 404):
+                raise
+            denied.append(resource)
+    if described:
+        inventory.notes.append(f"read as pods: the containers inside {', '.join(described[:5])}"
+                               + (f" and {len(described) - 5} more" if len(described) > 5 else "")
+                               + " (custom resources that describe pods: crigate.gate.customresources)")
+    if denied:
+        kinds = ", ".join(f"{r.plural}.{r.group}" for r in denied[:MAX_NAMED]) + (
+            f" and {len(denied) - MAX_NAMED} more" if len(denied) > MAX_NAMED else "")
+        inventory.notes.append(
+            f"custom resources that may describe pods not read (not permitted): {kinds}; their pods are "
+            "judged only while they run. To read them, grant list on them to the gate's identity "
+            "(a ClusterRole rule: apiGroups [GROUP], resources [PLURAL], verbs [list])")
