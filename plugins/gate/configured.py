@@ -17,12 +17,12 @@ import tomllib
 
 from crigate.facts import DOCKER_DATA, DOCKER_SOCKET, DOCKER_SOCKET_PATHS, normalize
 
-from . import family
+from . import embedded, family
 from .configtext import load_yaml, mappings
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .rules import containers, cri_tools, is_under, node_addresses, remote_docker_host, where
-from .shell import DOCKER_COMMANDS, docker_calls, looks_like_script
+from .shell import DOCKER_COMMANDS, docker_calls, env_holds_script, looks_like_script
 
 # The words CI configs and init scripts use for Docker: an executor, a service
 # name (names of a tool's settings, not crigate runtimes: see clusters/runtimes.py)
@@ -70,16 +70,12 @@ def docker_host_paths(spec: dict) -> list[str]:
 
 
 def pod_specs(document) -> list[dict]:
-    """Pod specs in a manifest: a Pod, a PodTemplate, a workload, or a bare {spec: {containers}}."""
-    if not isinstance(document, dict):
-        return []
-    spec = document.get("spec")
-    template = document.get("template") if document.get("kind") == "PodTemplate" else None
-    if isinstance(template, dict):
-        spec = template.get("spec")
-    elif isinstance(spec, dict) and isinstance(spec.get("template"), dict):
-        spec = spec["template"].get("spec")         # Deployment, DaemonSet, Job...
-    return [spec] if isinstance(spec, dict) and isinstance(spec.get("containers"), list) else []
+    """Pod specs described anywhere in a config document, by shape: a Pod, a
+    PodTemplate, a workload, a bare {spec: {containers}}, a CI controller's
+    pod patch (embedded.pod_specs)."""
+    if isinstance(document, list):
+        document = {"items": document}
+    return [spec for _, spec in embedded.pod_specs(document)] if isinstance(document, dict) else []
 
 
 # ---------------------------------------------------------------- b: pods made from config
@@ -244,7 +240,8 @@ _SEGMENTS = re.compile(r"\|\||&&|[;|&`(){}]|\$\(")
 
 
 def scripts(template: PodTemplate, container: dict, inventory: Inventory) -> list[tuple[str, str]]:
-    """(where, text) of what the container runs: command/args and mounted ConfigMap scripts."""
+    """(where, text) of what the container runs: command/args, mounted ConfigMap
+    scripts, and scripts held in env (shell.env_holds_script)."""
     found = []
     argv = [str(a) for a in [*container.get("command", []), *container.get("args", [])]]
     shell_flag = next((i for i, w in enumerate(argv[1:-1], 1) if re.fullmatch(r"-\w*c\w*", w)), 0)
@@ -256,6 +253,10 @@ def scripts(template: PodTemplate, container: dict, inventory: Inventory) -> lis
         for key, value in sorted(inventory.config_map(template.namespace, name).items()):
             if looks_like_script(key, value):
                 found.append((f"ConfigMap {name} key {key}", value))
+    for env in container.get("env") or []:
+        value = env.get("value") if isinstance(env, dict) else None
+        if isinstance(value, str) and env_holds_script(str(env.get("name", "")), value):
+            found.append((f"env {env.get('name')}", value))
     return found
 
 

@@ -5,11 +5,17 @@ embedded PodSpec all become containers the same way, and mount the node the
 same way, so the gate finds them by shape, not by kind:
 
 - a container is a mapping with a string `image` and one of a container's
-  fields (name, command, args, script, source, env, volumeMounts, workingDir);
+  fields (name, command, args, script, source, env, volumeMounts, workingDir),
+  or, where a controller supplies the image (an Actions runner's spec, a CI
+  agent's pod patch), volumeMounts beside a name or the volumes they mount;
 - a mapping that holds containers (a list of them, or one) is read as a pod
   spec: those containers, its own fields (hostNetwork, runtimeClassName, ...),
   and the nearest `volumes` list, its own or an enclosing mapping's (Tekton's
-  and Argo's volumes sit beside the steps or the templates).
+  and Argo's volumes sit beside the steps or the templates), and the volumes
+  of a container-shaped spec itself (actions-runner-controller's RunnerSpec).
+
+configured.py reads pod specs described inside ConfigMap values (a CI
+controller's pod patch, a pod template file) with the same pod_specs.
 
 A `script` or `source` (Tekton steps, Argo script templates) is the program
 the container runs, so it is read as `sh -c <script>` when no command is given.
@@ -28,8 +34,15 @@ MAX_DEPTH = 40          # objects nest far less; deeper input is not walked
 
 
 def is_container(node) -> bool:
-    return (isinstance(node, dict) and isinstance(node.get("image"), str)
-            and any(k in node for k in CONTAINER_FIELDS))
+    """A string image beside a container's fields; or, without an image (a
+    controller fills it in: an Actions runner, a CI agent's pod patch), volume
+    mounts beside a name or beside the volumes they mount."""
+    if not isinstance(node, dict):
+        return False
+    if isinstance(node.get("image"), str):
+        return any(k in node for k in CONTAINER_FIELDS)
+    return isinstance(node.get("volumeMounts"), list) and (
+        isinstance(node.get("name"), str) or isinstance(node.get("volumes"), list))
 
 
 def as_container(node: dict, fallback_name: str) -> dict:
@@ -72,7 +85,9 @@ def pod_specs(obj: dict) -> list[tuple[str, dict]]:
             owner = node.get("name") if isinstance(node.get("name"), str) else ""
             containers = [as_container(c, owner or key) for key, cs in held.items() for c in cs]
             spec = {k: v for k, v in node.items() if k not in held}
-            found.append((where or "(top)", {**spec, "containers": containers, "volumes": volumes or []}))
+            own = [v for c in containers if isinstance(c.get("volumes"), list) for v in c["volumes"]]
+            found.append((where or "(top)", {**spec, "containers": containers,
+                                             "volumes": [*(volumes or []), *own]}))
         for key, value in node.items():
             if key not in held and key != "volumes":
                 visit(value, f"{where}.{key}" if where else str(key), volumes, depth + 1)
@@ -95,3 +110,4 @@ def templates(obj: dict) -> tuple[list[PodTemplate], list[str]]:
         made.append(PodTemplate(kind, meta.get("namespace", ""), meta["name"], spec,
                                 meta.get("labels") or {}, meta.get("annotations") or {}))
     return made, unreadable
+

@@ -57,3 +57,12 @@ def command_calls(command: list[str], args: list[str]) -> list[str]:
 
 def looks_like_script(key: str, value: str) -> bool:
     return key.endswith((".sh", ".bash")) or value.lstrip().startswith("#!")
+
+
+SCRIPT_NAME = re.compile(r"(?i)script|command|cmd\b|entrypoint")
+
+
+def env_holds_script(name: str, value: str) -> bool:
+    """An env value a program runs as a script: named so (STARTUP_SCRIPT, the
+    node-setup images that run it on the host through hostPID), or a #! file."""
+    return looks_like_script(name, value) or bool(SCRIPT_NAME.search(name) and value.strip())

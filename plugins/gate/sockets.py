@@ -21,6 +21,7 @@ from crigate.facts import (
     CRI_DOCKERD_SOCKET,
     CRI_SOCKET_NAMES,
     CRI_SOCKET_PATHS,
+    DOCKER_API_SOCKETS,
     DOCKER_DATA,
     DOCKER_EXEC_ROOT,
     DOCKER_SOCKET_PATHS,
@@ -118,6 +119,11 @@ def cri_in_reach(template: PodTemplate, container: dict, texts: list[Text]) -> C
         if held:       # /run/containerd is the runtime's own directory; /run holds Docker's too
             own = not any(is_under(d, path) for d in DOCKER_SOCKET_PATHS)
             reach = CriReach(f"hostPath {host_path} (holds {held[0]})", own) if own or not reach else reach
+    chosen = engine_settings(texts, docker=False)
+    if reach and chosen:        # the product is told to use the CRI runtime whose socket it reaches
+        text, m = chosen[0]
+        return CriReach(f"{reach.words}, chosen by {text.chain(line_of(text.code, m.start('key')))} "
+                        f"({m.group('key')}={m.group('value')})", True)
     return reach
 
 
@@ -227,6 +233,37 @@ RUNTIME_SETTING = re.compile(
     r"(?:}|$|,[ \t]*[\w\"'-]+[ \t]*[:=])")       # the line's end, or the next key of an inline map
 
 
+# A setting that picks the engine a product talks to, named by what it picks
+# (`WOODPECKER_BACKEND=docker`, `AGENT_RUNTIME: docker`, `engine.kind: dockerd`,
+# `DEFENDER_TYPE=cri`), whose whole value on its line is one engine's name. Its
+# key alone does not say it is about containers (`SOURCE_TYPE`), so a Docker
+# value counts only where Docker's default socket reaches the node's through a
+# mount (engine_setting_uses), and a CRI value only where a CRI socket is in reach.
+ENGINE_SETTING = re.compile(
+    r"(?im)(?:^|[\s\"'{,-])(?P<key>(?:--?)?[\w.-]*?(?:runtime|engine|backend|executor|driver|type|kind|mode))"
+    r"[\"']?(?:[ \t]*[:=][ \t]*| )[\"']?(?P<value>docker|dockerd|moby|cri|cri-o|crio|containerd)[\"']?[ \t]*"
+    r"(?:}|$|,[ \t]*[\w\"'-]+[ \t]*[:=])")
+DOCKER_ENGINES = ("docker", "dockerd", "moby")
+
+
+def engine_settings(texts: list[Text], docker: bool) -> list[tuple[Text, re.Match]]:
+    """Engine settings whose value is Docker's (docker=True) or a CRI runtime's."""
+    return [(t, m) for t in texts for m in ENGINE_SETTING.finditer(t.code)
+            if (m.group("value").lower() in DOCKER_ENGINES) is docker]
+
+
+def default_socket_landing(template: PodTemplate, container: dict) -> tuple[str, Landing] | None:
+    """Docker's default socket path in the container (dockerd's default -H,
+    /var/run/docker.sock, or /run/docker.sock where /var/run links /run), where
+    it reaches the node's through a directory mount (a mount of the socket itself
+    is docker-socket-mount's to judge)."""
+    for path in DOCKER_API_SOCKETS:
+        land = landing(template, container, path)
+        if land and is_docker_socket_path(land.host_path) and land.mount_path.rstrip("/") != path:
+            return path, land
+    return None
+
+
 def settings(template: PodTemplate, container: dict, inventory: Inventory) -> list[Finding]:
     """Settings that pick Docker as the runtime, and the node's Docker daemon named
     over TCP (a pod that runs its own daemon, Docker-in-Docker, is left out)."""
@@ -235,11 +272,24 @@ def settings(template: PodTemplate, container: dict, inventory: Inventory) -> li
     findings = []
     ref = f"{template.ref}/{container.get('name')}"
     local = node_hosts(template, container, node_addresses(inventory))
-    for text in container_texts(template, container, inventory):
+    texts = container_texts(template, container, inventory)
+    named = set()
+    for text in texts:
         for m in RUNTIME_SETTING.finditer(text.code):
+            named.add((text.origin, line_of(text.code, m.start("key"))))
             findings.append(family("docker-runtime-setting").finding(
                 ref, f"{text.chain(line_of(text.code, m.start('key')))} sets {m.group('key')} to "
                 f"{m.group('value')}"))
+    reached = default_socket_landing(template, container)
+    for text, m in engine_settings(texts, docker=True) if reached else ():
+        line = line_of(text.code, m.start("key"))
+        if (text.origin, line) not in named:
+            named.add((text.origin, line))
+            findings.append(family("docker-runtime-setting").finding(
+                ref, f"{text.chain(line)} sets {m.group('key')} to {m.group('value')}, and Docker's "
+                f"default socket {reached[0]} reaches the node's through hostPath {reached[1].host_path}",
+                case="default-socket"))
+    for text in texts:
         if text.env_name in rules.DOCKER_ENV:
             continue           # DOCKER_HOST and friends: docker-env says so
         for r in references(text.code):

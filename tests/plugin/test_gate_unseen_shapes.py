@@ -181,9 +181,11 @@ def test_what_an_unknown_shipper_does_right_is_not_a_problem(config):
     assert logconfig.problems(config) == []
 
 
-def test_an_unknown_config_naming_dockers_log_directory_is_for_review():
-    [problem] = logconfig.problems('sources = ["/var/lib/docker/containers/*/*-json.log"]\n')
+def test_an_unknown_config_naming_dockers_log_directory_is_for_review_and_its_json_files_break():
+    [problem] = logconfig.problems('exclude = ["/var/lib/docker/containers"]\n')
     assert (problem.check, problem.severity) == ("docker-log-path", REVIEW)
+    [problem] = logconfig.problems('glob: "{{node_root}}/var/lib/docker/containers/*/*-json.log"\ndecode: jsonline\n')
+    assert (problem.check, problem.severity) == ("docker-log-path", BREAKS)
 
 
 COUPLED_RENDER = """\
@@ -265,3 +267,91 @@ def test_which_custom_resources_may_describe_pods_is_read_from_their_schemas():
     assert [(r.path(), r.namespaced) for r in found] == [
         ("/apis/ci.example.org/v1/buildtasks", True), ("/apis/ops.example.org/v1/runnersets", False),
         ("/apis/old.example.org/v1/legacies", True)]
+
+
+def daemonset(name: str, env: dict[str, str], mounts: list[tuple[str, str, str]], **container) -> str:
+    """A DaemonSet of one container: env, and (volume, host path, mount path) hostPath mounts."""
+    import json
+    spec = {"containers": [{"name": "agent", "image": f"example.org/{name}:1",
+                            "env": [{"name": k, "value": v} for k, v in env.items()],
+                            "volumeMounts": [{"name": v, "mountPath": at} for v, _, at in mounts], **container}],
+            "volumes": [{"name": v, "hostPath": {"path": path}} for v, path, _ in mounts]}
+    return json.dumps({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "ops"},
+                       "spec": {"selector": {"matchLabels": {"app": name}},
+                                "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}})
+
+
+VAR_RUN = [("run", "/var/run", "/var/run")]
+
+
+@pytest.mark.parametrize("env, mounts, expected", [
+    # a CI agent told its backend is Docker, whose client finds the node's socket by default through /var/run
+    ({"KESTREL_BACKEND": "docker"}, VAR_RUN, {("docker-runtime-setting", BREAKS)}),
+    ({"SENSOR_ENGINE_KIND": "dockerd"}, [("root", "/run", "/run")], {("docker-runtime-setting", BREAKS)}),
+    # the same setting where nothing of the node is mounted: its own engine, or none
+    ({"KESTREL_BACKEND": "docker"}, [], set()),
+    # the value names a CRI runtime
+    ({"KESTREL_BACKEND": "containerd"}, VAR_RUN, set()),
+    # Docker's socket named too, but the product is told to use the CRI runtime in reach: for review
+    ({"SENSOR_TYPE": "cri", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
+     {("docker-socket-parent-mount", REVIEW)}),
+    # ... and told nothing: the socket is used
+    ({"SENSOR_TYPE": "daemonset", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
+     {("docker-socket-parent-mount", BREAKS)}),
+])
+def test_a_setting_that_picks_the_engine_by_any_name(tmp_path, env, mounts, expected):
+    verdict = verdict_of(tmp_path, ("agent.yaml", daemonset("kestrel", env, mounts)))
+    assert {(f.check, f.severity) for f in verdict.findings} == expected, checks(verdict)
+
+
+def test_a_script_held_in_env_is_read_as_what_the_pod_runs(tmp_path):
+    script = ("cfg=/etc/docker/daemon.json\njq '.\"insecure-registries\" += [\"$ADDRESS\"]' \"$cfg\" > /tmp/d\n"
+              "cp /tmp/d \"$cfg\"\nsystemctl restart docker\n")
+    coupled = daemonset("node-setup", {"NODE_SETUP_SCRIPT": script}, [], securityContext={"privileged": True})
+    verdict = verdict_of(tmp_path, ("setup.yaml", coupled))
+    assert ("docker-service-restart", BREAKS) in {(f.check, f.severity) for f in verdict.findings}
+    pruning = daemonset("node-prune", {"PRUNE_COMMAND": "docker system prune -af --volumes"}, [])
+    assert ("docker-cli", BREAKS) in {(f.check, f.severity) for f in verdict_of(tmp_path, ("p.yaml", pruning)).findings}
+    clean = coupled.replace("systemctl restart docker", "systemctl restart containerd").replace(
+        "/etc/docker/daemon.json", "/etc/containerd/config.toml")
+    assert not verdict_of(tmp_path, ("setup.yaml", clean)).findings
+
+
+RUNNER_SPEC = """\
+apiVersion: runners.example.org/v1
+kind: RunnerPool
+metadata: {name: builders, namespace: ci}
+spec:
+  template:
+    spec:
+      repository: acme/app
+      env: [{name: RUNNER_EPHEMERAL, value: "true"}]
+      volumeMounts: [{name: engine, mountPath: /var/run/docker.sock}]
+      volumes: [{name: engine, hostPath: {path: /var/run/docker.sock}}]
+"""
+POD_PATCH = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: job-controller, namespace: ci}
+data:
+  config.yaml: |
+    queue: builds
+    job-pod-patch:
+      containers:
+        - name: step
+          volumeMounts: [{name: engine, mountPath: /var/run/docker.sock}]
+      volumes:
+        - {name: engine, hostPath: {path: /var/run/docker.sock, type: Socket}}
+"""
+
+
+def test_a_runner_spec_whose_image_the_controller_supplies_is_a_pod(tmp_path):
+    verdict = verdict_of(tmp_path, ("runners.yaml", RUNNER_SPEC))
+    assert ("docker-socket-mount", BREAKS) in {(f.check, f.severity) for f in verdict.findings}, checks(verdict)
+
+
+def test_a_pod_patch_in_a_configmap_is_a_pod_made_from_config(tmp_path):
+    verdict = verdict_of(tmp_path, ("controller.yaml", POD_PATCH))
+    assert checks(verdict) == {("configured-pod-docker-socket", BREAKS, "ConfigMap/ci/job-controller[config.yaml]")}
+    clean = POD_PATCH.replace("/var/run/docker.sock, type: Socket", "/var/lib/ci-cache")
+    assert not verdict_of(tmp_path, ("controller.yaml", clean)).findings

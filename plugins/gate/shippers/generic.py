@@ -13,7 +13,8 @@ What breaks, in any format (YAML, TOML, INI, JSON, HCL, a vendor's own):
   `time`, `attrs`) the finding breaks; otherwise it is for review.
 - the config names Docker's own log directory (/var/lib/docker/containers),
   which a CRI runtime leaves empty: for review, as the gate cannot tell an
-  unknown format's include from its exclude.
+  unknown format's include from its exclude; it breaks when it names the
+  json-file driver's files there (`*-json.log`), which only Docker writes.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from .common import CONTAINER_LOGS, DOCKER_LOGS, Problem, problem, strip_comment
 JSON_DECODING = re.compile(
     r"(?P<key>\b(?![\w.-]*(?:encod|output|sink|export))[\w.-]*(?:decod|pars|format|codec)[\w.-]*)"
     r"[\"']?\s*(?:[:=]|=>)?\s*[\"']?(?P<value>nd-?json|jsonl|json[_-]lines|json-file|json)\b", re.I)
+# Docker's json-file log files: /var/lib/docker/containers/<id>/<id>-json.log
+JSON_FILE_LOG = re.compile(re.escape(DOCKER_LOGS) + r"/[^\s\"',\]]*-json\.log")
 CRI_HANDLING = re.compile(r"\b(?:cri|cri-o|crio|containerd|logtag)\b|stdout\|stderr", re.I)
 # Docker's json-file keys named as the field a line's parts come from
 DOCKER_FIELD = re.compile(r"(?:[:=]|=>)\s*[\"']?(?:\$\.|\.)?(?:log|stream|time|attrs)[\"']?\s*(?:[,}\]\n]|$)",
@@ -44,5 +47,8 @@ def problems(text: str) -> list[Problem]:
         found.append(problem("json-decoded-container-logs", depends,
                              severity=None if fields else "review"))
     if DOCKER_LOGS in code:
-        found.append(problem("docker-log-path", f"a log config naming {DOCKER_LOGS}", severity="review"))
+        json_files = JSON_FILE_LOG.search(code)       # only Docker's json-file driver names files so
+        named = json_files.group(0) if json_files else DOCKER_LOGS
+        found.append(problem("docker-log-path", f"a log config naming {named}",
+                             severity=None if json_files else "review"))
     return found
