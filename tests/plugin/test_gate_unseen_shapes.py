@@ -29,11 +29,7 @@ spec:
     hostPath: {path: /var/run/docker.sock, type: Socket}
 """
 # its CRI-ready twin: a Docker daemon in a sidecar, reached over the pod's loopback
-BUILD_TASK_DIND = """\
-apiVersion: ci.example.org/v1
-kind: BuildTask
-metadata: {name: image-publish, namespace: ci}
-spec:
+BUILD_TASK_DIND = BUILD_TASK.split("  steps:")[0] + """\
   steps:
   - name: publish
     image: example.org/tools/docker-cli:24

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import yaml
 
+REPO = Path(__file__).resolve().parents[2]
+GATE_CLUSTERROLE = REPO / "plugins/gate/clusterrole.yaml"
+
 
 def service_account_kubeconfig(cluster, kubectl, tmp_path: Path, name: str) -> Path:
     """A kubeconfig that authenticates as ServiceAccount default/<name>."""
@@ -20,3 +23,12 @@ def service_account_kubeconfig(cluster, kubectl, tmp_path: Path, name: str) -> P
     path = tmp_path / f"{name}.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def shipped_role_kubeconfig(cluster, kubectl, tmp_path: Path, name: str) -> Path:
+    """A kubeconfig for ServiceAccount default/<name> bound cluster-wide to the
+    crigate-gate ClusterRole as shipped, and nothing else."""
+    kubectl.apply(GATE_CLUSTERROLE.read_text())
+    kubectl("create", "clusterrolebinding", name, "--clusterrole=crigate-gate",
+            f"--serviceaccount=default:{name}")
+    return service_account_kubeconfig(cluster, kubectl, tmp_path, name)

@@ -20,12 +20,12 @@ from crigate.gate.rules import KUBEADM_CRI_ANNOTATION
 from crigate.testbed.images import BUSYBOX_IMAGE
 
 from .gate_seeds import CLEAN_TWINS, EXPECTED, seeds
-from .identity import service_account_kubeconfig
+from .identity import GATE_CLUSTERROLE as CLUSTERROLE
+from .identity import service_account_kubeconfig, shipped_role_kubeconfig
 from .runs import reaped
 
 pytestmark = pytest.mark.testbed
 REPO = Path(__file__).resolve().parents[2]
-CLUSTERROLE = REPO / "plugins/gate/clusterrole.yaml"
 STALE_DAEMON_JSON = {"registry-mirrors": ["https://mirror.example"],
                      "insecure-registries": ["10.0.0.5:5000"],
                      "log-opts": {"max-size": "10m"}, "default-runtime": "nvidia"}
@@ -43,11 +43,7 @@ def run_gate(kubeconfig: Path, runtime: str, report_dir: Path, *extra: str) -> t
 
 def test_clean_cluster_is_go_with_only_the_shipped_clusterrole(cluster, kubectl, gate_identity,
                                                                tmp_path):
-    name = gate_identity()
-    kubectl.apply(CLUSTERROLE.read_text())
-    kubectl("create", "clusterrolebinding", name, "--clusterrole=crigate-gate",
-            f"--serviceaccount=default:{name}")
-    kubeconfig = service_account_kubeconfig(cluster, kubectl, tmp_path, name)
+    kubeconfig = shipped_role_kubeconfig(cluster, kubectl, tmp_path, gate_identity())
     code, output, gate = run_gate(kubeconfig, cluster.runtime, tmp_path / "report")
     assert code == 0, f"expected GO (exit 0) on a clean cluster:\n{output[-3000:]}"
     assert gate["verdict"] == "GO" and not gate["undecided"], gate

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from .identity import service_account_kubeconfig
-from .test_gate import CLUSTERROLE, run_gate
+from .identity import shipped_role_kubeconfig
+from .test_gate import run_gate
 
 pytestmark = pytest.mark.testbed
 GROUP, PLURAL = "ci.crigate.test", "buildtasks"
@@ -64,11 +64,7 @@ def test_a_task_that_mounts_docker_sock_is_found_where_it_may_be_listed(cluster,
 
 def test_with_only_the_shipped_clusterrole_the_task_is_named_not_read(cluster, kubectl, gate_identity,
                                                                       task_on_cluster, tmp_path):
-    name = gate_identity()
-    kubectl.apply(CLUSTERROLE.read_text())
-    kubectl("create", "clusterrolebinding", name, "--clusterrole=crigate-gate",
-            f"--serviceaccount=default:{name}")
-    kubeconfig = service_account_kubeconfig(cluster, kubectl, tmp_path, name)
+    kubeconfig = shipped_role_kubeconfig(cluster, kubectl, tmp_path, gate_identity())
     code, output, gate = run_gate(kubeconfig, cluster.runtime, tmp_path / "report")
     assert gate.get("verdict") != "UNDECIDED", f"a custom resource it may not list is a note:\n{output[-3000:]}"
     assert not [f for f in gate["findings"] if f["object"].startswith(f"BuildTask/{task_on_cluster}/")]
