@@ -3,7 +3,10 @@ tasks, a workflow engine's templates, an operator's pod templates. Their pods
 exist only while they run, so the pods the gate lists miss a task that mounts
 docker.sock unless it runs during the audit; the task itself does not.
 
-Which kinds may describe pods is read from their CustomResourceDefinitions,
+The same for the objects that set up nodes (nodetemplates.py: a node
+provisioner's user data, kubelet runtime settings).
+
+Which kinds may describe pods or nodes is read from their CustomResourceDefinitions,
 not from a list of products: a served version whose schema keeps unknown
 fields (Tekton's and Argo's CRDs do) or holds a string `image` beside a
 container's fields (embedded.CONTAINER_FIELDS). Their objects are read by
@@ -17,6 +20,7 @@ are read either way.
 """
 from __future__ import annotations
 
+from . import nodetemplates, shapes
 from .embedded import CONTAINER_FIELDS, templates
 from .inventory import CRDS, Inventory, Reader, Resource
 
@@ -25,7 +29,8 @@ MAX_NAMED = 8          # kinds named in a note
 
 
 def may_describe_pods(schema, depth: int = 0) -> bool:
-    """An OpenAPI v3 schema with room for containers."""
+    """An OpenAPI v3 schema with room for containers, or for what sets up
+    nodes (nodetemplates: user data, node commands, a runtime or CRI socket)."""
     if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
         return False
     if schema.get("x-kubernetes-preserve-unknown-fields") is True:
@@ -34,6 +39,8 @@ def may_describe_pods(schema, depth: int = 0) -> bool:
     image = properties.get("image")
     if isinstance(image, dict) and image.get("type") == "string" and any(
             k in properties for k in CONTAINER_FIELDS):
+        return True
+    if any(nodetemplates.sets_up_nodes(str(k)) for k in properties):
         return True
     children = [*properties.values(), schema.get("items"), schema.get("additionalProperties"),
                 *(schema.get("allOf") or []), *(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]
@@ -83,6 +90,8 @@ def read(reader: Reader, inventory: Inventory) -> None:
                     inventory.templates.extend(made)
                     inventory.unreadable.extend(f"{said} (as the API returned it)" for said in unreadable)
                     described += [made[0].ref] if made else []
+                    if not made:          # it may set up nodes instead
+                        inventory.node_templates.append((shapes.ref_of(obj), obj))
         except client.ApiException as err:
             if err.status not in (403, 404):
                 raise

@@ -95,6 +95,7 @@ class Inventory:
     notes: list[str] = field(default_factory=list)       # what was not read, and why (not a denial)
     locations: dict[str, str] = field(default_factory=dict)   # object ref -> file:line (manifests)
     unreadable: list[str] = field(default_factory=list)  # objects whose fields have other types, in words
+    node_templates: list[tuple[str, dict]] = field(default_factory=list)   # (ref, object) that set up nodes
     _addresses: tuple | None = field(default=None, repr=False, compare=False)
 
     def config_map(self, namespace: str, name: str) -> dict:

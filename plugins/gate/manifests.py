@@ -223,6 +223,10 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
                 inventory.templates.extend(made)
                 inventory.locations[made[0].ref] = located.where
                 held_pods.append(made[0].ref)
+            else:                   # it may set up nodes instead (nodetemplates.py)
+                ref = shapes.ref_of(obj)
+                inventory.node_templates.append((ref, obj))
+                inventory.locations[ref] = located.where
         # anything else (Secrets: never read; Services...) holds nothing the rules read
     if held_pods:
         inventory.notes.append(f"read as pods: the containers inside {', '.join(held_pods[:5])}"

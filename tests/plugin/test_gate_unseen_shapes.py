@@ -351,3 +351,64 @@ def test_a_pod_patch_in_a_configmap_is_a_pod_made_from_config(tmp_path):
     assert checks(verdict) == {("configured-pod-docker-socket", BREAKS, "ConfigMap/ci/job-controller[config.yaml]")}
     clean = POD_PATCH.replace("/var/run/docker.sock, type: Socket", "/var/lib/ci-cache")
     assert not verdict_of(tmp_path, ("controller.yaml", clean)).findings
+
+
+NODE_CLASS = """\
+apiVersion: nodes.example.org/v1
+kind: MachineClass
+metadata: {name: general}
+spec:
+  image: {family: example-linux-2}
+  kubelet:
+    containerRuntime: dockerd
+  userData: |
+    #!/bin/bash
+    cat > /etc/docker/daemon.json <<'EOF'
+    {"registry-mirrors": ["https://mirror.example.org"]}
+    EOF
+    systemctl restart docker
+"""
+BOOTSTRAP_TEMPLATE = """\
+apiVersion: bootstrap.example.org/v1
+kind: JoinTemplate
+metadata: {name: workers, namespace: fleet}
+spec:
+  template:
+    spec:
+      files:
+      - path: /etc/docker/certs.d/registry.example.org/ca.crt
+        content: "-----BEGIN CERTIFICATE-----"
+      join:
+        registration:
+          criSocket: /var/run/dockershim.sock
+          kubeletExtraArgs: {container-runtime: docker}
+      preJoinCommands: [systemctl restart docker]
+"""
+
+
+@pytest.mark.parametrize("manifest, expected", [
+    (NODE_CLASS, {("node-template-runtime", "MachineClass/default/general"),
+                  ("docker-daemon-config", "MachineClass/default/general"),
+                  ("docker-service-restart", "MachineClass/default/general")}),
+    (BOOTSTRAP_TEMPLATE, {("node-template-runtime", "JoinTemplate/fleet/workers"),
+                          ("docker-registry-certs", "JoinTemplate/fleet/workers"),
+                          ("docker-service-restart", "JoinTemplate/fleet/workers")}),
+])
+def test_an_object_that_sets_up_nodes_for_docker_breaks(tmp_path, manifest, expected):
+    verdict = verdict_of(tmp_path, ("nodes.yaml", manifest))
+    assert {(f.check, f.object) for f in verdict.findings} == expected, checks(verdict)
+    assert verdict.kind is Kind.NO_GO
+    assert {f.severity for f in verdict.findings if f.check != "docker-registry-certs"} == {BREAKS}
+
+
+@pytest.mark.parametrize("manifest", [
+    NODE_CLASS.replace("dockerd", "containerd").replace("/etc/docker/daemon.json", "/etc/containerd/certs.d/x")
+    .replace("restart docker", "restart containerd"),
+    BOOTSTRAP_TEMPLATE.replace("/etc/docker/certs.d", "/etc/containerd/certs.d")
+    .replace("/var/run/dockershim.sock", "unix:///run/containerd/containerd.sock")
+    .replace("container-runtime: docker", "container-runtime-endpoint: unix:///run/containerd/containerd.sock")
+    .replace("restart docker", "restart containerd"),
+])
+def test_its_containerd_twin_is_go(tmp_path, manifest):
+    verdict = verdict_of(tmp_path, ("nodes.yaml", manifest))
+    assert verdict.kind is Kind.GO and not verdict.findings, checks(verdict)
