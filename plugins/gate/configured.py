@@ -188,12 +188,23 @@ def find_argo_docker_executor(inventory: Inventory, runtime: str) -> list[Findin
     return findings
 
 
+# A host path volume named in a pod template of another format (Jenkins'
+# Kubernetes plugin XML: <hostPath>/var/run/docker.sock</hostPath>, HCL, JSON)
+# (a setting's syntax: `<hostPath>P`, `hostPath: P`, `"hostPath": {"path": "P"`,
+# `host_path = "P"`; prose naming a host path is not one)
+HOST_PATH_NAMED = re.compile(r"(?i)host[-_]?path[\"']?[ \t]*(?:>|[:=])[ \t]*[\"']?"
+                             r"(?:\{?[ \t]*[\"']?path[\"']?[ \t]*(?:>|[:=])[ \t]*[\"']?)?(/[\w./-]+)")
+
+
 def find_configured_pod_docker_socket(inventory: Inventory, runtime: str) -> list[Finding]:
     findings = []
     for namespace, name, key, text in config_values(inventory):
         if "hostPath" not in text or "containers" not in text:
             continue
-        paths = [p for d in load_yaml(text) for s in pod_specs(d) for p in docker_host_paths(s)]
+        documents = load_yaml(text)
+        paths = [p for d in documents for s in pod_specs(d) for p in docker_host_paths(s)]
+        if not any(isinstance(d, (dict, list)) for d in documents):       # XML, HCL, ...: by syntax
+            paths = [m.group(1) for m in HOST_PATH_NAMED.finditer(text) if is_docker_host_path(m.group(1))]
         if paths:
             findings.append(finding("configured-pod-docker-socket", cm_ref(namespace, name, key),
                                     f"a pod template in the ConfigMap mounting hostPath {paths[0]}"))

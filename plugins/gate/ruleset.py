@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import agents, configured, nodetemplates, rules, shipper_env, sockets
+from . import agents, configured, dockerwatch, nodetemplates, rules, shipper_env, sockets
 from .audit import Audit
 from .findings import Finding
 
@@ -26,7 +26,7 @@ AREAS: dict[str, tuple[Rule, ...]] = {
     "docker_cli": (_on_inventory(rules.docker_cli),),
     "log_shippers": (_on_inventory(rules.log_shippers), _on_inventory(shipper_env.find)),
     "node_agents": (lambda audit, target: agents.node_agents(
-        audit.inventory, target, set_for_cri=sockets.set_for_cri),),
+        audit.inventory, target, set_for_cri=sockets.set_for_cri), _on_inventory(dockerwatch.find)),
     "runtime_configured_pods": tuple(_on_inventory(r) for r in configured.RULES),
     "nodes": (_on_inventory(rules.node_runtime), _on_inventory(nodetemplates.find)),
     "gpu": (lambda audit, target: rules.gpu_runtime(audit.inventory, target, audit.node_handlers),),

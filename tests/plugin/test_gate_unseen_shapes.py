@@ -412,3 +412,62 @@ def test_an_object_that_sets_up_nodes_for_docker_breaks(tmp_path, manifest, expe
 def test_its_containerd_twin_is_go(tmp_path, manifest):
     verdict = verdict_of(tmp_path, ("nodes.yaml", manifest))
     assert verdict.kind is Kind.GO and not verdict.findings, checks(verdict)
+
+
+def agent_with_config(config_key: str, config: str, mounts=VAR_RUN, **container) -> str:
+    """A DaemonSet reading one ConfigMap file (/etc/agent/<key>) and the given host mounts."""
+    import json
+    import yaml
+    ds = json.loads(daemonset("heron", {}, [*mounts, ("config", "", "/etc/agent")], **container))
+    spec = ds["spec"]["template"]["spec"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "config"] + [
+        {"name": "config", "configMap": {"name": "heron-config"}}]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "heron-config", "namespace": "ops"},
+          "data": {config_key: config}}
+    return yaml.safe_dump_all([cm, ds])
+
+
+@pytest.mark.parametrize("config_key, config, expected", [
+    # containerd read under Docker Engine's namespace
+    ("heron.json", '{"runtime": {"address": "/run/containerd/containerd.sock", "namespace": "moby"}}',
+     {("containerd-moby-namespace", BREAKS)}),
+    ("heron.json", '{"runtime": {"address": "/run/containerd/containerd.sock", "namespace": "k8s.io"}}', set()),
+    # container logs taken from Docker's journald log driver
+    ("heron.ini", "[journal]\nmatch = CONTAINER_NAME=k8s_*\nfields = CONTAINER_ID_FULL, PRIORITY\n",
+     {("docker-daemon-watched", BREAKS)}),
+    ("heron.ini", "[journal]\nmatch = _SYSTEMD_UNIT=kubelet.service\n", set()),
+    # a health check of the Docker daemon
+    ("checks.json", '{"plugin": "custom", "args": ["--component=docker", "--enable-repair=true"]}',
+     {("docker-daemon-watched", REVIEW)}),
+    ("checks.json", '{"plugin": "custom", "args": ["--component=cri", "--enable-repair=true"]}', set()),
+])
+def test_settings_that_look_at_docker_engine_itself(tmp_path, config_key, config, expected):
+    manifest = agent_with_config(config_key, config, mounts=[("containerd", "/run/containerd", "/run/containerd")])
+    verdict = verdict_of(tmp_path, ("heron.yaml", manifest))
+    assert {(f.check, f.severity) for f in verdict.findings} == expected, checks(verdict)
+
+
+JENKINS_XML_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: agent-templates, namespace: ci}
+data:
+  builder.xml: |
+    <org.csanchez.jenkins.plugins.kubernetes.PodTemplate>
+      <name>builder</name>
+      <containers><org.csanchez.jenkins.plugins.kubernetes.ContainerTemplate>
+        <image>example.org/builder:3</image>
+      </org.csanchez.jenkins.plugins.kubernetes.ContainerTemplate></containers>
+      <volumes><org.csanchez.jenkins.plugins.kubernetes.volumes.HostPathVolume>
+        <mountPath>/var/run/docker.sock</mountPath>
+        <hostPath>/var/run/docker.sock</hostPath>
+      </org.csanchez.jenkins.plugins.kubernetes.volumes.HostPathVolume></volumes>
+    </org.csanchez.jenkins.plugins.kubernetes.PodTemplate>
+"""
+
+
+def test_a_pod_template_in_another_format_naming_a_docker_host_path(tmp_path):
+    verdict = verdict_of(tmp_path, ("templates.yaml", JENKINS_XML_TEMPLATE))
+    assert checks(verdict) == {("configured-pod-docker-socket", BREAKS, "ConfigMap/ci/agent-templates[builder.xml]")}
+    clean = JENKINS_XML_TEMPLATE.replace("<hostPath>/var/run/docker.sock", "<hostPath>/var/lib/ci-cache")
+    assert not verdict_of(tmp_path, ("templates.yaml", clean)).findings
