@@ -417,6 +417,7 @@ def test_its_containerd_twin_is_go(tmp_path, manifest):
 def agent_with_config(config_key: str, config: str, mounts=VAR_RUN, **container) -> str:
     """A DaemonSet reading one ConfigMap file (/etc/agent/<key>) and the given host mounts."""
     import json
+
     import yaml
     ds = json.loads(daemonset("heron", {}, [*mounts, ("config", "", "/etc/agent")], **container))
     spec = ds["spec"]["template"]["spec"]
