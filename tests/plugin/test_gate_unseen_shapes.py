@@ -5,7 +5,10 @@ Elastic Agent stream, an unknown shipper decoding CRI lines as JSON, and one
 object defined twice across the files given. Names below are made up."""
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 from crigate.gate import engine, logconfig, manifests
 from crigate.gate.audit import manifests_audit
 from crigate.gate.findings import BREAKS, REVIEW
@@ -267,7 +270,6 @@ def test_which_custom_resources_may_describe_pods_is_read_from_their_schemas():
 
 def daemonset(name: str, env: dict[str, str], mounts: list[tuple[str, str, str]], **container) -> str:
     """A DaemonSet of one container: env, and (volume, host path, mount path) hostPath mounts."""
-    import json
     spec = {"containers": [{"name": "agent", "image": f"example.org/{name}:1",
                             "env": [{"name": k, "value": v} for k, v in env.items()],
                             "volumeMounts": [{"name": v, "mountPath": at} for v, _, at in mounts], **container}],
@@ -416,9 +418,6 @@ def test_its_containerd_twin_is_go(tmp_path, manifest):
 
 def agent_with_config(config_key: str, config: str, mounts=VAR_RUN, **container) -> str:
     """A DaemonSet reading one ConfigMap file (/etc/agent/<key>) and the given host mounts."""
-    import json
-
-    import yaml
     ds = json.loads(daemonset("heron", {}, [*mounts, ("config", "", "/etc/agent")], **container))
     spec = ds["spec"]["template"]["spec"]
     spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "config"] + [
