@@ -11,6 +11,7 @@ import pytest
 import yaml
 from crigate.gate import engine, logconfig, manifests
 from crigate.gate.audit import manifests_audit
+from crigate.gate.customresources import pod_describing_resources
 from crigate.gate.findings import BREAKS, REVIEW
 from crigate.gate.verdict import Kind
 
@@ -245,7 +246,6 @@ def crd(group: str, plural: str, schema: dict | None, scope: str = "Namespaced")
 
 
 def test_which_custom_resources_may_describe_pods_is_read_from_their_schemas():
-    from crigate.gate.customresources import pod_describing_resources
     kept_unknown = {"type": "object", "properties": {"spec": {"type": "object",
                                                               "x-kubernetes-preserve-unknown-fields": True}}}
     with_containers = {"type": "object", "properties": {"spec": {"properties": {"runners": {
