@@ -22,7 +22,7 @@ from .configtext import load_yaml, mappings
 from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .rules import containers, cri_tools, is_under, node_addresses, remote_docker_host, where
-from .shell import DOCKER_COMMANDS, docker_calls, env_holds_script, looks_like_script
+from .shell import DOCKER_COMMANDS, docker_calls, env_scripts, looks_like_script
 
 # The words CI configs and init scripts use for Docker: an executor, a service
 # name (names of a tool's settings, not crigate runtimes: see clusters/runtimes.py)
@@ -188,12 +188,11 @@ def find_argo_docker_executor(inventory: Inventory, runtime: str) -> list[Findin
     return findings
 
 
-# A host path volume named in a pod template of another format (Jenkins'
-# Kubernetes plugin XML: <hostPath>/var/run/docker.sock</hostPath>, HCL, JSON)
-# (a setting's syntax: `<hostPath>P`, `hostPath: P`, `"hostPath": {"path": "P"`,
-# `host_path = "P"`; prose naming a host path is not one)
-HOST_PATH_NAMED = re.compile(r"(?i)host[-_]?path[\"']?[ \t]*(?:>|[:=])[ \t]*[\"']?"
-                             r"(?:\{?[ \t]*[\"']?path[\"']?[ \t]*(?:>|[:=])[ \t]*[\"']?)?(/[\w./-]+)")
+# A host path volume in a pod template kept as XML (the Jenkins Kubernetes
+# plugin's pod templates: <hostPath>/var/run/docker.sock</hostPath>); other
+# formats that are not YAML or JSON say too little to tell a template from a
+# policy's test data.
+HOST_PATH_NAMED = re.compile(r"(?i)<host[-_]?path>\s*(/[\w./-]+)\s*</host[-_]?path>")
 
 
 def find_configured_pod_docker_socket(inventory: Inventory, runtime: str) -> list[Finding]:
@@ -203,7 +202,7 @@ def find_configured_pod_docker_socket(inventory: Inventory, runtime: str) -> lis
             continue
         documents = load_yaml(text)
         paths = [p for d in documents for s in pod_specs(d) for p in docker_host_paths(s)]
-        if not any(isinstance(d, (dict, list)) for d in documents):       # XML, HCL, ...: by syntax
+        if not any(isinstance(d, (dict, list)) for d in documents):       # XML
             paths = [m.group(1) for m in HOST_PATH_NAMED.finditer(text) if is_docker_host_path(m.group(1))]
         if paths:
             findings.append(finding("configured-pod-docker-socket", cm_ref(namespace, name, key),
@@ -252,7 +251,7 @@ _SEGMENTS = re.compile(r"\|\||&&|[;|&`(){}]|\$\(")
 
 def scripts(template: PodTemplate, container: dict, inventory: Inventory) -> list[tuple[str, str]]:
     """(where, text) of what the container runs: command/args, mounted ConfigMap
-    scripts, and scripts held in env (shell.env_holds_script)."""
+    scripts, and scripts held in env where the pod can act on its node (shell.env_scripts)."""
     found = []
     argv = [str(a) for a in [*container.get("command", []), *container.get("args", [])]]
     shell_flag = next((i for i, w in enumerate(argv[1:-1], 1) if re.fullmatch(r"-\w*c\w*", w)), 0)
@@ -264,11 +263,7 @@ def scripts(template: PodTemplate, container: dict, inventory: Inventory) -> lis
         for key, value in sorted(inventory.config_map(template.namespace, name).items()):
             if looks_like_script(key, value):
                 found.append((f"ConfigMap {name} key {key}", value))
-    for env in container.get("env") or []:
-        value = env.get("value") if isinstance(env, dict) else None
-        if isinstance(value, str) and env_holds_script(str(env.get("name", "")), value):
-            found.append((f"env {env.get('name')}", value))
-    return found
+    return found + env_scripts(template.spec, container)
 
 
 def command_words(script: str):

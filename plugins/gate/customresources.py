@@ -8,9 +8,12 @@ provisioner's user data, kubelet runtime settings).
 
 Which kinds may describe pods or nodes is read from their CustomResourceDefinitions,
 not from a list of products: a served version whose schema keeps unknown
-fields (Tekton's and Argo's CRDs do) or holds a string `image` beside a
-container's fields (embedded.CONTAINER_FIELDS). Their objects are read by
-shape (embedded.py), as from manifests.
+fields (Tekton's and Argo's CRDs do), holds a string `image` beside a
+container's fields (embedded.CONTAINER_FIELDS), or has a field named for what
+sets up nodes (nodetemplates.sets_up_nodes). Their objects are read by shape
+(embedded.py, nodetemplates.py), as from manifests. A list that fails (a
+conversion webhook down) costs at most OPTIONAL_BUDGET_S of retries and is a
+note, not a could-not-decide.
 
 Permissions: listing CRDs is in the shipped ClusterRole (they hold schemas, no
 data). Listing a custom resource is not (RBAC cannot grant "every kind but
@@ -21,11 +24,13 @@ are read either way.
 from __future__ import annotations
 
 from . import nodetemplates, shapes
-from .embedded import CONTAINER_FIELDS, templates
-from .inventory import CRDS, Inventory, Reader, Resource
+from .apiretry import Retrier
+from .embedded import CONTAINER_FIELDS, named, read_as_pods_note, templates
+from .inventory import CRDS, Inventory, Reader, ReadFailed, Resource, Undecodable
 
 MAX_SCHEMA_DEPTH = 64
 MAX_NAMED = 8          # kinds named in a note
+OPTIONAL_BUDGET_S = 10.0   # faults the custom-resource lists may cost in all: they are optional
 
 
 def may_describe_pods(schema, depth: int = 0) -> bool:
@@ -78,32 +83,43 @@ def read(reader: Reader, inventory: Inventory) -> None:
                                f"({CRDS.rbac(None)}); tasks and templates that describe pods are "
                                "judged only while their pods run")
         return
-    denied, described = [], []
+    optional = Reader(reader.api, Retrier(OPTIONAL_BUDGET_S, reader.retrier.timeout_s))
+    denied, failed, described = [], [], []
     for resource in pod_describing_resources(crds):
         try:
-            for page in reader.pages(resource):
+            for page in optional.pages(resource):
                 for obj in page:
                     if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict) \
                             or not obj["metadata"].get("name"):
                         continue
-                    made, unreadable = templates(obj)
+                    made, unread = templates(obj)       # a shape guessed, not a kind known: notes
                     inventory.templates.extend(made)
-                    inventory.unreadable.extend(f"{said} (as the API returned it)" for said in unreadable)
+                    inventory.notes.extend(f"not read as a pod: {said} (as the API returned it)" for said in unread)
                     described += [made[0].ref] if made else []
-                    if not made:          # it may set up nodes instead
-                        inventory.node_templates.append((shapes.ref_of(obj), obj))
+                    if not made:          # it may set up nodes instead; what no rule reads is dropped
+                        inventory.node_templates.append((shapes.ref_of(obj), {
+                            k: v for k, v in obj.items() if k not in ("status", "metadata")}))
         except client.ApiException as err:
             if err.status not in (403, 404):
                 raise
-            denied.append(resource)
-    if described:
-        inventory.notes.append(f"read as pods: the containers inside {', '.join(described[:5])}"
-                               + (f" and {len(described) - 5} more" if len(described) > 5 else "")
-                               + " (custom resources that describe pods: crigate.gate.customresources)")
+            (denied if err.status == 403 else failed).append(f"{resource.plural}.{resource.group}")
+        except (ReadFailed, Undecodable) as err:   # a conversion webhook down, an answer not JSON
+            failed.append(f"{resource.plural}.{resource.group} ({err})")
+    inventory.notes.extend(said_of(described, denied, failed))
+    if met := optional.retrier.summary():
+        inventory.notes.append(f"custom resources: {met}")
+
+
+def said_of(described: list[str], denied: list[str], failed: list[str]) -> list[str]:
+    """The notes: what was read as pods, what could not be read and why."""
+    notes = [read_as_pods_note(described, "custom resources")] if described else []
     if denied:
-        kinds = ", ".join(f"{r.plural}.{r.group}" for r in denied[:MAX_NAMED]) + (
-            f" and {len(denied) - MAX_NAMED} more" if len(denied) > MAX_NAMED else "")
-        inventory.notes.append(
-            f"custom resources that may describe pods not read (not permitted): {kinds}; their pods are "
-            "judged only while they run. To read them, grant list on them to the gate's identity "
-            "(a ClusterRole rule: apiGroups [GROUP], resources [PLURAL], verbs [list])")
+        notes.append(f"custom resources that may describe pods or set up nodes not read (not permitted): "
+                     f"{named(denied, MAX_NAMED)}; their pods are judged only while they run. To read them, "
+                     "grant list on them to the gate's identity (a ClusterRole rule: apiGroups [GROUP], "
+                     "resources [PLURAL], verbs [list])")
+    if failed:
+        notes.append(f"custom resources that may describe pods or set up nodes not read (the API did not "
+                     f"answer the list): {named(failed, MAX_NAMED)}; their pods are judged only while they run")
+    return notes
+

@@ -22,11 +22,12 @@ import re
 
 from .endpoints import line_of
 from .family import family
-from .findings import Finding
+from .findings import REVIEW, Finding
 from .inventory import Inventory
 from .podtext import container_texts
 from .rules import containers, cri_tools, where
 
+K8S_NAMESPACE = re.compile(r"(?<![\w.-])k8s\.io(?![\w./-])")     # the kubelet's containerd namespace
 MOBY_NAMESPACE = re.compile(
     r"(?i)(?:namespace[\"']?[ \t]*[:=][ \t]*[\"']?|(?:^|\s)(?:-n|--namespace)[ =]|CONTAINERD_NAMESPACE=)moby\b")
 # a health check of the Docker daemon (node-problem-detector's health-checker
@@ -50,7 +51,9 @@ def find(inventory: Inventory, runtime: str) -> list[Finding]:
             if hit and check not in said:
                 said.add(check)
                 text, m = hit
+                both = check == "containerd-moby-namespace" and any(K8S_NAMESPACE.search(x.code) for x in texts)
                 findings.append(family(check).finding(
-                    where(t, c), f"{text.chain(line_of(text.code, m.start()))} says {m.group(0).strip()}",
-                    case=case, cri_tools=cri_tools(runtime)))
+                    where(t, c), f"{text.chain(line_of(text.code, m.start()))} says {m.group(0).strip()}"
+                    + ("; it names k8s.io too" if both else ""),
+                    case=case, severity=REVIEW if both else "", cri_tools=cri_tools(runtime)))
     return findings

@@ -98,8 +98,10 @@ def pod_specs(obj: dict) -> list[tuple[str, dict]]:
 
 def templates(obj: dict) -> tuple[list[PodTemplate], list[str]]:
     """The pods obj describes as PodTemplates of its kind and name (metadata
-    with its namespace filled in), and, in words, each described pod whose
-    fields have other types than Kubernetes gives them (not read)."""
+    with its namespace filled in), and, in words, each mapping shaped like a
+    pod whose fields have other types than a pod's (not read: the shape was a
+    guess, a Helm values block or a policy's data may look so; the callers say
+    so in a note, not as could-not-decide)."""
     meta, kind = obj["metadata"], str(obj.get("kind"))
     made, unreadable = [], []
     for field_path, spec in pod_specs(obj):
@@ -111,3 +113,12 @@ def templates(obj: dict) -> tuple[list[PodTemplate], list[str]]:
                                 meta.get("labels") or {}, meta.get("annotations") or {}))
     return made, unreadable
 
+
+
+def named(items: list[str], most: int) -> str:
+    """The first `most` items, and how many more."""
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def read_as_pods_note(refs: list[str], where: str) -> str:
+    return f"read as pods: the containers inside {named(refs, 5)} ({where} that describe pods: crigate.gate.embedded)"

@@ -217,8 +217,8 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
             (inventory.nodes if kind == "Node" else inventory.runtime_classes).append(obj)
             inventory.locations[f"{kind}/{meta['name']}"] = located.where
         elif kind not in NOT_POD_HOLDERS:
-            made, unreadable = embedded.templates(obj)
-            inventory.unreadable.extend(f"{located.where}: {said}" for said in unreadable)
+            made, unread = embedded.templates(obj)       # a shape guessed, not a kind known: notes
+            inventory.notes.extend(f"{located.where}: not read as a pod: {said}" for said in unread)
             if made:
                 inventory.templates.extend(made)
                 inventory.locations[made[0].ref] = located.where
@@ -229,9 +229,7 @@ def inventory_from(objects: list[Located], namespace: str = "default") -> Invent
                 inventory.locations[ref] = located.where
         # anything else (Secrets: never read; Services...) holds nothing the rules read
     if held_pods:
-        inventory.notes.append(f"read as pods: the containers inside {', '.join(held_pods[:5])}"
-                               + (f" and {len(held_pods) - 5} more" if len(held_pods) > 5 else "")
-                               + " (objects of other kinds that describe pods: crigate.gate.embedded)")
+        inventory.notes.append(embedded.read_as_pods_note(held_pods, "objects of other kinds"))
     inventory.notes.append("read from manifests: no nodes, events or kubelet configs unless given")
     return inventory
 

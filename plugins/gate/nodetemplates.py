@@ -28,15 +28,18 @@ import re
 from crigate.facts import CRI_DOCKERD_SOCKET, DOCKER_SOCKET_PATHS, normalize
 
 from .configured import DOCKER_CERTS_DIR, DOCKER_CONFIG_DIR, command_words, restarts_docker, writes_docker_file
+from .embedded import MAX_DEPTH
 from .family import family
-from .findings import Finding
+from .findings import REVIEW, Finding
 from .rules import is_under
 
 SCRIPT_KEY = re.compile(r"(?i)user[-_]?data|commands?$|script|bootstrap|^content$")
 RUNTIME_KEY = re.compile(r"(?i)^(?:container[-_]?runtime|runtime)$")
 ENDPOINT_KEY = re.compile(r"(?i)^(?:cri[-_]?socket|container[-_]?runtime[-_]?endpoint)$")
 DOCKER_RUNTIMES = ("docker", "dockerd", "dockershim")
-MAX_DEPTH = 40
+# words of a Kubernetes node's setup: the kubelet, kubeadm's join, a bootstrap script
+NODE_SETUP = re.compile(r"(?i)kubelet|kubeadm|node[-_]?registration|bootstrap|join[-_]?configuration|"
+                        r"container[-_]?runtime|cri[-_]?socket")
 
 
 def sets_up_nodes(field_name: str) -> bool:
@@ -85,9 +88,17 @@ def is_docker_endpoint(value: str) -> bool:
     return path in DOCKER_SOCKET_PATHS or path == CRI_DOCKERD_SOCKET
 
 
+def sets_up_kubernetes_nodes(body: dict) -> bool:
+    """Whether anything in the object speaks of a Kubernetes node's setup."""
+    return any(NODE_SETUP.search(where) or NODE_SETUP.search(value) for where, _, value in leaves(body))
+
+
 def findings_of(ref: str, obj: dict, runtime: str) -> list[Finding]:
-    """What the object tells the nodes it sets up about Docker."""
+    """What the object tells the nodes it sets up about Docker. Scripts in an
+    object that says nothing of a Kubernetes node's setup (a virtual machine's
+    cloud-init, a cloud instance) are for review: they may run elsewhere."""
     body = {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    severity = "" if sets_up_kubernetes_nodes(body) else REVIEW
     found = []
     for where, key, value in leaves(body):
         if RUNTIME_KEY.match(key) and value.strip().lower() in DOCKER_RUNTIMES:
@@ -97,10 +108,12 @@ def findings_of(ref: str, obj: dict, runtime: str) -> list[Finding]:
         elif SCRIPT_KEY.search(key):
             if any(restarts_docker(words) for words in command_words(value)):
                 found.append(family("docker-service-restart").finding(
-                    ref, f"a restart of the Docker service in {where}, a script the nodes run", runtime=runtime))
+                    ref, f"a restart of the Docker service in {where}, a script the nodes run", runtime=runtime,
+                    severity=severity))
             if writes_docker_file(value, "/etc/docker/daemon.json"):
                 found.append(family("docker-daemon-config").finding(
-                    ref, f"a write to /etc/docker/daemon.json in {where}, a script the nodes run"))
+                    ref, f"a write to /etc/docker/daemon.json in {where}, a script the nodes run",
+                    severity=severity))
             elif writes_docker_file(value, DOCKER_CERTS_DIR):
                 found.append(family("docker-registry-certs").finding(
                     ref, f"a write under {DOCKER_CERTS_DIR} in {where}, a script the nodes run"))

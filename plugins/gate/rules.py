@@ -19,7 +19,7 @@ from .family import family
 from .findings import Finding, PodTemplate
 from .inventory import Inventory
 from .podtext import exec_commands
-from .shell import command_calls, docker_calls, env_holds_script, looks_like_script
+from .shell import command_calls, docker_calls, env_scripts, looks_like_script
 
 DOCKER_ENV = ("DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
 GPU_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
@@ -137,12 +137,10 @@ def docker_cli(inventory: Inventory, runtime: str) -> list[Finding]:
                     if found:
                         calls.extend(found)
                         sources.append(f"ConfigMap {name} key {key}")
-        for env in c.get("env") or []:
-            value = env.get("value") if isinstance(env, dict) else None
-            if isinstance(value, str) and env_holds_script(str(env.get("name", "")), value) \
-                    and (found := docker_calls(value)):
+        for origin, script in env_scripts(t.spec, c):
+            if found := docker_calls(script):
                 calls.extend(found)
-                sources.append(f"env {env.get('name')}")
+                sources.append(origin)
         if calls:
             findings.append(family("docker-cli").finding(
                 where(t, c), f"the docker CLI ({'; '.join(calls[:3])}) in {', '.join(sources)}",

@@ -66,3 +66,16 @@ def env_holds_script(name: str, value: str) -> bool:
     """An env value a program runs as a script: named so (STARTUP_SCRIPT, the
     node-setup images that run it on the host through hostPID), or a #! file."""
     return looks_like_script(name, value) or bool(SCRIPT_NAME.search(name) and value.strip())
+
+
+def env_scripts(pod_spec: dict, container: dict) -> list[tuple[str, str]]:
+    """(origin, script) of the scripts a container holds in env, when the pod
+    can act on its node (hostPID, or a privileged container): a script in a
+    plain pod's env may be meant for pods it starts elsewhere (a CI runner's
+    pre-build script runs in its job pods)."""
+    context = container.get("securityContext") if isinstance(container.get("securityContext"), dict) else {}
+    if not (pod_spec.get("hostPID") is True or context.get("privileged") is True):
+        return []
+    return [(f"env {env.get('name')}", env["value"]) for env in container.get("env") or []
+            if isinstance(env, dict) and isinstance(env.get("value"), str)
+            and env_holds_script(str(env.get("name", "")), env["value"])]

@@ -33,7 +33,7 @@ from crigate.facts import (
 from . import agents, rules
 from .endpoints import Landing, Reference, is_docker_socket_path, is_pipe, landing, line_of, node_hosts, references
 from .family import family
-from .findings import Finding, PodTemplate
+from .findings import REVIEW, Finding, PodTemplate
 from .inventory import Inventory
 from .podtext import Text, container_texts
 from .rules import is_under, node_addresses
@@ -233,14 +233,18 @@ RUNTIME_SETTING = re.compile(
     r"(?:}|$|,[ \t]*[\w\"'-]+[ \t]*[:=])")       # the line's end, or the next key of an inline map
 
 
-# A setting that picks the engine a product talks to, named by what it picks
+# A setting that picks the engine a product talks to, named for what it picks
 # (`WOODPECKER_BACKEND=docker`, `AGENT_RUNTIME: docker`, `engine.kind: dockerd`,
-# `DEFENDER_TYPE=cri`), whose whole value on its line is one engine's name. Its
-# key alone does not say it is about containers (`SOURCE_TYPE`), so a Docker
-# value counts only where Docker's default socket reaches the node's through a
-# mount (engine_setting_uses), and a CRI value only where a CRI socket is in reach.
+# `--executor docker`), whose whole value on its line is one engine's name. The
+# key says "runtime, engine, backend or executor" (then maybe type/kind/name/mode):
+# a bare `REGISTRY_TYPE` or `LOG_TYPE` says nothing of containers. Even so it may
+# not be about containers, so a Docker value counts only where Docker's default
+# socket reaches the node's through a mount (default_socket_landing), and a CRI
+# value only as the CRI socket in reach being chosen (cri_in_reach). Key length is
+# bounded: the pattern stays linear on long texts.
 ENGINE_SETTING = re.compile(
-    r"(?im)(?:^|[\s\"'{,-])(?P<key>(?:--?)?[\w.-]*?(?:runtime|engine|backend|executor|driver|type|kind|mode))"
+    r"(?im)(?:^|[\s\"'{,])(?P<key>(?:--?)?(?:[\w-]{1,40}[._-])?(?:runtime|engine|backend|executor)"
+    r"(?:[._-]?(?:type|kind|name|mode))?)"
     r"[\"']?(?:[ \t]*[:=][ \t]*| )[\"']?(?P<value>docker|dockerd|moby|cri|cri-o|crio|containerd)[\"']?[ \t]*"
     r"(?:}|$|,[ \t]*[\w\"'-]+[ \t]*[:=])")
 DOCKER_ENGINES = ("docker", "dockerd", "moby")
@@ -281,14 +285,16 @@ def settings(template: PodTemplate, container: dict, inventory: Inventory) -> li
                 ref, f"{text.chain(line_of(text.code, m.start('key')))} sets {m.group('key')} to "
                 f"{m.group('value')}"))
     reached = default_socket_landing(template, container)
+    beside = cri_in_reach(template, container, texts) if reached else CriReach()
     for text, m in engine_settings(texts, docker=True) if reached else ():
         line = line_of(text.code, m.start("key"))
         if (text.origin, line) not in named:
             named.add((text.origin, line))
+            also = f"; also in reach: {beside.words}" if beside.explicit else ""
             findings.append(family("docker-runtime-setting").finding(
                 ref, f"{text.chain(line)} sets {m.group('key')} to {m.group('value')}, and Docker's "
-                f"default socket {reached[0]} reaches the node's through hostPath {reached[1].host_path}",
-                case="default-socket"))
+                f"default socket {reached[0]} reaches the node's through hostPath {reached[1].host_path}{also}",
+                case="default-socket", severity=REVIEW if beside.explicit else ""))
     for text in texts:
         if text.env_name in rules.DOCKER_ENV:
             continue           # DOCKER_HOST and friends: docker-env says so

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .findings import Finding
 
+DEFINITION_NUMBER = re.compile(r"@\d+(?=[/\[ ]|$)")      # manifests.definitions: NAME@N
+
 SPEC = re.compile(r"^(?P<check>[a-z0-9][a-z0-9-]*|\*)(?:=(?P<glob>[^:]+))?(?::(?P<reason>.+))?$")
 
 
@@ -33,13 +35,14 @@ class Suppression:
 
     def matches(self, finding: Finding) -> bool:
         """The object as the report shows it, or one it contains (a workload
-        and its containers), or a glob; `[` in objects is literal."""
+        and its containers), or a glob; `[` in objects is literal. An earlier
+        definition read from manifests (NAME@N) is matched by NAME too."""
         if self.check not in ("*", finding.check):
             return False
-        obj = finding.object
-        return (self.glob in ("*", obj) or obj.startswith(tuple(self.glob + c for c in "/[ :"))
-                or fnmatch.fnmatchcase(obj.replace("[", "(").replace("]", ")"),
-                                       self.glob.replace("[", "(").replace("]", ")")))
+        return any(self.glob in ("*", obj) or obj.startswith(tuple(self.glob + c for c in "/[ :"))
+                   or fnmatch.fnmatchcase(obj.replace("[", "(").replace("]", ")"),
+                                          self.glob.replace("[", "(").replace("]", ")"))
+                   for obj in dict.fromkeys((finding.object, DEFINITION_NUMBER.sub("", finding.object))))
 
     def label(self) -> str:
         return f"{self.reason or 'no reason given'} ({self.origin})"

@@ -6,13 +6,16 @@ object defined twice across the files given. Names below are made up."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import yaml
-from crigate.gate import engine, logconfig, manifests
+from crigate.gate import customresources, engine, logconfig, manifests
 from crigate.gate.audit import manifests_audit
 from crigate.gate.customresources import pod_describing_resources
-from crigate.gate.findings import BREAKS, REVIEW
+from crigate.gate.findings import BREAKS, REVIEW, Finding
+from crigate.gate.inventory import CRDS, Inventory, ReadFailed
+from crigate.gate.suppress import Suppression
 from crigate.gate.verdict import Kind
 
 # a CI system's task kind (Tekton's shape: steps with a script, volumes beside them)
@@ -124,13 +127,16 @@ def test_a_schema_that_names_image_is_no_pod(tmp_path):
     assert not any("read as pods" in n for n in verdict.notes)
 
 
-def test_a_described_pod_with_fields_of_other_types_is_named_not_read(tmp_path):
+def test_a_pod_shape_with_fields_of_other_types_is_a_note_not_a_verdict(tmp_path):
+    """The kind is not known to hold pods, so a mapping shaped like one whose
+    fields have other types (a Helm values block, a policy's test data) is
+    named in a note, and the rest of the run decides."""
     hostile = BUILD_TASK.replace("volumeMounts: [{name: engine, mountPath: /var/run/docker.sock}]",
                                  "volumeMounts: /var/run/docker.sock")
     verdict = verdict_of(tmp_path, ("task.yaml", hostile))
-    assert verdict.kind is Kind.UNDECIDED
-    assert any("BuildTask/ci/image-publish" in r and "volumeMounts" in r and "spec" in r
-               for r in verdict.unread), verdict.unread
+    assert verdict.kind is not Kind.UNDECIDED and not verdict.unread, verdict.unread
+    assert any("not read as a pod" in n and "BuildTask/ci/image-publish" in n and "volumeMounts" in n
+               for n in verdict.notes), verdict.notes
 
 
 AGENT_POLICY = """\
@@ -291,8 +297,12 @@ VAR_RUN = [("run", "/var/run", "/var/run")]
     # the value names a CRI runtime
     ({"KESTREL_BACKEND": "containerd"}, VAR_RUN, set()),
     # Docker's socket named too, but the product is told to use the CRI runtime in reach: for review
-    ({"SENSOR_TYPE": "cri", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
+    ({"SENSOR_RUNTIME": "cri", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
      {("docker-socket-parent-mount", REVIEW)}),
+    # a key that does not say it picks the engine picks nothing, either way
+    ({"SENSOR_TYPE": "cri", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
+     {("docker-socket-parent-mount", BREAKS)}),
+    ({"REGISTRY_TYPE": "docker"}, VAR_RUN, set()),
     # ... and told nothing: the socket is used
     ({"SENSOR_TYPE": "daemonset", "SENSOR_DOCKER_ADDRESS": "/var/run/docker.sock"}, VAR_RUN,
      {("docker-socket-parent-mount", BREAKS)}),
@@ -308,8 +318,12 @@ def test_a_script_held_in_env_is_read_as_what_the_pod_runs(tmp_path):
     coupled = daemonset("node-setup", {"NODE_SETUP_SCRIPT": script}, [], securityContext={"privileged": True})
     verdict = verdict_of(tmp_path, ("setup.yaml", coupled))
     assert ("docker-service-restart", BREAKS) in {(f.check, f.severity) for f in verdict.findings}
-    pruning = daemonset("node-prune", {"PRUNE_COMMAND": "docker system prune -af --volumes"}, [])
+    pruning = daemonset("node-prune", {"PRUNE_COMMAND": "docker system prune -af --volumes"}, [],
+                        securityContext={"privileged": True})
     assert ("docker-cli", BREAKS) in {(f.check, f.severity) for f in verdict_of(tmp_path, ("p.yaml", pruning)).findings}
+    # a CI runner's pre-build script runs in the job pods it starts, not on this pod's node
+    runner = daemonset("runner", {"RUNNER_PRE_BUILD_SCRIPT": "docker login -u ci registry.example.org"}, [])
+    assert not verdict_of(tmp_path, ("r.yaml", runner)).findings
     clean = coupled.replace("systemctl restart docker", "systemctl restart containerd").replace(
         "/etc/docker/daemon.json", "/etc/containerd/config.toml")
     assert not verdict_of(tmp_path, ("setup.yaml", clean)).findings
@@ -471,3 +485,45 @@ def test_a_pod_template_in_another_format_naming_a_docker_host_path(tmp_path):
     assert checks(verdict) == {("configured-pod-docker-socket", BREAKS, "ConfigMap/ci/agent-templates[builder.xml]")}
     clean = JENKINS_XML_TEMPLATE.replace("<hostPath>/var/run/docker.sock", "<hostPath>/var/lib/ci-cache")
     assert not verdict_of(tmp_path, ("templates.yaml", clean)).findings
+
+
+def test_a_suppression_of_an_object_covers_its_earlier_definitions():
+    rule = Suppression("docker-socket-mount", "DaemonSet/ops/agent", "owned by the platform team", "test")
+    found = [Finding("docker-socket-mount", f"DaemonSet/ops/{name}/main", "hostPath", "why", "fix")
+             for name in ("agent", "agent@1", "agent@12", "agent-b", "agent@1x")]
+    assert [rule.matches(f) for f in found] == [True, True, True, False, False]
+
+
+class ListsOf:
+    """A Reader that answers lists from a table: resource path -> objects, or an
+    exception to raise (what the API server did when asked)."""
+
+    def __init__(self, answers: dict, *_):
+        self.answers, self.api = answers, None
+        self.retrier = SimpleNamespace(timeout_s=30.0, summary=lambda: "")
+
+    def list_all(self, resource):
+        return self.answers[resource.path()]
+
+    def pages(self, resource):
+        answer = self.answers[resource.path()]
+        if isinstance(answer, Exception):
+            raise answer
+        yield answer
+
+
+def test_a_custom_resource_list_that_fails_is_a_note_and_the_others_are_read(monkeypatch):
+    kept_unknown = {"type": "object", "properties": {"spec": {"type": "object",
+                                                              "x-kubernetes-preserve-unknown-fields": True}}}
+    task = yaml.safe_load(BUILD_TASK)
+    answers = {CRDS.path(): [crd("ci.example.org", "buildtasks", kept_unknown),
+                             crd("broken.example.org", "widgets", kept_unknown)],
+               "/apis/ci.example.org/v1/buildtasks": [task],
+               "/apis/broken.example.org/v1/widgets": ReadFailed("could not read: HTTP 500 (3 tries)")}
+    reader = ListsOf(answers)
+    monkeypatch.setattr(customresources, "Reader", lambda *_: reader)
+    inventory = Inventory()
+    customresources.read(reader, inventory)
+    assert [t.ref for t in inventory.templates] == ["BuildTask/ci/image-publish"]
+    assert any("widgets.broken.example.org" in n and "did not answer" in n for n in inventory.notes), inventory.notes
+    assert not inventory.unreadable and not inventory.denied

@@ -25,11 +25,15 @@ from .common import CONTAINER_LOGS, DOCKER_LOGS, Problem, problem, strip_comment
 # `decoder = "json"`, `parser: ndjson`, `"format": "json"`, `codec => json`, `log_format json`;
 # keys about writing (encoding, output, sink) are not about reading the files
 JSON_DECODING = re.compile(
-    r"(?P<key>\b(?![\w.-]*(?:encod|output|sink|export))[\w.-]*(?:decod|pars|format|codec)[\w.-]*)"
-    r"[\"']?\s*(?:[:=]|=>)?\s*[\"']?(?P<value>nd-?json|jsonl|json[_-]lines|json-file|json)\b", re.I)
+    r"(?P<key>(?<![\w.-])(?![\w.-]{0,40}(?:encod|output|sink|export))[\w.-]{0,40}(?:decod|pars|format|codec)[\w-]{0,20})"
+    r"[\"']?(?:\s*(?:[:=]|=>)\s*|[ \t]+)[\"']?(?P<value>nd-?json|jsonl|json[_-]lines|json-file|json)\b", re.I)
 # Docker's json-file log files: /var/lib/docker/containers/<id>/<id>-json.log
 JSON_FILE_LOG = re.compile(re.escape(DOCKER_LOGS) + r"/[^\s\"',\]]*-json\.log")
-CRI_HANDLING = re.compile(r"\b(?:cri|cri-o|crio|containerd|logtag)\b|stdout\|stderr", re.I)
+# CRI lines handled: named, a regex for them, or a parser that detects the format
+# (Filebeat/OTel `container`, Vector `kubernetes_logs`, `format: auto`)
+CRI_HANDLING = re.compile(r"\b(?:cri|cri-o|crio|containerd|logtag|kubernetes_logs)\b|stdout\|stderr"
+                          r"|(?:type|operator)[\"']?\s*[:=]\s*[\"']?container\b|-\s*container\s*:|format\W{1,4}auto\b",
+                          re.I)
 # Docker's json-file keys named as the field a line's parts come from
 DOCKER_FIELD = re.compile(r"(?:[:=]|=>)\s*[\"']?(?:\$\.|\.)?(?:log|stream|time|attrs)[\"']?\s*(?:[,}\]\n]|$)",
                           re.I | re.M)
