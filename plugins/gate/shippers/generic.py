@@ -35,7 +35,7 @@ CRI_HANDLING = re.compile(r"\b(?:cri|cri-o|crio|containerd|logtag|kubernetes_log
                           r"|(?:type|operator)[\"']?\s*[:=]\s*[\"']?container\b|-\s*container\s*:|format\W{1,4}auto\b",
                           re.I)
 # Docker's json-file keys named as the field a line's parts come from
-DOCKER_FIELD = re.compile(r"(?:[:=]|=>)\s*[\"']?(?:\$\.|\.)?(?:log|stream|time|attrs)[\"']?\s*(?:[,}\]\n]|$)",
+DOCKER_FIELD = re.compile(r"(?:[:=]|=>)\s*[\"']?(?:\$\.|\.)?(?P<field>log|stream|time|attrs)[\"']?\s*(?:[,}\]\n]|$)",
                           re.I | re.M)
 
 
@@ -44,10 +44,10 @@ def problems(text: str) -> list[Problem]:
     named_logs = [d for d in CONTAINER_LOGS if d in code]
     found = []
     if named_logs and not CRI_HANDLING.search(code) and (decoding := JSON_DECODING.search(code)):
-        said = decoding.group(0).strip()
+        said = f"{decoding.group('key')} {decoding.group('value')}"
         fields = DOCKER_FIELD.search(code)
         depends = (f"a log config reading {' and '.join(named_logs)} that decodes lines as JSON ({said})"
-                   + (f" and takes Docker's json-file key {fields.group(0).strip(' ,}]')}" if fields else ""))
+                   + (f" and takes Docker's json-file key `{fields.group('field')}`" if fields else ""))
         found.append(problem("json-decoded-container-logs", depends,
                              severity=None if fields else "review"))
     if DOCKER_LOGS in code:
