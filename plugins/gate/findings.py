@@ -2,10 +2,25 @@
 are found in."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 BREAKS = "breaks"      # fails after the switch: NO-GO until fixed
 REVIEW = "review"      # may fail: a person must look (does not block)
+
+# An object defined several ways in the manifests given is read each way; every
+# way but the last as NAME@N (manifests.definitions). `@` is never in a
+# Kubernetes name, so the suffix cannot clash with one.
+DEFINITION_NUMBER = re.compile(r"@\d+(?=[/\[ ]|$)")
+
+
+def numbered(name: str, number: int) -> str:
+    return f"{name}@{number}"
+
+
+def unnumbered(text: str) -> str:
+    """A name or object ref with its definition numbers taken off."""
+    return DEFINITION_NUMBER.sub("", text)
 
 
 @dataclass(frozen=True)

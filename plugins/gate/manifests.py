@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from . import embedded, shapes
+from .findings import numbered
 from .inventory import WORKLOADS, Inventory, pod_templates, templates_from
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -253,7 +254,7 @@ def definitions(objects: list[Located], namespace: str, notes: list[str]) -> lis
         if len(ways) == 1:
             kept.append(ways[0])
             continue
-        names = [f"{name}@{n}" for n in range(1, len(ways))] + [name]
+        names = [numbered(name, n) for n in range(1, len(ways))] + [name]
         for way, read_as in zip(ways, names, strict=True):
             kept.append(replace(way, obj={**way.obj, "metadata": {**way.obj["metadata"], "name": read_as}}))
             if kind == "ConfigMap":

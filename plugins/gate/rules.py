@@ -16,7 +16,7 @@ from crigate.testbed.versions import profile
 from . import logconfig
 from .endpoints import LOCAL_HOSTS
 from .family import family
-from .findings import Finding, PodTemplate
+from .findings import Finding, PodTemplate, unnumbered
 from .inventory import Inventory
 from .podtext import exec_commands
 from .shell import command_calls, docker_calls, env_scripts, looks_like_script
@@ -152,7 +152,7 @@ def config_map_users(inventory: Inventory, namespace: str, name: str) -> list[st
     """The templates that mount or read the ConfigMap; for one of several
     definitions read from manifests (NAME@N, manifests.definitions) that none
     names, those that name NAME."""
-    for wanted in dict.fromkeys((name, name.split("@", 1)[0])):
+    for wanted in dict.fromkeys((name, unnumbered(name))):
         users = [t.ref for t in inventory.templates if t.namespace == namespace
                  and any(wanted in t.configmap_names(c) for c in t.containers())]
         if users:

@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .findings import Finding
-
-DEFINITION_NUMBER = re.compile(r"@\d+(?=[/\[ ]|$)")      # manifests.definitions: NAME@N
+from .findings import Finding, unnumbered
 
 SPEC = re.compile(r"^(?P<check>[a-z0-9][a-z0-9-]*|\*)(?:=(?P<glob>[^:]+))?(?::(?P<reason>.+))?$")
 
@@ -42,7 +40,7 @@ class Suppression:
         return any(self.glob in ("*", obj) or obj.startswith(tuple(self.glob + c for c in "/[ :"))
                    or fnmatch.fnmatchcase(obj.replace("[", "(").replace("]", ")"),
                                           self.glob.replace("[", "(").replace("]", ")"))
-                   for obj in dict.fromkeys((finding.object, DEFINITION_NUMBER.sub("", finding.object))))
+                   for obj in dict.fromkeys((finding.object, unnumbered(finding.object))))
 
     def label(self) -> str:
         return f"{self.reason or 'no reason given'} ({self.origin})"
